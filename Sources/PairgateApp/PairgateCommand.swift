@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `pairgate` command line: one executable, one subcommand per job.
+public struct PairgateCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "pairgate",
+        abstract: "Multi-tenant WhatsApp linked-device gateway."
+    )
+    public init() {}
+}

@@ -1,0 +1,1 @@
+// QRCode: a pure QR Code encoder (ISO/IEC 18004) with an SVG renderer.

@@ -1,0 +1,4 @@
+import ArgumentParser
+import PairgateApp
+
+await PairgateCommand.main()
