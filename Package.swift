@@ -59,6 +59,15 @@ let package = Package(
             name: "QRCode",
             swiftSettings: strictSwift
         ),
+        // Figures for the wire layer (`pairgate bench wire`): handshakes, transport, nodes.
+        .target(
+            name: "WireBench",
+            dependencies: [
+                "WAWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
 
         // MARK: PostgreSQL through libpq
         .target(

@@ -1,0 +1,1 @@
+// WireBench: figures for the wire layer.
