@@ -1,0 +1,284 @@
+import Logging
+import NIOPosix
+import Synchronization
+
+/// A pool of libpq connections whose blocking calls all run on a dedicated `NIOThreadPool`,
+/// never on Swift's cooperative pool. Dead connections are replaced, never reused.
+public final class PostgresPool: Sendable {
+    public let configuration: PostgresConfiguration
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    private let state: Mutex<PoolState>
+
+    /// `threadPool` must be started; give it at least `maximumConnections` threads so that every
+    /// connection can block at once without queueing behind another.
+    public init(configuration: PostgresConfiguration, threadPool: NIOThreadPool, logger: Logger) {
+        self.configuration = configuration
+        self.threadPool = threadPool
+        self.logger = logger
+        self.state = Mutex(PoolState(maximumConnections: configuration.maximumConnections))
+    }
+
+    /// Runs `body` with a connection of its own, on the pool's thread.
+    public func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        let connection = try await checkOut()
+        do {
+            let result = try await run { try body(connection) }
+            checkIn(connection)
+            return result
+        } catch {
+            checkIn(connection)
+            if let error = error as? PostgresError, error.code == .connectionLost {
+                // The server went away for one connection; the idle ones share its fate.
+                discardIdleConnections()
+            }
+            throw error
+        }
+    }
+
+    /// Runs one statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) async throws -> PostgresRows {
+        try await withConnection { try $0.query(sql, parameters) }
+    }
+
+    /// Runs `body` inside BEGIN/COMMIT; any error rolls back and is rethrown.
+    public func withTransaction<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            try connection.execute(script: "BEGIN")
+            do {
+                let result = try body(connection)
+                try connection.execute(script: "COMMIT")
+                return result
+            } catch {
+                if !connection.isBroken { try? connection.execute(script: "ROLLBACK") }
+                throw error
+            }
+        }
+    }
+
+    /// Closes idle connections and refuses new work; connections in use close when returned.
+    public func close() async {
+        let idle = state.withLock { $0.close() }
+        for waiter in idle.waiters { waiter.resume(throwing: PostgresError(.poolClosed)) }
+        await closeConnections(idle.connections)
+    }
+
+    /// Connections open or being opened, and idle ones (for tests and metrics).
+    public var counts: (open: Int, idle: Int) {
+        state.withLock { ($0.open, $0.idle.count) }
+    }
+
+    // MARK: Checking connections out and in
+
+    private func checkOut() async throws -> PostgresConnection {
+        while true {
+            let grant = try await acquire()
+            switch grant {
+            case .connection(let connection):
+                // Cheap liveness check: a restarted server leaves idle connections readable.
+                if connection.isDeadWhileIdle() {
+                    logger.debug("discarding a pooled PostgreSQL connection the server closed")
+                    releaseSlot(closing: connection)
+                    continue
+                }
+                return connection
+            case .openNew:
+                do {
+                    let configuration = self.configuration
+                    return try await run { try PostgresConnection.connect(configuration) }
+                } catch {
+                    releaseSlot(closing: nil)
+                    throw error
+                }
+            }
+        }
+    }
+
+    private func acquire() async throws -> PoolState.Grant {
+        let immediate = try state.withLock { try $0.acquire() }
+        if let immediate { return immediate }
+        let id = state.withLock { $0.nextWaiterID() }
+        let timeout = configuration.acquireTimeout
+        return try await withThrowingTaskGroup(of: PoolState.Grant?.self) { group in
+            group.addTask { try await self.wait(id: id) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            if let grant = first { return grant }
+            // Timed out; the waiter may still have been served at the last moment.
+            if let late = try? await group.next(), let grant = late { return grant }
+            throw PostgresError(.poolTimeout)
+        }
+    }
+
+    private func wait(id: UInt64) async throws -> PoolState.Grant {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let resumeNow = state.withLock { $0.enqueue(id: id, continuation) }
+                if let resumeNow { continuation.resume(with: resumeNow) }
+            }
+        } onCancel: {
+            if let continuation = state.withLock({ $0.cancelWaiter(id: id) }) {
+                continuation.resume(throwing: CancellationError())
+            }
+        }
+    }
+
+    private func checkIn(_ connection: PostgresConnection) {
+        if connection.isBroken {
+            releaseSlot(closing: connection)
+            return
+        }
+        let action = state.withLock { $0.release(connection) }
+        perform(action)
+    }
+
+    private func releaseSlot(closing connection: PostgresConnection?) {
+        let action = state.withLock { $0.releaseSlot() }
+        if let connection { closeInBackground([connection]) }
+        perform(action)
+    }
+
+    private func discardIdleConnections() {
+        let (stale, actions) = state.withLock { $0.drainIdle() }
+        guard !stale.isEmpty else { return }
+        logger.info("discarding idle PostgreSQL connections after a connection was lost", metadata: ["count": "\(stale.count)"])
+        closeInBackground(stale)
+        actions.forEach(perform)
+    }
+
+    private func perform(_ action: PoolState.ReleaseAction) {
+        switch action {
+        case .none:
+            break
+        case .hand(let grant, let continuation):
+            continuation.resume(returning: grant)
+        case .close(let connection):
+            closeInBackground([connection])
+        }
+    }
+
+    private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await threadPool.runIfActive(body)
+        } catch is NIOThreadPoolError.ThreadPoolInactive {
+            throw PostgresError(.poolClosed, detail: "the PostgreSQL thread pool is not running")
+        }
+    }
+
+    private func closeConnections(_ connections: [PostgresConnection]) async {
+        guard !connections.isEmpty else { return }
+        _ = try? await threadPool.runIfActive { connections.forEach { $0.close() } }
+    }
+
+    private func closeInBackground(_ connections: [PostgresConnection]) {
+        // PQfinish writes to the socket; keep it off the caller's (possibly cooperative) thread.
+        threadPool.submit { _ in connections.forEach { $0.close() } }
+    }
+}
+
+/// The pool's bookkeeping as a plain value: which connections are idle, how many are open, who
+/// waits. Every method is called under the pool's lock and returns what the shell must do.
+struct PoolState: ~Copyable {
+    enum Grant: Sendable {
+        case connection(PostgresConnection)
+        /// A slot is reserved for the caller; it opens the connection itself.
+        case openNew
+    }
+
+    enum ReleaseAction {
+        case none
+        case hand(Grant, CheckedContinuation<Grant, any Error>)
+        case close(PostgresConnection)
+    }
+
+    let maximumConnections: Int
+    private(set) var idle: [PostgresConnection] = []
+    /// Connections checked out, idle, or being opened.
+    private(set) var open = 0
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Grant, any Error>)] = []
+    private var lastWaiterID: UInt64 = 0
+    private var isClosed = false
+
+    init(maximumConnections: Int) {
+        self.maximumConnections = max(1, maximumConnections)
+    }
+
+    mutating func acquire() throws -> Grant? {
+        guard !isClosed else { throw PostgresError(.poolClosed) }
+        if let connection = idle.popLast() { return .connection(connection) }
+        if open < maximumConnections {
+            open += 1
+            return .openNew
+        }
+        return nil
+    }
+
+    mutating func nextWaiterID() -> UInt64 {
+        lastWaiterID += 1
+        return lastWaiterID
+    }
+
+    /// Queues a waiter, or says how to resume it at once if capacity appeared meanwhile.
+    mutating func enqueue(id: UInt64, _ continuation: CheckedContinuation<Grant, any Error>) -> Result<Grant, any Error>? {
+        do {
+            if let grant = try acquire() { return .success(grant) }
+        } catch {
+            return .failure(error)
+        }
+        waiters.append((id, continuation))
+        return nil
+    }
+
+    mutating func cancelWaiter(id: UInt64) -> CheckedContinuation<Grant, any Error>? {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+        return waiters.remove(at: index).continuation
+    }
+
+    /// A healthy connection comes back.
+    mutating func release(_ connection: PostgresConnection) -> ReleaseAction {
+        if isClosed {
+            open -= 1
+            return .close(connection)
+        }
+        if !waiters.isEmpty {
+            return .hand(.connection(connection), waiters.removeFirst().continuation)
+        }
+        idle.append(connection)
+        return .none
+    }
+
+    /// A connection died or could not be opened: its slot is free again.
+    mutating func releaseSlot() -> ReleaseAction {
+        open -= 1
+        guard !isClosed, !waiters.isEmpty else { return .none }
+        open += 1
+        return .hand(.openNew, waiters.removeFirst().continuation)
+    }
+
+    mutating func drainIdle() -> ([PostgresConnection], [ReleaseAction]) {
+        let stale = idle
+        idle.removeAll()
+        var actions: [ReleaseAction] = []
+        for _ in stale { actions.append(releaseSlot()) }
+        return (stale, actions)
+    }
+
+    mutating func close() -> (connections: [PostgresConnection], waiters: [CheckedContinuation<Grant, any Error>]) {
+        isClosed = true
+        let connections = idle
+        open -= idle.count
+        idle.removeAll()
+        let pending = waiters.map(\.continuation)
+        waiters.removeAll()
+        return (connections, pending)
+    }
+}
