@@ -4,7 +4,8 @@ import ArgumentParser
 public struct PairgateCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pairgate",
-        abstract: "Multi-tenant WhatsApp linked-device gateway."
+        abstract: "Multi-tenant WhatsApp linked-device gateway.",
+        subcommands: [ServeCommand.self, MigrateCommand.self, TenantCommand.self]
     )
     public init() {}
 }

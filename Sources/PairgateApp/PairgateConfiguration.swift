@@ -1,0 +1,147 @@
+import Configuration
+import Foundation
+import Logging
+import PostgresClient
+import SystemPackage
+
+/// Everything the gateway reads at startup, resolved from (highest first) command-line flags,
+/// `PAIRGATE_*` environment variables, and the JSON configuration file.
+public struct PairgateConfiguration: Sendable {
+    public struct HTTP: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+    }
+
+    /// nil when no URL is configured; commands that need the database refuse to start.
+    public var database: PostgresConfiguration?
+    public var http = HTTP()
+    public var logLevel: Logger.Level = .info
+    /// This process's name in leases, pairings and history rows.
+    public var instanceID: String
+
+    /// The database settings, or a startup error saying how to provide them.
+    public func requireDatabase() throws -> PostgresConfiguration {
+        guard let database else {
+            throw ConfigurationError(
+                key: "database.url",
+                problem: "is required: set PAIRGATE_DATABASE_URL, database.url in the configuration file, or --database-url"
+            )
+        }
+        return database
+    }
+}
+
+/// A missing or malformed setting, named by its key; the message never includes secret values.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var problem: String
+    public var description: String { "configuration: \(key) \(problem)" }
+}
+
+extension PairgateConfiguration {
+    /// The configuration file used when none is named and it exists.
+    public static let defaultFile = "config/pairgate.json"
+
+    /// Resolves the configuration. `file` names a file that must exist; without it the default
+    /// file is read if present. `overrides` are dotted keys from command-line flags.
+    public static func load(
+        file: String?,
+        overrides: [String: String],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> PairgateConfiguration {
+        let path = file ?? environment["PAIRGATE_CONFIG"]
+        let fileProvider: FileProvider<JSONSnapshot>
+        do {
+            fileProvider = try await FileProvider<JSONSnapshot>(
+                filePath: .init(path ?? defaultFile),
+                allowMissing: path == nil
+            )
+        } catch {
+            throw ConfigurationError(key: "file", problem: "\(path ?? defaultFile) cannot be read as JSON: \(error)")
+        }
+        let flags = InMemoryProvider(
+            name: "flags",
+            values: Dictionary(uniqueKeysWithValues: overrides.map { key, value in
+                (AbsoluteConfigKey(ConfigKey(key)), ConfigValue(.string(value), isSecret: key == "database.url"))
+            })
+        )
+        let env = EnvironmentVariablesProvider(
+            environmentVariables: environment,
+            secretsSpecifier: .specific(["PAIRGATE_DATABASE_URL", "PAIRGATE_ADMIN_TOKEN", "PAIRGATE_MASTER_KEY"])
+        ).prefixKeys(with: "pairgate")
+        return try resolve(ConfigReader(providers: [flags, env, fileProvider]), environment: environment)
+    }
+
+    static func resolve(_ reader: ConfigReader, environment: [String: String]) throws -> PairgateConfiguration {
+        let settings = Settings(reader: reader)
+        var configuration = PairgateConfiguration(
+            instanceID: try settings.string("instance.id") ?? defaultInstanceID(environment: environment)
+        )
+        if let url = try settings.string("database.url", secret: true) {
+            var database = PostgresConfiguration(url: url)
+            database.maximumConnections = try settings.int("database.pool_size", in: 1...500) ?? database.maximumConnections
+            if let seconds = try settings.int("database.connect_timeout_seconds", in: 1...300) {
+                database.connectTimeout = .seconds(seconds)
+            }
+            if let seconds = try settings.int("database.statement_timeout_seconds", in: 0...3600) {
+                database.statementTimeout = seconds == 0 ? nil : .seconds(seconds)
+            }
+            configuration.database = database
+        }
+        configuration.http.host = try settings.string("http.host") ?? configuration.http.host
+        configuration.http.port = try settings.int("http.port", in: 0...65535) ?? configuration.http.port
+        if let level = try settings.string("log.level") {
+            guard let parsed = Logger.Level(rawValue: level) else {
+                throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
+            }
+            configuration.logLevel = parsed
+        }
+        return configuration
+    }
+
+    static func defaultInstanceID(environment: [String: String]) -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "pairgate"
+        return "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
+
+/// Typed reads that tell "absent" from "present but malformed"; swift-configuration's
+/// defaulted getters would silently fall back on a typo.
+private struct Settings {
+    let reader: ConfigReader
+
+    func string(_ key: String, secret: Bool = false) throws -> String? {
+        if let value = reader.string(forKey: ConfigKey(key), isSecret: secret) {
+            guard !value.isEmpty else { throw ConfigurationError(key: key, problem: "is empty") }
+            return value
+        }
+        if isPresent(key) { throw ConfigurationError(key: key, problem: "must be a string") }
+        return nil
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        let value: Int
+        if let number = reader.int(forKey: ConfigKey(key)) {
+            value = number
+        } else if let text = reader.string(forKey: ConfigKey(key)) {
+            guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ConfigurationError(key: key, problem: "must be an integer (got \(text))")
+            }
+            value = number
+        } else if isPresent(key) {
+            throw ConfigurationError(key: key, problem: "must be an integer")
+        } else {
+            return nil
+        }
+        guard range.contains(value) else {
+            throw ConfigurationError(key: key, problem: "must be between \(range.lowerBound) and \(range.upperBound) (got \(value))")
+        }
+        return value
+    }
+
+    private func isPresent(_ key: String) -> Bool {
+        let configKey = ConfigKey(key)
+        return reader.bool(forKey: configKey) != nil || reader.double(forKey: configKey) != nil
+            || reader.stringArray(forKey: configKey) != nil
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a throwaway PostgreSQL: installs what is missing, starts a
+# cluster on a free port in a temporary folder, runs `swift test`, always tears the cluster down,
+# and exits with the tests' exit code. Works as root (CI) or as a normal user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ops/lib.sh
+
+require_swift
+ensure_packages "${BASE_PACKAGES[@]}" zbar-tools
+
+PGBIN=$(pg_bindir)
+WORK=$(mktemp -d /tmp/pairgate-test.XXXXXX)
+chmod 755 "$WORK"
+PGDATA="$WORK/pg"
+mkdir "$PGDATA"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$PGDATA"
+
+teardown() {
+    # Clusters that tests started for themselves (TemporaryCluster) and the shared one.
+    for data in "$WORK"/cluster-* "$PGDATA"; do
+        [ -f "$data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+    done
+    rm -rf "$WORK"
+}
+trap teardown EXIT
+
+say "starting a throwaway PostgreSQL in $PGDATA"
+as_pg "$PGBIN/initdb" --no-sync -D "$PGDATA" -U postgres -A trust -E UTF8 >"$WORK/initdb.log" 2>&1 \
+    || { cat "$WORK/initdb.log"; die "initdb failed"; }
+PORT=$(free_port)
+as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 \
+    -o "-p $PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300" \
+    start >/dev/null || { cat "$PGDATA/server.log"; die "PostgreSQL did not start"; }
+as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres pairgate_test
+
+export PAIRGATE_TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$PORT/pairgate_test"
+export PAIRGATE_TEST_PGBIN="$PGBIN"
+export PAIRGATE_TEST_PG_OSUSER="$(pg_os_user)"
+export PAIRGATE_TEST_TMP="$WORK"
+# Tests that need PostgreSQL or external tools fail instead of skipping when these are set.
+export PAIRGATE_REQUIRE_DB=1
+export PAIRGATE_REQUIRE_TOOLS=1
+
+say "building"
+swift build --build-tests
+say "testing"
+status=0
+swift test --skip-build "$@" || status=$?
+[ $status -eq 0 ] && say "all tests passed" || say "tests failed (exit $status)"
+exit $status
