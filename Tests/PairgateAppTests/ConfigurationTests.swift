@@ -1,0 +1,92 @@
+import Foundation
+import PairgateApp
+import PostgresClient
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    private func write(_ json: String) throws -> String {
+        let path = NSTemporaryDirectory() + "pairgate-config-\(UUID().uuidString).json"
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func flagsOverrideEnvironmentWhichOverridesTheFile() async throws {
+        let file = try write(#"{"http": {"host": "0.0.0.0", "port": 9000}, "database": {"url": "postgresql://file/db", "pool_size": 3}}"#)
+        let fromFile = try await PairgateConfiguration.load(file: file, overrides: [:], environment: [:])
+        #expect(fromFile.http.port == 9000)
+        #expect(fromFile.http.host == "0.0.0.0")
+        #expect(fromFile.database?.url == "postgresql://file/db")
+        #expect(fromFile.database?.maximumConnections == 3)
+
+        let env = ["PAIRGATE_HTTP_PORT": "9100", "PAIRGATE_DATABASE_URL": "postgresql://env/db", "PAIRGATE_DATABASE_POOL_SIZE": "7"]
+        let fromEnv = try await PairgateConfiguration.load(file: file, overrides: [:], environment: env)
+        #expect(fromEnv.http.port == 9100)
+        #expect(fromEnv.database?.url == "postgresql://env/db")
+        #expect(fromEnv.database?.maximumConnections == 7)
+
+        let fromFlags = try await PairgateConfiguration.load(file: file, overrides: ["http.port": "9200"], environment: env)
+        #expect(fromFlags.http.port == 9200)
+        #expect(fromFlags.http.host == "0.0.0.0")
+    }
+
+    @Test func missingDatabaseURLIsAClearStartupError() async throws {
+        let file = try write(#"{"http": {"port": 8080}}"#)
+        let configuration = try await PairgateConfiguration.load(file: file, overrides: [:], environment: [:])
+        let error = #expect(throws: ConfigurationError.self) { try configuration.requireDatabase() }
+        #expect(error?.key == "database.url")
+        #expect(error.map { $0.description.contains("PAIRGATE_DATABASE_URL") } == true)
+    }
+
+    @Test func malformedValuesNameTheirKeyInsteadOfFallingBackToDefaults() async throws {
+        let file = try write("{}")
+        let cases: [([String: String], String)] = [
+            (["PAIRGATE_HTTP_PORT": "eighty"], "http.port"),
+            (["PAIRGATE_HTTP_PORT": "70000"], "http.port"),
+            (["PAIRGATE_LOG_LEVEL": "loud"], "log.level"),
+            (["PAIRGATE_DATABASE_URL": "postgresql://x", "PAIRGATE_DATABASE_POOL_SIZE": "0"], "database.pool_size"),
+        ]
+        for (environment, key) in cases {
+            let error = await #expect(throws: ConfigurationError.self) {
+                try await PairgateConfiguration.load(file: file, overrides: [:], environment: environment)
+            }
+            #expect(error?.key == key)
+        }
+        let wrongType = try write(#"{"http": {"port": "eighty"}}"#)
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await PairgateConfiguration.load(file: wrongType, overrides: [:], environment: [:])
+        }
+        #expect(error?.key == "http.port")
+    }
+
+    @Test func aNamedFileMustExistAndParse() async throws {
+        await #expect(throws: ConfigurationError.self) {
+            try await PairgateConfiguration.load(file: "/nonexistent/pairgate.json", overrides: [:], environment: [:])
+        }
+        let broken = try write("{ not json")
+        await #expect(throws: ConfigurationError.self) {
+            try await PairgateConfiguration.load(file: broken, overrides: [:], environment: [:])
+        }
+    }
+
+    @Test func secretsNeverAppearInErrors() async throws {
+        let file = try write("{}")
+        let secret = "postgresql://user:s3cr3t-pw@db/x"
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await PairgateConfiguration.load(
+                file: file, overrides: [:],
+                environment: ["PAIRGATE_DATABASE_URL": secret, "PAIRGATE_DATABASE_POOL_SIZE": "many"]
+            )
+        }
+        #expect(error.map { !$0.description.contains("s3cr3t") } == true)
+    }
+
+    @Test func theShippedConfigurationFileParses() async throws {
+        let file = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/pairgate.json").path
+        let configuration = try await PairgateConfiguration.load(file: file, overrides: [:], environment: [:])
+        #expect(configuration.http.port == 8080)
+        #expect(configuration.http.host == "127.0.0.1")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PairgateApp
+import PairgateTestSupport
+import PostgresClient
+import PostgresStore
+import Testing
+
+@Suite("Health and readiness over HTTP", .requiresDatabase)
+struct HealthTests {
+    private func application(pool: PostgresPool) throws -> some ApplicationProtocol {
+        let migrator = try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)
+        return Application(router: HealthRoutes(readiness: Readiness(migrator: migrator)).router())
+    }
+
+    @Test func readyOnlyOnceTheSchemaIsCurrent() async throws {
+        try await TestDatabase.with { database in
+            let pool = database.pool()
+            try await application(pool: pool).test(.live) { client in
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                    let problem = try JSONDecoder().decode(Problem.self, from: Data(String(buffer: response.body).utf8))
+                    #expect(problem.code == "schema_not_current")
+                    #expect(problem.status == 503)
+                }
+                try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
+                try await client.execute(uri: "/readyz", method: .get) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+            await pool.close()
+        }
+    }
+
+    @Test func notReadyWithAReasonWhilePostgresIsStopped() async throws {
+        let cluster = try await TemporaryCluster.start()
+        let pool = PostgresPool(configuration: .init(url: cluster.url), threadPool: TestDatabase.threadPool, logger: TestDatabase.logger)
+        try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
+        try await application(pool: pool).test(.live) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            try await cluster.stop()
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                let problem = try JSONDecoder().decode(Problem.self, from: Data(String(buffer: response.body).utf8))
+                #expect(problem.code == "database_unavailable")
+                #expect(problem.detail?.contains("connection") == true)
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+            try await cluster.start()
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        await pool.close()
+    }
+}

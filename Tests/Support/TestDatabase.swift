@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+import NIOPosix
+import PostgresClient
+import Testing
+
+/// A database of its own for one test, created on the throwaway server and dropped afterwards.
+public struct TestDatabase: Sendable {
+    public let url: String
+    public let name: String
+
+    /// Threads for every pool the tests open; one shared pool keeps thread counts bounded.
+    public static let threadPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 64)
+        pool.start()
+        return pool
+    }()
+
+    public static let logger = Logger(label: "pairgate.tests")
+
+    /// Creates an empty database, runs `body` with it, drops it afterwards.
+    public static func with<T: Sendable>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        let adminURL = try #require(TestEnvironment.databaseURL, "PAIRGATE_TEST_DATABASE_URL is not set")
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let admin = PostgresPool(configuration: .init(url: adminURL), threadPool: threadPool, logger: logger)
+        try await admin.query("CREATE DATABASE \(name)")
+        let database = TestDatabase(url: replacingDatabase(in: adminURL, with: String(name)), name: String(name))
+        do {
+            let result = try await body(database)
+            try await admin.query("DROP DATABASE \(name) WITH (FORCE)")
+            await admin.close()
+            return result
+        } catch {
+            _ = try? await admin.query("DROP DATABASE \(name) WITH (FORCE)")
+            await admin.close()
+            throw error
+        }
+    }
+
+    /// A pool on this database.
+    public func pool(maximumConnections: Int = 4, configure: (inout PostgresConfiguration) -> Void = { _ in }) -> PostgresPool {
+        var configuration = PostgresConfiguration(url: url)
+        configuration.maximumConnections = maximumConnections
+        configure(&configuration)
+        return PostgresPool(configuration: configuration, threadPool: Self.threadPool, logger: Self.logger)
+    }
+
+    static func replacingDatabase(in url: String, with name: String) -> String {
+        var components = URLComponents(string: url)!
+        components.path = "/" + name
+        return components.string!
+    }
+}
