@@ -75,3 +75,168 @@ import Testing
         }
     }
 }
+
+@Suite struct PairingLinkCodeFlowTests {
+    /// Both sides of the vector: companion_hello, primary_hello, companion_finish, with every intermediate.
+    @Test func reproducesEveryVectorIntermediate() throws {
+        let vectors = try PairingVectors()
+        func bytes(_ key: String) throws -> [UInt8] { try vectors.bytes("link_code", key) }
+        let code = try LinkCode(parsing: vectors.string("link_code", "code"))
+        let companionIdentity = try Curve25519KeyPair(privateKey: vectors.bytes("companion", "identity_priv"))
+        let primaryIdentity = try Curve25519KeyPair(privateKey: vectors.bytes("pair_success", "primary_identity_priv"))
+        let companionEphemeral = try Curve25519KeyPair(privateKey: bytes("companion_ephemeral_priv"))
+        let primaryEphemeral = try Curve25519KeyPair(privateKey: bytes("primary_ephemeral_priv"))
+        #expect(companionEphemeral.publicKey == (try bytes("companion_ephemeral_pub")))
+        #expect(primaryIdentity.publicKey == (try bytes("primary_identity_pub")))
+
+        // Three PBKDF2 runs in all: the companion's wrap is checked in PairingLinkCodeTests.
+        let companion = LinkCodeCompanion(
+            code: code, ephemeral: companionEphemeral,
+            wrappedEphemeral: try LinkCodeWrappedKey(bytes: bytes("wrapped_companion_ephemeral_pub_80"))
+        )
+        let primary = try LinkCodePrimary.accept(
+            wrappedCompanionEphemeral: companion.wrappedEphemeral.bytes, code: code,
+            ephemeral: primaryEphemeral, salt: bytes("primary_salt"), iv: bytes("primary_iv")
+        )
+        #expect(primary.companionEphemeralPublicKey == companionEphemeral.publicKey)
+        #expect(primary.wrappedEphemeral.bytes == (try bytes("wrapped_primary_ephemeral_pub_80")))
+
+        var companionRNG = try PairingReplayRNG(
+            bytes("adv_random"), bytes("key_bundle_salt"), bytes("key_bundle_nonce") + [0, 0, 0, 0]
+        )
+        let finish = try companion.finish(
+            wrappedPrimaryEphemeral: primary.wrappedEphemeral.bytes,
+            primaryIdentityPublicKey: primaryIdentity.publicKey,
+            identity: companionIdentity,
+            using: &companionRNG
+        )
+        #expect(finish.wrappedKeyBundle == (try bytes("wrapped_key_bundle_156")))
+        #expect(finish.advSecret == (try bytes("adv_secret")))
+
+        let ephemeralShared = try LinkCodeSecrets.agree(companionEphemeral, primaryEphemeral.publicKey)
+        #expect(ephemeralShared == (try bytes("ephemeral_shared")))
+        let bundleKey = LinkCodeKeyBundle.key(ephemeralShared: ephemeralShared, salt: try bytes("key_bundle_salt"))
+        #expect(try bundleKey == bytes("key_bundle_key"))
+        let bundle = try LinkCodeKeyBundle(bytes: finish.wrappedKeyBundle)
+        #expect(try bundle.open(ephemeralShared: ephemeralShared) == bytes("key_bundle_plaintext_96"))
+        #expect(try LinkCodeSecrets.agree(companionIdentity, primaryIdentity.publicKey) == bytes("identity_shared"))
+
+        let phoneSecret = try primary.finish(
+            wrappedKeyBundle: finish.wrappedKeyBundle,
+            companionIdentityPublicKey: companionIdentity.publicKey,
+            identity: primaryIdentity
+        )
+        #expect(phoneSecret == (try bytes("adv_secret")))
+    }
+
+    @Test func aMistypedCodeFailsWhenThePhoneOpensTheBundle() throws {
+        var rng = PairingTestRNG(seed: 3)
+        let companionIdentity = Curve25519KeyPair.generate(using: &rng)
+        let primaryIdentity = Curve25519KeyPair.generate(using: &rng)
+        let companion = try LinkCodeCompanion.start(using: &rng)
+        var typo = LinkCode.generate(using: &rng)
+        while typo == companion.code { typo = LinkCode.generate(using: &rng) }
+
+        let primary = try LinkCodePrimary.accept(
+            wrappedCompanionEphemeral: companion.wrappedEphemeral.bytes, code: typo, using: &rng
+        )
+        #expect(primary.companionEphemeralPublicKey != companion.ephemeral.publicKey)
+        let finish = try companion.finish(
+            wrappedPrimaryEphemeral: primary.wrappedEphemeral.bytes,
+            primaryIdentityPublicKey: primaryIdentity.publicKey,
+            identity: companionIdentity,
+            using: &rng
+        )
+        #expect(throws: PairingError(.linkCodeBundleAuthentication)) {
+            try primary.finish(
+                wrappedKeyBundle: finish.wrappedKeyBundle,
+                companionIdentityPublicKey: companionIdentity.publicKey,
+                identity: primaryIdentity
+            )
+        }
+    }
+
+    @Test func phoneChecksBothIdentityKeysInTheBundle() throws {
+        var rng = PairingTestRNG(seed: 4)
+        let companionIdentity = Curve25519KeyPair.generate(using: &rng)
+        let primaryIdentity = Curve25519KeyPair.generate(using: &rng)
+        let impostor = Curve25519KeyPair.generate(using: &rng)
+        let companion = LinkCodeCompanion(
+            code: try LinkCode(parsing: "11111111"),
+            ephemeral: Curve25519KeyPair.generate(using: &rng),
+            wrappedEphemeral: try LinkCodeWrappedKey(bytes: [UInt8](repeating: 0, count: 80))
+        )
+        let primary = LinkCodePrimary(
+            code: companion.code, companionEphemeralPublicKey: companion.ephemeral.publicKey,
+            ephemeral: Curve25519KeyPair.generate(using: &rng),
+            wrappedEphemeral: try LinkCodeWrappedKey(bytes: [UInt8](repeating: 0, count: 80))
+        )
+        let ephemeralShared = try LinkCodeSecrets.agree(companion.ephemeral, primary.ephemeral.publicKey)
+        func bundle(companion: [UInt8], primary: [UInt8]) throws -> [UInt8] {
+            try LinkCodeKeyBundle.seal(
+                companionIdentity: companion, primaryIdentity: primary, advRandom: [UInt8](repeating: 9, count: 32),
+                ephemeralShared: ephemeralShared, salt: [UInt8](repeating: 1, count: 32), nonce: [UInt8](repeating: 2, count: 12)
+            )
+        }
+        #expect(throws: PairingError(.linkCodeIdentityMismatch)) {
+            try primary.finish(
+                wrappedKeyBundle: bundle(companion: impostor.publicKey, primary: primaryIdentity.publicKey),
+                companionIdentityPublicKey: companionIdentity.publicKey, identity: primaryIdentity
+            )
+        }
+        #expect(throws: PairingError(.linkCodeIdentityMismatch)) {
+            try primary.finish(
+                wrappedKeyBundle: bundle(companion: companionIdentity.publicKey, primary: impostor.publicKey),
+                companionIdentityPublicKey: companionIdentity.publicKey, identity: primaryIdentity
+            )
+        }
+        #expect(throws: Never.self) {
+            try primary.finish(
+                wrappedKeyBundle: bundle(companion: companionIdentity.publicKey, primary: primaryIdentity.publicKey),
+                companionIdentityPublicKey: companionIdentity.publicKey, identity: primaryIdentity
+            )
+        }
+    }
+
+    @Test func sizesAreCheckedBeforeAnyKeyDerivation() throws {
+        var rng = PairingTestRNG(seed: 5)
+        let identity = Curve25519KeyPair.generate(using: &rng)
+        let companion = LinkCodeCompanion(
+            code: try LinkCode(parsing: "11111111"), ephemeral: identity,
+            wrappedEphemeral: try LinkCodeWrappedKey(bytes: [UInt8](repeating: 0, count: 80))
+        )
+        let wrapped = [UInt8](repeating: 0, count: 80)
+        #expect(throws: PairingError(.linkCodeWrappedKeyLength)) {
+            try companion.finish(wrappedPrimaryEphemeral: Array(wrapped.dropLast()), primaryIdentityPublicKey: identity.publicKey,
+                                 identity: identity, using: &rng)
+        }
+        #expect(throws: PairingError(.keyLength)) {
+            try companion.finish(wrappedPrimaryEphemeral: wrapped, primaryIdentityPublicKey: [1], identity: identity, using: &rng)
+        }
+        #expect(throws: PairingError(.linkCodeWrappedKeyLength)) {
+            try LinkCodePrimary.accept(wrappedCompanionEphemeral: [], code: companion.code, using: &rng)
+        }
+        let primary = LinkCodePrimary(
+            code: companion.code, companionEphemeralPublicKey: identity.publicKey, ephemeral: identity,
+            wrappedEphemeral: companion.wrappedEphemeral
+        )
+        for count in [0, 44, 155, 157, 1024] {
+            #expect(throws: PairingError(.linkCodeBundleLength)) {
+                try primary.finish(wrappedKeyBundle: [UInt8](repeating: 0, count: count),
+                                   companionIdentityPublicKey: identity.publicKey, identity: identity)
+            }
+        }
+        #expect(throws: PairingError(.keyLength)) {
+            try primary.finish(wrappedKeyBundle: [UInt8](repeating: 0, count: 156), companionIdentityPublicKey: [], identity: identity)
+        }
+        // An all-zero (low-order) ephemeral is refused by the agreement, not turned into a predictable secret.
+        let lowOrder = LinkCodePrimary(
+            code: companion.code, companionEphemeralPublicKey: [UInt8](repeating: 0, count: 32), ephemeral: identity,
+            wrappedEphemeral: companion.wrappedEphemeral
+        )
+        #expect(throws: PairingError(.linkCodeKeyAgreement)) {
+            try lowOrder.finish(wrappedKeyBundle: [UInt8](repeating: 0, count: 156),
+                                companionIdentityPublicKey: identity.publicKey, identity: identity)
+        }
+    }
+}

@@ -58,3 +58,19 @@ struct PairingTestRNG: RandomNumberGenerator {
         (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &self) }
     }
 }
+
+/// Hands out recorded bytes in order (little-endian words), so a protocol vector's "random" inputs replay exactly.
+struct PairingReplayRNG: RandomNumberGenerator {
+    private var bytes: [UInt8]
+
+    init(_ chunks: [UInt8]...) {
+        bytes = chunks.flatMap { $0 }
+    }
+
+    mutating func next() -> UInt64 {
+        precondition(bytes.count >= 8, "the vector ran out of recorded randomness")
+        let word = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        bytes.removeFirst(8)
+        return word
+    }
+}
