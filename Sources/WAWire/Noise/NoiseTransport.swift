@@ -1,0 +1,72 @@
+import Crypto
+
+/// The transport phase after the handshake: AES-256-GCM with one key and one UInt32 counter per direction.
+public struct NoiseTransport: Sendable {
+    let sendKey: SymmetricKey
+    let receiveKey: SymmetricKey
+    // Wider than the 32-bit wire counter so that "used up" is a state rather than a wrap.
+    private var sendCounter: UInt64
+    private var receiveCounter: UInt64
+
+    init(sendKey: SymmetricKey, receiveKey: SymmetricKey, sendCounter: UInt64 = 0, receiveCounter: UInt64 = 0) {
+        self.sendKey = sendKey
+        self.receiveKey = receiveKey
+        self.sendCounter = sendCounter
+        self.receiveCounter = receiveCounter
+    }
+
+    /// Encrypts one frame body: ciphertext ‖ 16-byte tag, with no associated data.
+    public mutating func encrypt(_ plaintext: [UInt8]) throws -> [UInt8] {
+        let sealed = try NoiseCipher.seal(plaintext, key: sendKey, counter: sendCounter, associatedData: [])
+        sendCounter += 1
+        return sealed
+    }
+
+    /// Decrypts one frame body; on failure the counter does not move and the connection should end.
+    public mutating func decrypt(_ ciphertext: [UInt8]) throws -> [UInt8] {
+        let opened = try NoiseCipher.open(ciphertext, key: receiveKey, counter: receiveCounter, associatedData: [])
+        receiveCounter += 1
+        return opened
+    }
+}
+
+/// AES-256-GCM with the WhatsApp nonce layout: 8 zero bytes, then the counter as a big-endian UInt32.
+enum NoiseCipher {
+    static let tagSize = 16
+
+    static func seal(_ plaintext: [UInt8], key: SymmetricKey, counter: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
+        let box = try AES.GCM.seal(plaintext, using: key, nonce: nonce(counter), authenticating: associatedData)
+        var sealed = [UInt8]()
+        sealed.reserveCapacity(plaintext.count + tagSize)
+        sealed.append(contentsOf: box.ciphertext)
+        sealed.append(contentsOf: box.tag)
+        return sealed
+    }
+
+    static func open(_ sealed: [UInt8], key: SymmetricKey, counter: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
+        guard sealed.count >= tagSize else {
+            throw NoiseError(.malformedMessage)
+        }
+        let nonce = try nonce(counter)
+        do {
+            let box = try AES.GCM.SealedBox(
+                nonce: nonce, ciphertext: sealed[..<(sealed.count - tagSize)], tag: sealed[(sealed.count - tagSize)...])
+            return try Array(AES.GCM.open(box, using: key, authenticating: associatedData))
+        } catch {
+            throw NoiseError(.decryptionFailed)
+        }
+    }
+
+    private static func nonce(_ counter: UInt64) throws -> AES.GCM.Nonce {
+        guard let counter = UInt32(exactly: counter) else {
+            throw NoiseError(.counterExhausted)
+        }
+        let bytes: [UInt8] = [
+            0, 0, 0, 0, 0, 0, 0, 0,
+            UInt8(truncatingIfNeeded: counter >> 24), UInt8(truncatingIfNeeded: counter >> 16),
+            UInt8(truncatingIfNeeded: counter >> 8), UInt8(truncatingIfNeeded: counter),
+        ]
+        // Twelve bytes is always a valid GCM nonce size, the only thing this initializer checks.
+        return try! AES.GCM.Nonce(data: bytes)
+    }
+}
