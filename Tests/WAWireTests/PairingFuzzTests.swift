@@ -6,6 +6,15 @@ import Testing
 @Suite struct PairingFuzzTests {
     static let iterations = 100_000
 
+    static func failure(_ body: () throws(PairingError) -> Void) -> PairingError.Code? {
+        do {
+            try body()
+            return nil
+        } catch {
+            return error.code
+        }
+    }
+
     /// Random structural damage: bit flips, overwrites, insertions, deletions, truncation, duplication.
     static func mutate(_ input: [UInt8], using rng: inout PairingTestRNG) -> [UInt8] {
         var bytes = input
@@ -134,15 +143,20 @@ import Testing
             var count = Int.random(in: 0...200, using: &rng)
             if count == 80 { count = 81 }
             let bytes = rng.bytes(count)
-            #expect(throws: PairingError(.linkCodeWrappedKeyLength)) { try LinkCodeWrappedKey(bytes: bytes) }
-            #expect(throws: PairingError(.linkCodeWrappedKeyLength)) {
-                try companion.finish(
-                    wrappedPrimaryEphemeral: bytes, primaryIdentityPublicKey: identity.publicKey,
-                    identity: identity, using: &rng
-                )
-            }
-            #expect(throws: PairingError(.linkCodeWrappedKeyLength)) {
-                try LinkCodePrimary.accept(wrappedCompanionEphemeral: bytes, code: code, using: &rng)
+            // Plain calls: three #expect(throws:) per input would dominate the run time.
+            let tooShortOrLong = PairingError.Code.linkCodeWrappedKeyLength
+            guard Self.failure({ () throws(PairingError) in _ = try LinkCodeWrappedKey(bytes: bytes) }) == tooShortOrLong,
+                  Self.failure({ () throws(PairingError) in
+                      _ = try companion.finish(
+                          wrappedPrimaryEphemeral: bytes, primaryIdentityPublicKey: identity.publicKey,
+                          identity: identity, using: &rng
+                      )
+                  }) == tooShortOrLong,
+                  Self.failure({ () throws(PairingError) in
+                      _ = try LinkCodePrimary.accept(wrappedCompanionEphemeral: bytes, code: code, using: &rng)
+                  }) == tooShortOrLong
+            else {
+                continue
             }
             refused += 1
         }

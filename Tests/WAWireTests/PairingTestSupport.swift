@@ -55,7 +55,13 @@ struct PairingTestRNG: RandomNumberGenerator {
     }
 
     mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &self) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var word: UInt64 = 0
+        for index in 0..<count {
+            if index % 8 == 0 { word = next() }
+            bytes[index] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(index % 8)))
+        }
+        return bytes
     }
 }
 

@@ -30,7 +30,10 @@ public struct LinkCodeCompanion: Sendable {
         identity: Curve25519KeyPair,
         using rng: inout some RandomNumberGenerator
     ) throws(PairingError) -> LinkCodeCompanionFinish {
-        try finish(
+        guard wrappedPrimaryEphemeral.count == LinkCodeWrappedKey.byteCount else {
+            throw PairingError(.linkCodeWrappedKeyLength)
+        }
+        return try finish(
             wrappedPrimaryEphemeral: wrappedPrimaryEphemeral,
             primaryIdentityPublicKey: primaryIdentityPublicKey,
             identity: identity,
@@ -98,9 +101,10 @@ public struct LinkCodePrimary: Sendable {
         code: LinkCode,
         using rng: inout some RandomNumberGenerator
     ) throws(PairingError) -> LinkCodePrimary {
+        let companionWrapped = try LinkCodeWrappedKey(bytes: wrappedCompanionEphemeral)
         let ephemeral = Curve25519KeyPair.generate(using: &rng)
         return try accept(
-            wrappedCompanionEphemeral: wrappedCompanionEphemeral,
+            companionWrapped,
             code: code,
             ephemeral: ephemeral,
             salt: PairingRandom.bytes(32, using: &rng),
@@ -116,12 +120,23 @@ public struct LinkCodePrimary: Sendable {
         salt: [UInt8],
         iv: [UInt8]
     ) throws(PairingError) -> LinkCodePrimary {
-        let companionWrapped = try LinkCodeWrappedKey(bytes: wrappedCompanionEphemeral)
+        try accept(LinkCodeWrappedKey(bytes: wrappedCompanionEphemeral), code: code, ephemeral: ephemeral, salt: salt, iv: iv)
+    }
+
+    private static func accept(
+        _ companionWrapped: LinkCodeWrappedKey,
+        code: LinkCode,
+        ephemeral: Curve25519KeyPair,
+        salt: [UInt8],
+        iv: [UInt8]
+    ) throws(PairingError) -> LinkCodePrimary {
+        // Our own wrap first: its size checks come before either PBKDF2 run.
+        let wrapped = try LinkCodeWrappedKey(wrapping: ephemeral.publicKey, code: code, salt: salt, iv: iv)
         return LinkCodePrimary(
             code: code,
             companionEphemeralPublicKey: try companionWrapped.unwrap(code: code),
             ephemeral: ephemeral,
-            wrappedEphemeral: try LinkCodeWrappedKey(wrapping: ephemeral.publicKey, code: code, salt: salt, iv: iv)
+            wrappedEphemeral: wrapped
         )
     }
 
