@@ -54,7 +54,16 @@ enum CryptoTestKit {
         }
 
         mutating func bytes(_ count: Int) -> [UInt8] {
-            (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(count)
+            while bytes.count < count {
+                var word = next()
+                for _ in 0..<min(8, count - bytes.count) {
+                    bytes.append(UInt8(truncatingIfNeeded: word))
+                    word >>= 8
+                }
+            }
+            return bytes
         }
     }
 }

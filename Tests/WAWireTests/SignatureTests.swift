@@ -66,6 +66,22 @@ import Testing
         }
     }
 
+    @Test func malleatedSignaturesWithSPlusLAreRejected() throws {
+        let order = Kit.bytes("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+        for known in try Self.knownSignatures() {
+            var signature = known.signature
+            var carry = 0
+            for index in 0..<32 {
+                let byte = index == 31 ? Int(signature[63] & 0x7F) : Int(signature[32 + index])
+                let sum = byte + Int(order[index]) + carry
+                signature[32 + index] = UInt8(sum & 0xFF)
+                carry = sum >> 8
+            }
+            signature[63] |= known.signature[63] & 0x80
+            #expect(!CurveSignature.isValid(signature, for: known.message, publicKey: known.publicKey), "\(known.label)")
+        }
+    }
+
     @Test func wrongLengthsAreRejected() throws {
         let known = try #require(try Self.knownSignatures().first)
         #expect(!CurveSignature.isValid(Array(known.signature.dropLast()), for: known.message, publicKey: known.publicKey))

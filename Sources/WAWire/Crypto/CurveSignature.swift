@@ -8,7 +8,7 @@ import Crypto
 public enum CurveSignature {
     /// Whether `signature` (64 bytes) signs `message` under the Montgomery `publicKey` (32 bytes).
     public static func isValid(_ signature: [UInt8], for message: [UInt8], publicKey: [UInt8]) -> Bool {
-        guard signature.count == 64, publicKey.count == 32 else {
+        guard signature.count == 64, publicKey.count == 32, hasCanonicalS(signature) else {
             return false
         }
         var montgomery = publicKey
@@ -24,6 +24,23 @@ public enum CurveSignature {
             return false
         }
         return key.isValidSignature(ed25519Signature, for: message)
+    }
+
+    /// Whether s (bytes 32–63, bit 511 cleared) is below the group order L. Ed25519 verification
+    /// (RFC 8032 §5.1.7, and swift-crypto) rejects s ≥ L anyway; checking it first skips the field
+    /// inversion for most malformed signatures.
+    private static func hasCanonicalS(_ signature: [UInt8]) -> Bool {
+        let order: [UInt8] = [
+            0xED, 0xD3, 0xF5, 0x5C, 0x1A, 0x63, 0x12, 0x58, 0xD6, 0x9C, 0xF7, 0xA2, 0xDE, 0xF9, 0xDE, 0x14,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+        ]
+        for index in (0..<32).reversed() {
+            let byte = index == 31 ? signature[63] & 0x7F : signature[32 + index]
+            if byte != order[index] {
+                return byte < order[index]
+            }
+        }
+        return false
     }
 
     /// Signs `message` with the X25519 `privateKey` (32 bytes; clamped here) and fresh randomness.

@@ -198,7 +198,7 @@ struct FieldElement: Sendable {
     }
 
     private static func mul(_ a: UInt64, _ b: UInt64) -> UInt128 {
-        UInt128(a) &* UInt128(b)
+        UInt128(truncatingIfNeeded: a) &* UInt128(truncatingIfNeeded: b)
     }
 
     /// Carries five 128-bit column sums (each < 2^116) into 51-bit limbs.
