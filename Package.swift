@@ -70,6 +70,39 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: The upstream side: the companion client and the simulated WhatsApp
+        .target(
+            name: "WAClient",
+            dependencies: [
+                "WAWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "WASim",
+            dependencies: [
+                "WAWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: PostgreSQL through libpq
         .target(
             name: "PostgresClient",
@@ -138,6 +171,16 @@ let package = Package(
         .testTarget(
             name: "QRCodeTests",
             dependencies: ["QRCode"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "WAClientTests",
+            dependencies: [
+                "WAClient",
+                "WASim",
+                "PairgateTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,0 +1,56 @@
+import Foundation
+
+/// How a connection should start.
+public enum ConnectionIntent: Sendable, Hashable {
+    /// Register a new companion and pair it by QR code or by a phone-number pairing code.
+    case pair(PairingMethod)
+    /// Log in with paired credentials.
+    case login
+}
+
+public enum PairingMethod: Sendable, Hashable {
+    case qr
+    /// The phone number in international format, digits only (e.g. 15551234567).
+    case code(phoneNumber: String)
+}
+
+/// Something that happened on one upstream connection, in order. The stream ends after
+/// `disconnected` or `loggedOut`.
+public enum ClientEvent: Sendable {
+    /// A QR code to show, valid for `validFor`; a later `.qr` replaces it (rotation, or the same
+    /// ref re-rendered after companion_reg_refresh).
+    case qr(code: String, validFor: Duration)
+    /// The pairing code to type on the phone (display form `XXXX-XXXX`).
+    case pairingCode(String, validFor: Duration)
+    /// pair-success verified. The consumer must persist `credentials` durably, then call
+    /// `confirmation.accept()` (or `reject`) — the reply to the server waits for it.
+    case pairSuccess(credentials: DeviceCredentials, confirmation: PairingConfirmation)
+    /// The reply was sent; the server will ask for a restart (515) next.
+    case paired(PairedAccount)
+    /// `<success>` after login; the device is online.
+    case online(OnlineInfo)
+    /// Credentials changed while connected (prekeys uploaded, LID learned); persist them.
+    case credentialsUpdated(DeviceCredentials)
+    /// A keepalive ping failed; the connection stays up for now.
+    case keepaliveLost(failures: Int, lastSuccess: Date?)
+    /// A keepalive ping succeeded after failures.
+    case keepaliveRestored
+    /// The connection ended; `reason` says where and why. Terminal.
+    case disconnected(DisconnectReason)
+    /// The server says these credentials are dead (401/403/406, device_removed). Terminal.
+    case loggedOut(DisconnectReason)
+}
+
+/// What `<success>` told us.
+public struct OnlineInfo: Sendable, Hashable {
+    public var jid: String
+    public var lid: String?
+    /// Server time minus local time when `<success t=…>` arrived.
+    public var serverTimeOffset: Duration
+
+    public init(jid: String, lid: String?, serverTimeOffset: Duration) {
+        self.jid = jid
+        self.lid = lid
+        self.serverTimeOffset = serverTimeOffset
+    }
+}
