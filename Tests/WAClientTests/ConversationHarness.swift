@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 import Testing
-import WAClient
-import WASim
+@testable import WAClient
+@testable import WASim
 import WAWire
 
 /// SplitMix64: a reproducible generator for machines under test (never for real keys).
@@ -225,6 +225,18 @@ final class Conversation {
     /// Feeds an input to a link's server machine and runs everything that follows.
     func server(_ link: Link, _ input: SimConnectionMachine.Input) {
         apply(link.server.handle(input), to: link)
+        pump()
+    }
+
+    /// Makes the client write `node` as if its machine had decided to (for stanzas it never sends by itself).
+    func clientSends(_ link: Link, _ node: Node) {
+        apply(link.client.send(node), to: link)
+        pump()
+    }
+
+    /// Makes the simulator write `node` on the link (for stanzas it never sends by itself).
+    func serverSends(_ link: Link, _ node: Node) {
+        apply(link.server.send(node), to: link)
         pump()
     }
 
