@@ -103,6 +103,19 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: The device pool: state machine, reconnect policy, pairing locks, leases, supervisor
+        .target(
+            name: "DevicePool",
+            dependencies: [
+                "WAClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: PostgreSQL through libpq
         .target(
             name: "PostgresClient",
@@ -181,6 +194,11 @@ let package = Package(
                 "PairgateTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "DevicePoolTests",
+            dependencies: ["DevicePool", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
