@@ -47,9 +47,10 @@ public enum CurveSignature {
     public static func sign(_ message: [UInt8], privateKey: [UInt8]) -> [UInt8] {
         precondition(privateKey.count == 32, "a Curve25519 private key is 32 bytes")
         var generator = SystemRandomNumberGenerator()
-        var randomness = [UInt8](repeating: 0, count: 64)
-        for index in randomness.indices {
-            randomness[index] = generator.next()
+        var randomness: [UInt8] = []
+        randomness.reserveCapacity(64)
+        for _ in 0..<8 {
+            withUnsafeBytes(of: generator.next().littleEndian) { randomness.append(contentsOf: $0) }
         }
         return xeddsaSign(message, privateKey: privateKey, randomness: randomness)
     }
