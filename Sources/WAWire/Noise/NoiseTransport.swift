@@ -35,7 +35,8 @@ enum NoiseCipher {
     static let tagSize = 16
 
     static func seal(_ plaintext: [UInt8], key: SymmetricKey, counter: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
-        let bytes = try nonceBytes(counter)
+        var bytes: [UInt8] = []
+        try appendNonce(counter, to: &bytes)
         // Twelve bytes is always a valid GCM nonce size, the only thing this initializer checks.
         let nonce = try! AES.GCM.Nonce(data: bytes)
         // The overloads without associated data skip work in swift-crypto; transport frames have none.
@@ -53,8 +54,9 @@ enum NoiseCipher {
         }
         // A sealed box built from one contiguous nonce ‖ ciphertext ‖ tag costs a quarter of one
         // built from separate parts (measured with swift-crypto 4.5 on 1 KiB frames).
-        var combined = try nonceBytes(counter)
+        var combined: [UInt8] = []
         combined.reserveCapacity(nonceSize + sealed.count)
+        try appendNonce(counter, to: &combined)
         combined.append(contentsOf: sealed)
         do {
             let box = try AES.GCM.SealedBox(combined: combined)
@@ -69,15 +71,15 @@ enum NoiseCipher {
 
     private static let nonceSize = 12
 
-    /// Eight zero bytes, then the counter as a big-endian UInt32.
-    private static func nonceBytes(_ counter: UInt64) throws -> [UInt8] {
+    /// Appends eight zero bytes, then the counter as a big-endian UInt32.
+    private static func appendNonce(_ counter: UInt64, to bytes: inout [UInt8]) throws {
         guard let counter = UInt32(exactly: counter) else {
             throw NoiseError(.counterExhausted)
         }
-        return [
-            0, 0, 0, 0, 0, 0, 0, 0,
-            UInt8(truncatingIfNeeded: counter >> 24), UInt8(truncatingIfNeeded: counter >> 16),
-            UInt8(truncatingIfNeeded: counter >> 8), UInt8(truncatingIfNeeded: counter),
-        ]
+        bytes.append(contentsOf: repeatElement(0, count: 8))
+        bytes.append(UInt8(truncatingIfNeeded: counter >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: counter >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: counter >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: counter))
     }
 }
