@@ -5,6 +5,9 @@ import Crypto
 /// Verification follows libsignal (the sign of the Edwards key travels in signature bit 511), so it
 /// accepts both libsignal-style signatures and XEdDSA ones. Signing is XEdDSA as in Signal's
 /// specification (sign bit always 0), which both kinds of verifiers accept.
+///
+/// Signing takes the same time whatever the private key and nonce (see `xeddsaSign`); verification
+/// handles only public values and is not constant time.
 public enum CurveSignature {
     /// Whether `signature` (64 bytes) signs `message` under the Montgomery `publicKey` (32 bytes).
     public static func isValid(_ signature: [UInt8], for message: [UInt8], publicKey: [UInt8]) -> Bool {
