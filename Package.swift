@@ -132,6 +132,8 @@ let package = Package(
             name: "PostgresStore",
             dependencies: [
                 "PostgresClient",
+                "DevicePool",
+                "WAClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -203,7 +205,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient", "PostgresStore", "PairgateTestSupport"],
+            dependencies: ["PostgresClient", "PostgresStore", "DevicePool", "WAClient", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -40,14 +40,55 @@ public enum DeviceState: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// What is stored beside the kind (`state_reason`), e.g. `qr`, `client_outdated:2.3000.1`.
+    /// What is stored beside the kind (`state_reason`), e.g. `qr`, `network:3`,
+    /// `client_outdated:2.3000.1`.
     public var reason: String? {
         switch self {
         case .pairing(let method): method.rawValue
-        case .backoff(_, _, let reason): reason.rawValue
+        case .backoff(_, let attempt, let reason): "\(reason.rawValue):\(attempt)"
         case .suspended(let suspension): suspension.stored
         case .loggedOut(let reason): reason
         case .unpaired, .paired, .connecting, .online: nil
+        }
+    }
+
+    /// When the device acts next by itself: the backoff's end or the ban's end (`next_attempt_at`).
+    public var nextAttemptAt: Date? {
+        switch self {
+        case .backoff(let until, _, _): until
+        case .suspended(.temporaryBan(let until)): until
+        default: nil
+        }
+    }
+
+    /// Rebuilds a state from its stored columns; nil when they do not make sense together.
+    public init?(kind: Kind, reason: String?, nextAttemptAt: Date?) {
+        switch kind {
+        case .unpaired: self = .unpaired
+        case .paired: self = .paired
+        case .connecting: self = .connecting
+        case .online: self = .online
+        case .pairing:
+            guard let method = reason.flatMap(PairingMethodKind.init(rawValue:)) else { return nil }
+            self = .pairing(method)
+        case .backoff:
+            let parts = (reason ?? "").split(separator: ":", maxSplits: 1).map(String.init)
+            guard let category = parts.first.flatMap(DisconnectReason.Category.init(rawValue:)) else { return nil }
+            let attempt = parts.count > 1 ? Int(parts[1]) ?? 1 : 1
+            self = .backoff(until: nextAttemptAt ?? .distantPast, attempt: attempt, reason: category)
+        case .suspended:
+            guard let reason else { return nil }
+            if reason == "replaced" {
+                self = .suspended(.replaced)
+            } else if reason == "temporary_ban" {
+                self = .suspended(.temporaryBan(until: nextAttemptAt))
+            } else if reason.hasPrefix("client_outdated:") {
+                self = .suspended(.clientOutdated(version: String(reason.dropFirst("client_outdated:".count))))
+            } else {
+                return nil
+            }
+        case .loggedOut:
+            self = .loggedOut(reason: reason ?? "logged_out")
         }
     }
 

@@ -11,6 +11,12 @@ public struct DeviceStateMachine: Sendable {
         public var to: DeviceState
         /// Why: the event or the disconnect's category.
         public var reason: String
+
+        public init(from: DeviceState, to: DeviceState, reason: String) {
+            self.from = from
+            self.to = to
+            self.reason = reason
+        }
     }
 
     public enum Action: Sendable, Hashable {
