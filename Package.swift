@@ -200,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DevicePoolTests",
-            dependencies: ["DevicePool", "PairgateTestSupport"],
+            dependencies: ["DevicePool", "WAClient", "PostgresStore", "PostgresClient", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
