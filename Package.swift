@@ -146,6 +146,8 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "PostgresStore",
+                "DevicePool",
+                "WireBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -281,6 +281,32 @@ public struct PostgresDeviceStore: DeviceStore {
 
     // MARK: Key rotation
 
+    /// Re-seals every credential row not sealed under `sealer.current`; returns how many were
+    /// re-sealed and the rows that could not be opened with the configured keys.
+    public func resealAll(with sealer: CredentialSealer) async throws -> (resealed: Int, unreadable: [(deviceID: UUID, kind: String, keyID: String)]) {
+        var resealed = 0
+        var unreadable: [(deviceID: UUID, kind: String, keyID: String)] = []
+        var seen = Set<String>()
+        while true {
+            let batch = try await credentials(notSealedWith: sealer.current.id, limit: 500)
+                .filter { !seen.contains("\($0.deviceID)/\($0.kind)") }
+            if batch.isEmpty { break }
+            for row in batch {
+                seen.insert("\(row.deviceID)/\(row.kind)")
+                do {
+                    let plain = try sealer.open(row.sealed, deviceID: row.deviceID, kind: row.kind)
+                    let fresh = try sealer.seal(plain, deviceID: row.deviceID, kind: row.kind)
+                    if try await replaceSealed(deviceID: row.deviceID, kind: row.kind, from: row.sealed, to: fresh) {
+                        resealed += 1
+                    }
+                } catch is SealingError {
+                    unreadable.append((row.deviceID, row.kind, row.sealed.keyID))
+                }
+            }
+        }
+        return (resealed, unreadable)
+    }
+
     /// Every sealed credential row not sealed under `keyID`, for `pairgate keys rotate`.
     public func credentials(notSealedWith keyID: String, limit: Int) async throws -> [(deviceID: UUID, kind: String, sealed: SealedCredential)] {
         try await pool.query(

@@ -11,6 +11,7 @@ public enum WireBenchmark {
         for size in [1024, 16 * 1024] {
             try measureTransport(size: size, seconds: seconds, into: &result)
         }
+        result.figures += try NodeBenchmark.run(minimumDuration: .seconds(seconds / 2))
         return result
     }
 

@@ -152,3 +152,42 @@ struct DeviceStoreTests {
         }
     }
 }
+
+@Suite("Master key rotation", .requiresDatabase)
+struct KeyRotationTests {
+    @Test func rotationReSealsEveryRowUnderTheNewKeyAndKeepsTheContent() async throws {
+        try await TestDatabase.with { database in
+            let pool = database.pool()
+            try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
+            let tenant = try await TenantStore(pool: pool).create(name: "Acme", hosts: ["acme.example"]).tenant.id
+            let store = PostgresDeviceStore(pool: pool)
+            let old = try MasterKey(parsing: MasterKey.generate(id: "old"))
+            let new = try MasterKey(parsing: MasterKey.generate(id: "new"))
+            var devices: [(UUID, [UInt8])] = []
+            for n in 0..<3 {
+                let start = try await store.beginPairing(tenantID: tenant, deviceID: nil, name: nil, method: .qr, owner: "a",
+                                                         leaseTTL: .seconds(30), window: .seconds(180))
+                try await store.endPairing(start.pairingID, outcome: .cancelled, detail: nil)
+                let secret = Array("device \(n) keys".utf8)
+                try await store.saveCredentials(start.lease, kind: "device",
+                                                sealed: CredentialSealer(current: old).seal(secret, deviceID: start.device.id, kind: "device"))
+                devices.append((start.device.id, secret))
+            }
+            let rotated = try await store.resealAll(with: CredentialSealer(current: new, previous: [old]))
+            #expect(rotated.resealed == 3)
+            #expect(rotated.unreadable.isEmpty)
+            for (device, secret) in devices {
+                let sealed = try #require(try await store.loadCredentials(deviceID: device, kind: "device"))
+                #expect(sealed.keyID == "new")
+                #expect(try CredentialSealer(current: new).open(sealed, deviceID: device, kind: "device") == secret)
+            }
+            // Without the old key the rows cannot be opened, and they are reported, not lost.
+            let third = try MasterKey(parsing: MasterKey.generate(id: "third"))
+            let blind = try await store.resealAll(with: CredentialSealer(current: third))
+            #expect(blind.resealed == 0)
+            #expect(blind.unreadable.count == 3)
+            #expect(try await store.loadCredentials(deviceID: devices[0].0, kind: "device")?.keyID == "new")
+            await pool.close()
+        }
+    }
+}
