@@ -206,6 +206,66 @@ struct SessionClientTests {
         #expect(session.closeReason?.category == .restartRequired)
     }
 
+    /// The `<error>` of the client's answer to pair-success `id`.
+    private func errorReply(_ session: ScriptedSession, id: String = "ps") -> (code: String?, text: String?)? {
+        guard let reply = session.sent.last(where: { $0.attribute("id") == id && $0.attribute("type") == "error" }),
+              let error = reply.child("error")
+        else {
+            return nil
+        }
+        return (error.attribute("code"), error.attribute("text"))
+    }
+
+    /// A registration that received pair-device, and a phone identity issued for `advSecret` and `identity`.
+    private func issued(_ session: inout ScriptedSession, advSecret: [UInt8]? = nil, companion: [UInt8]? = nil) throws -> ADVIssuedIdentity {
+        try session.receive(ServerStanzas.pairDevice())
+        var random = TestRandom(seed: 5)
+        let identity = try Curve25519KeyPair(privateKey: session.machine.credentials.identityKey)
+        return try ADVIssuedIdentity.issue(
+            rawID: 1, timestamp: 1_760_000_000, keyIndex: 6, hosted: false, account: Curve25519KeyPair.generate(using: &random),
+            companionIdentityPublicKey: companion ?? identity.publicKey,
+            advSecret: advSecret ?? session.machine.credentials.advSecret, using: &random
+        )
+    }
+
+    @Test func aBadHMACIsAnswered401HmacMismatch() throws {
+        var session = try registering()
+        try session.receive(pairSuccess(try issued(&session, advSecret: [UInt8](repeating: 1, count: 32))))
+        #expect(errorReply(session)?.code == "401")
+        #expect(errorReply(session)?.text == "hmac-mismatch")
+        #expect(session.closeReason?.category == .pairingFailed)
+        #expect(session.confirmations.isEmpty)
+    }
+
+    @Test func aBadAccountSignatureIsAnswered401SignatureMismatch() throws {
+        var session = try registering()
+        try session.receive(pairSuccess(try issued(&session, companion: [UInt8](repeating: 9, count: 32))))
+        #expect(errorReply(session)?.code == "401")
+        #expect(errorReply(session)?.text == "signature-mismatch")
+        #expect(session.closeReason?.category == .pairingFailed)
+    }
+
+    @Test func aPairSuccessWithoutItsPartsIsAnswered500() throws {
+        var session = try registering()
+        try session.receive(ServerStanzas.pairDevice())
+        try session.receive(Node("iq", ["from": .server, "type": "set", "id": "ps"], [Node("pair-success", [Node("platform", ["name": "android"])])]))
+        #expect(errorReply(session)?.code == "500")
+        #expect(errorReply(session)?.text == "internal-error")
+        #expect(session.closeReason?.category == .pairingFailed)
+    }
+
+    @Test func aRejectedPersistenceIsAnswered500() throws {
+        var session = try registering()
+        try session.receive(pairSuccess(try issued(&session)))
+        #expect(session.confirmations.count == 1)
+        try session.input(.pairingConfirmed(.rejected(detail: "database down"), now: session.now))
+        #expect(errorReply(session)?.code == "500")
+        #expect(errorReply(session)?.text == "internal-error")
+        #expect(session.closeReason?.category == .pairingFailed)
+        #expect(session.closeReason?.detail.contains("database down") == true)
+        #expect(!session.eventNames.contains("paired"))
+    }
+
     @Test func serverPingsAreAnswered() throws {
         var session = try ScriptedSession(intent: .login, credentials: ScriptedSession.pairedCredentials())
         try session.receive(Node("iq", ["from": .server, "type": "get", "xmlns": "urn:xmpp:ping", "id": "p1"]))

@@ -412,8 +412,14 @@ public struct SimConnectionMachine: Sendable {
          UInt8(truncatingIfNeeded: body.count)] + body
     }
 
-    static func unix(_ date: Date) -> String {
+    /// Unix seconds; out-of-range clocks read as 0 rather than trapping.
+    static func unixSeconds(_ date: Date) -> UInt64 {
         let seconds = date.timeIntervalSince1970
-        return String(seconds > 0 && seconds < 1e15 ? UInt64(seconds) : 0)
+        return seconds > 0 && seconds < 1e15 ? UInt64(seconds) : 0
+    }
+
+    /// Unix seconds as the decimal attribute value stanzas carry.
+    static func unix(_ date: Date) -> String {
+        String(unixSeconds(date))
     }
 }
