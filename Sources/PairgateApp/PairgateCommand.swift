@@ -5,7 +5,7 @@ public struct PairgateCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pairgate",
         abstract: "Multi-tenant WhatsApp linked-device gateway.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, TenantCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, TenantCommand.self, SimCommand.self, WAVersionCommand.self]
     )
     public init() {}
 }
