@@ -84,7 +84,8 @@ public struct SimCertificates: Sendable {
 
     /// The server's TLS context (certificate, then the CA, as the chain it presents).
     public func makeServerContext() throws -> NIOSSLContext {
-        let chain = try NIOSSLCertificate.fromPEMBytes(Array((serverCertificatePEM + caPEM).utf8))
+        let chain = try NIOSSLCertificate.fromPEMBytes(Array(serverCertificatePEM.utf8))
+            + NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8))
         let key = try NIOSSLPrivateKey(bytes: Array(serverKeyPEM.utf8), format: .pem)
         let configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) },

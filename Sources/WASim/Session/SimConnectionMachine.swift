@@ -25,7 +25,7 @@ public struct SimConnectionMachine: Sendable {
         /// After the last ref expires the server closes the connection, this much later so that the client,
         /// whose timers started a little after ours, gives up first.
         public var refExhaustionGrace: Duration = .seconds(5)
-        /// From the socket opening until ClientFinish.
+        /// How long the client may take for ClientHello, and again for ClientFinish after ServerHello.
         public var handshakeTimeout: Duration = .seconds(20)
         /// How long the client may take to answer pair-device or ack a notification.
         public var answerDeadline: Duration = .seconds(10)
@@ -214,11 +214,13 @@ public struct SimConnectionMachine: Sendable {
                 return close()
             }
             if let delay = faults.handshakeDelay {
+                // Our own patience starts again when ServerHello is out, or we would end the connection
+                // before the client could notice the delay.
                 noteFault("handshake_delay")
                 delayedServerHello = hello
-                return [.schedule(.delayedServerHello, after: delay)]
+                return [.cancel(.handshake), .schedule(.delayedServerHello, after: delay)]
             }
-            return [.write(Self.framed(hello))]
+            return [.write(Self.framed(hello)), .schedule(.handshake, after: configuration.handshakeTimeout)]
         }
         let completion: ServerHandshake.Completion
         do {
@@ -273,7 +275,7 @@ public struct SimConnectionMachine: Sendable {
                 return []
             }
             delayedServerHello = nil
-            return [.write(Self.framed(hello))]
+            return [.write(Self.framed(hello)), .schedule(.handshake, after: configuration.handshakeTimeout)]
         case .refExpiry:
             return refExpired(now: now)
         case .pairingWindowClosed:
