@@ -94,7 +94,7 @@ public final class Simulator: Sendable {
             eventLoopGroup: eventLoopGroup,
             logger: logger,
             connectionHandler: { [world, machineConfiguration] channel in
-                _ = (channel, world, machineConfiguration) // TEMP-F
+                try SimConnectionHandler.install(on: channel, world: world, configuration: machineConfiguration)
             }
         )
         do {
@@ -203,19 +203,37 @@ public final class Simulator: Sendable {
         }
     }
 
-    /// A login fault, delivered to the connection after the `<success>` it is writing.
+    /// A login fault: keepalive behaviour changes at once; stream errors and unlinks come after the
+    /// fault's delay, so that the client has finished coming online (prekeys, passive) by then.
     private func apply(_ fault: InjectedFault, to id: SimConnectionID, device: JID) {
         switch fault.kind {
+        case .slowKeepalive:
+            world.deliver(.fault(.keepalive(.delay(fault.delay))), to: id)
+        case .missingKeepalive:
+            world.deliver(.fault(.keepalive(.ignore)), to: id)
+        default:
+            guard fault.delay > .zero, let eventLoop = running.withLock({ $0?.eventLoopGroup.next() }) else {
+                applyNow(fault.kind, to: id, device: device)
+                return
+            }
+            eventLoop.scheduleTask(in: TimeAmount(fault.delay)) { [weak self] in
+                self?.applyNow(fault.kind, to: id, device: device)
+            }
+        }
+    }
+
+    private func applyNow(_ kind: FaultKind, to id: SimConnectionID, device: JID) {
+        switch kind {
         case .streamError515: world.deliver(.fault(.streamError(.restartRequired)), to: id)
         case .streamError503: world.deliver(.fault(.streamError(.serviceUnavailable)), to: id)
         case .conflictReplaced: world.deliver(.fault(.streamError(.replaced)), to: id)
         case .deviceRemoved: world.deliver(.fault(.streamError(.deviceRemoved)), to: id)
-        case .slowKeepalive: world.deliver(.fault(.keepalive(.delay(fault.delay))), to: id)
-        case .missingKeepalive: world.deliver(.fault(.keepalive(.ignore)), to: id)
         case .unlink:
+            // Only while the login that drew it lasts: a device already gone is not unlinked twice.
+            guard world.loggedInConnections(of: device).contains(id) else { return }
             stats.faultInjected(.unlink)
             world.unlink(device)
-        case .refuseConnection, .dropHandshake, .delayHandshake, .failure405:
+        default:
             break
         }
     }

@@ -7,6 +7,8 @@ public struct ArmedFault: Sendable, Hashable {
     public var remaining: Int
     /// A device JID (`phone:device@s.whatsapp.net`); only login faults can target one.
     public var device: String?
+    /// `delay_handshake`: how long ServerHello waits; `slow_keepalive`: how long each answer waits;
+    /// stream errors and `unlink`: how long after the login they come.
     public var delay: Duration
 
     public init(kind: FaultKind, count: Int = 1, device: String? = nil, delay: Duration? = nil) {
@@ -20,7 +22,7 @@ public struct ArmedFault: Sendable, Hashable {
 /// A login fault decided for one connection.
 public struct InjectedFault: Sendable, Hashable {
     public var kind: FaultKind
-    /// For `slow_keepalive`, how long each answer is held.
+    /// For `slow_keepalive`, how long each answer is held; for stream errors and unlink, how long after login.
     public var delay: Duration
 }
 
@@ -39,11 +41,13 @@ public final class FaultInjector: Sendable {
 
     public init() {}
 
-    /// Long enough past a client's 10 s keepalive deadline to count as missed; short enough for a handshake to survive.
+    /// A slow answer comes past a client's 10 s keepalive deadline; a delayed handshake still fits its 20 s;
+    /// a stream error or unlink comes once the client is fully online (prekeys and passive done).
     static func defaultDelay(_ kind: FaultKind) -> Duration {
         switch kind {
         case .delayHandshake: .seconds(3)
         case .slowKeepalive: .seconds(12)
+        case .streamError515, .streamError503, .conflictReplaced, .deviceRemoved, .unlink: .seconds(1)
         default: .zero
         }
     }

@@ -6,7 +6,7 @@ public enum FaultKind: String, Sendable, Hashable, Codable, CaseIterable, Coding
     case dropHandshake = "drop_handshake"
     /// Hold the ServerHello back for the fault's delay.
     case delayHandshake = "delay_handshake"
-    /// `<stream:error code="515"/>` right after `<success>`: restart required.
+    /// `<stream:error code="515"/>` a while after `<success>` (the fault's delay): restart required.
     case streamError515 = "stream_error_515"
     /// `<stream:error code="503"/>` after login: service unavailable.
     case streamError503 = "stream_error_503"

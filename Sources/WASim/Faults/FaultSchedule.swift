@@ -4,7 +4,7 @@ public struct FaultSchedule: Sendable, Hashable {
     /// Probability in 0...1 that a connection gets the fault (at its start, or at its login for login faults).
     public var rates: [FaultKind: Double]
     public var seed: UInt64
-    /// Delays of `delay_handshake` and `slow_keepalive`, when not the defaults.
+    /// Delays by kind (see `ArmedFault.delay`), when not the defaults.
     public var delays: [FaultKind: Duration]
 
     public init(rates: [FaultKind: Double], seed: UInt64 = 0, delays: [FaultKind: Duration] = [:]) {
