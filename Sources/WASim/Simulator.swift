@@ -203,6 +203,23 @@ public final class Simulator: Sendable {
         }
     }
 
+    /// Applies a login fault to the connections `device` has logged in right now (not to later ones);
+    /// false when it has none.
+    public func injectNow(_ kind: FaultKind, device: String, delay: Duration? = nil) throws(SimulatorError) -> Bool {
+        guard kind.stage == .login else {
+            throw SimulatorError(.deviceNotTargetable, detail: "\(kind.rawValue) happens while a socket opens; only login faults can hit a live connection")
+        }
+        guard let jid = JID(parsing: device), jid.server == .whatsApp else {
+            throw SimulatorError(.unknownDevice, detail: "\(device) is not a device JID like 15550001234:3@s.whatsapp.net")
+        }
+        let connections = world.loggedInConnections(of: jid)
+        let fault = InjectedFault(kind: kind, delay: delay ?? (kind == .slowKeepalive ? FaultInjector.defaultDelay(kind) : .zero))
+        for id in connections {
+            apply(fault, to: id, device: jid)
+        }
+        return !connections.isEmpty
+    }
+
     /// A login fault: keepalive behaviour changes at once; stream errors and unlinks come after the
     /// fault's delay, so that the client has finished coming online (prekeys, passive) by then.
     private func apply(_ fault: InjectedFault, to id: SimConnectionID, device: JID) {

@@ -62,7 +62,7 @@ struct SimProductTests {
         let connection = client.connect(credentials: .generate(), intent: .pair(.qr))
         let events = EventReader(connection)
         let qr = try await events.next { if case .qr(let code, _) = $0 { code } else { nil } }
-        async let scanned = post(controlURL + "/phone/scan", ["qr": qr])
+        async let scanned = post(controlURL + "/phone/scan", json: String(decoding: try JSONEncoder().encode(["qr": qr]), as: UTF8.self))
         let credentials = try await events.next { event -> DeviceCredentials? in
             guard case .pairSuccess(let credentials, let confirmation) = event else { return nil }
             confirmation.accept()
@@ -75,11 +75,11 @@ struct SimProductTests {
         return (credentials, body)
     }
 
-    private static func post(_ url: String, _ body: [String: String]) async throws -> (Int, String) {
-        var request = URLRequest(url: URL(string: url)!)
+    private static func post(_ url: String, json: String) async throws -> (Int, String) {
+        var request = URLRequest(url: try #require(URL(string: url)))
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONEncoder().encode(body)
+        request.httpBody = Data(json.utf8)
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
@@ -167,6 +167,25 @@ struct SimProductTests {
         let ending = try await replaced.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
         #expect(ending.category == .replaced)
         #expect(simulator.stats.snapshot().faultsInjected == ["failure_405": 1, "conflict_replaced": 1])
+    }
+
+    @Test func liveFaultHitsTheConnectionOfAnOnlineDeviceNow() async throws {
+        let (simulator, endpoints) = try await Self.start()
+        defer { Task { await simulator.shutdown() } }
+        let client = Self.client(for: simulator, endpoints)
+        let (credentials, _) = try await Self.pairByQR(client, controlURL: endpoints.controlURL)
+        let jid = try #require(credentials.account?.jid)
+        #expect(try simulator.injectNow(.streamError503, device: jid) == false)
+
+        let login = EventReader(client.connect(credentials: credentials, intent: .login))
+        _ = try await login.next { if case .online(let info) = $0 { info } else { nil } }
+        let (status, _) = try await Self.post(
+            endpoints.controlURL + "/faults", json: #"{"kind":"stream_error_503","live":true,"device":"\#(jid)"}"#
+        )
+        #expect(status == 200)
+        let reason = try await login.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
+        #expect(reason.category == .serverError)
+        #expect(reason.code == 503)
     }
 
     @Test func refreshOnScanAsksForASecondScanOfTheRerenderedQR() async throws {

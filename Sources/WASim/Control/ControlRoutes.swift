@@ -90,6 +90,18 @@ public struct ControlRoutes: Sendable {
         }
         router.post("/faults") { request, context in
             let body = try await decode(FaultRequest.self, from: request, context: context)
+            if body.live == true {
+                guard let device = body.device else {
+                    throw ControlProblem(.badRequest, code: "invalid_body", title: "Invalid request", detail: "a live fault needs a device")
+                }
+                let hit = try await call { () throws(SimulatorError) in
+                    try simulator.injectNow(body.kind, device: device, delay: body.delayMs.map { .milliseconds($0) })
+                }
+                guard hit else {
+                    throw ControlProblem(.notFound, code: "device_offline", title: "Not found", detail: "\(device) has no logged-in connection")
+                }
+                return try json(.ok, FaultsBody(simulator.faults))
+            }
             let fault = ArmedFault(
                 kind: body.kind,
                 count: body.count ?? 1,
@@ -168,6 +180,8 @@ struct FaultRequest: Decodable {
     var count: Int?
     var device: String?
     var delayMs: Int64?
+    /// Hit `device`'s current connection now instead of arming the fault for later ones.
+    var live: Bool?
 }
 
 struct ScheduleRequest: Decodable {
