@@ -105,6 +105,19 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: The device pool: state machine, reconnect policy, pairing locks, leases, supervisor
+        .target(
+            name: "DevicePool",
+            dependencies: [
+                "WAClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: PostgreSQL through libpq
         .target(
             name: "PostgresClient",
@@ -121,6 +134,8 @@ let package = Package(
             name: "PostgresStore",
             dependencies: [
                 "PostgresClient",
+                "DevicePool",
+                "WAClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,6 +148,8 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "PostgresStore",
+                "DevicePool",
+                "WireBench",
                 "WASim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -189,8 +206,13 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "DevicePoolTests",
+            dependencies: ["DevicePool", "WAClient", "PostgresStore", "PostgresClient", "PairgateTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient", "PostgresStore", "PairgateTestSupport"],
+            dependencies: ["PostgresClient", "PostgresStore", "DevicePool", "WAClient", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Configuration
+import DevicePool
 import Foundation
 import Logging
 import PostgresClient
@@ -16,8 +17,30 @@ public struct PairgateConfiguration: Sendable {
     public var database: PostgresConfiguration?
     public var http = HTTP()
     public var logLevel: Logger.Level = .info
+    /// The master key that seals device credentials, `id:base64(32 bytes)` (secret).
+    public var masterKey: String?
+    /// Keys that sealed credentials before a rotation; they still open, never seal.
+    public var previousMasterKeys: [String] = []
     /// This process's name in leases, pairings and history rows.
     public var instanceID: String
+
+    /// The credential sealer from the configured master keys, or a startup error.
+    public func requireSealer() throws -> CredentialSealer {
+        guard let masterKey else {
+            throw ConfigurationError(
+                key: "credentials.master_key",
+                problem: "is required: set PAIRGATE_CREDENTIALS_MASTER_KEY (generate one with `pairgate keys generate`)"
+            )
+        }
+        do {
+            return CredentialSealer(
+                current: try MasterKey(parsing: masterKey),
+                previous: try previousMasterKeys.map { try MasterKey(parsing: $0) }
+            )
+        } catch {
+            throw ConfigurationError(key: "credentials.master_key", problem: "or a previous key is malformed: \(error)")
+        }
+    }
 
     /// The database settings, or a startup error saying how to provide them.
     public func requireDatabase() throws -> PostgresConfiguration {
@@ -67,7 +90,9 @@ extension PairgateConfiguration {
         )
         let env = EnvironmentVariablesProvider(
             environmentVariables: environment,
-            secretsSpecifier: .specific(["PAIRGATE_DATABASE_URL", "PAIRGATE_ADMIN_TOKEN", "PAIRGATE_MASTER_KEY"])
+            secretsSpecifier: .specific([
+                "PAIRGATE_DATABASE_URL", "PAIRGATE_ADMIN_TOKEN", "PAIRGATE_CREDENTIALS_MASTER_KEY", "PAIRGATE_CREDENTIALS_PREVIOUS_KEYS",
+            ])
         ).prefixKeys(with: "pairgate")
         return try resolve(ConfigReader(providers: [flags, env, fileProvider]), environment: environment)
     }
@@ -87,6 +112,10 @@ extension PairgateConfiguration {
                 database.statementTimeout = seconds == 0 ? nil : .seconds(seconds)
             }
             configuration.database = database
+        }
+        configuration.masterKey = try settings.string("credentials.master_key", secret: true)
+        if let previous = try settings.string("credentials.previous_keys", secret: true) {
+            configuration.previousMasterKeys = previous.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         }
         configuration.http.host = try settings.string("http.host") ?? configuration.http.host
         configuration.http.port = try settings.int("http.port", in: 0...65535) ?? configuration.http.port

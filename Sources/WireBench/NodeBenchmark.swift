@@ -2,17 +2,10 @@ import WAWire
 
 /// Binary-node encode and decode rates for the stanzas a device connection handles most.
 public enum NodeBenchmark {
-    /// One measured figure, e.g. `node.decode.keepalive_iq` in `ops/s`.
-    public struct Figure: Codable, Hashable, Sendable {
-        public let name: String
-        public let value: Double
-        public let unit: String
-    }
-
     /// Encodes and decodes each stanza for at least `minimumDuration`, after a warm-up; reports ops/s
     /// for both directions and the encoded size.
-    public static func run(minimumDuration: Duration = .milliseconds(500)) throws -> [Figure] {
-        var figures: [Figure] = []
+    public static func run(minimumDuration: Duration = .milliseconds(500)) throws -> [WireBenchResult.Figure] {
+        var figures: [WireBenchResult.Figure] = []
         for (name, node) in stanzas {
             let frame = try NodeEncoder.encode(node)
             let decoder = NodeDecoder()
@@ -23,9 +16,9 @@ public enum NodeBenchmark {
                 _ = try decoder.decode(frame: frame)
             }
             figures += [
-                Figure(name: "node.encode.\(name)", value: encodeRate, unit: "ops/s"),
-                Figure(name: "node.decode.\(name)", value: decodeRate, unit: "ops/s"),
-                Figure(name: "node.size.\(name)", value: Double(frame.count), unit: "bytes"),
+                .init(name: "node.encode.\(name)", value: encodeRate, unit: "ops/s"),
+                .init(name: "node.decode.\(name)", value: decodeRate, unit: "ops/s"),
+                .init(name: "node.size.\(name)", value: Double(frame.count), unit: "bytes"),
             ]
         }
         return figures

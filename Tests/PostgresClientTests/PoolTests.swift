@@ -65,7 +65,7 @@ struct PoolTests {
             }
             let count: Int = try await pool.query("SELECT count(*) FROM notes")[0].decode(0)
             #expect(count == 0)
-            try await pool.withTransaction { try $0.query("INSERT INTO notes VALUES ('kept')") }
+            _ = try await pool.withTransaction { try $0.query("INSERT INTO notes VALUES ('kept')") }
             #expect(try await pool.query("SELECT count(*) FROM notes")[0].decode(0, as: Int.self) == 1)
             await pool.close()
         }

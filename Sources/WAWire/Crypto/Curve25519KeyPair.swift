@@ -33,9 +33,11 @@ public struct Curve25519KeyPair: Sendable, CustomStringConvertible {
 
     /// A key pair from `generator` (seeded generators make tests reproducible).
     public static func generate(using generator: inout some RandomNumberGenerator) -> Curve25519KeyPair {
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for index in bytes.indices {
-            bytes[index] = generator.next()
+        // Whole words: the system generator makes one getrandom call per word.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for _ in 0..<4 {
+            withUnsafeBytes(of: generator.next().littleEndian) { bytes.append(contentsOf: $0) }
         }
         // Thirty-two bytes are always a valid private key.
         return try! Curve25519KeyPair(privateKey: bytes)

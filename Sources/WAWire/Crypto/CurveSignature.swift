@@ -5,6 +5,9 @@ import Crypto
 /// Verification follows libsignal (the sign of the Edwards key travels in signature bit 511), so it
 /// accepts both libsignal-style signatures and XEdDSA ones. Signing is XEdDSA as in Signal's
 /// specification (sign bit always 0), which both kinds of verifiers accept.
+///
+/// Signing takes the same time whatever the private key and nonce (see `xeddsaSign`); verification
+/// handles only public values and is not constant time.
 public enum CurveSignature {
     /// Whether `signature` (64 bytes) signs `message` under the Montgomery `publicKey` (32 bytes).
     public static func isValid(_ signature: [UInt8], for message: [UInt8], publicKey: [UInt8]) -> Bool {
@@ -47,9 +50,10 @@ public enum CurveSignature {
     public static func sign(_ message: [UInt8], privateKey: [UInt8]) -> [UInt8] {
         precondition(privateKey.count == 32, "a Curve25519 private key is 32 bytes")
         var generator = SystemRandomNumberGenerator()
-        var randomness = [UInt8](repeating: 0, count: 64)
-        for index in randomness.indices {
-            randomness[index] = generator.next()
+        var randomness: [UInt8] = []
+        randomness.reserveCapacity(64)
+        for _ in 0..<8 {
+            withUnsafeBytes(of: generator.next().littleEndian) { randomness.append(contentsOf: $0) }
         }
         return xeddsaSign(message, privateKey: privateKey, randomness: randomness)
     }

@@ -1,0 +1,139 @@
+import Foundation
+import WAClient
+
+/// A device as stored.
+public struct DeviceRecord: Sendable, Hashable {
+    public var id: UUID
+    public var tenantID: UUID
+    public var name: String?
+    public var jid: String?
+    public var lid: String?
+    public var platform: String?
+    public var state: DeviceState
+    public var stateSince: Date
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Date?
+    public var leaseEpoch: Int64
+
+    public init(
+        id: UUID, tenantID: UUID, name: String?, jid: String?, lid: String?, platform: String?,
+        state: DeviceState, stateSince: Date, leaseOwner: String?, leaseExpiresAt: Date?, leaseEpoch: Int64
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.name = name
+        self.jid = jid
+        self.lid = lid
+        self.platform = platform
+        self.state = state
+        self.stateSince = stateSince
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.leaseEpoch = leaseEpoch
+    }
+}
+
+/// Proof of owning a device for a while: every write by the owner is conditional on `epoch`,
+/// so an owner that lost the lease (paused, partitioned, killed) can no longer write.
+public struct Lease: Sendable, Hashable {
+    public var deviceID: UUID
+    public var owner: String
+    public var epoch: Int64
+
+    public init(deviceID: UUID, owner: String, epoch: Int64) {
+        self.deviceID = deviceID
+        self.owner = owner
+        self.epoch = epoch
+    }
+}
+
+/// A fenced write found a newer epoch: another instance owns the device now.
+public struct LeaseLost: Error, Sendable, Hashable, CustomStringConvertible {
+    public var deviceID: UUID
+    public init(deviceID: UUID) { self.deviceID = deviceID }
+    public var description: String { "lease lost for device \(deviceID.uuidString.lowercased())" }
+}
+
+/// A started pairing: the device it pairs, the lease it holds, the session row.
+public struct PairingStart: Sendable {
+    public var device: DeviceRecord
+    public var lease: Lease
+    public var pairingID: UUID
+    public var deadline: Date
+
+    public init(device: DeviceRecord, lease: Lease, pairingID: UUID, deadline: Date) {
+        self.device = device
+        self.lease = lease
+        self.pairingID = pairingID
+        self.deadline = deadline
+    }
+}
+
+/// An open or ended pairing session.
+public struct PairingRecord: Sendable, Hashable {
+    public var id: UUID
+    public var tenantID: UUID
+    public var deviceID: UUID
+    public var method: PairingMethodKind
+    public var instance: String
+    public var startedAt: Date
+    public var deadline: Date
+    public var endedAt: Date?
+    public var outcome: PairingOutcome?
+    public var detail: String?
+    public var qrCount: Int
+
+    public init(
+        id: UUID, tenantID: UUID, deviceID: UUID, method: PairingMethodKind, instance: String, startedAt: Date,
+        deadline: Date, endedAt: Date?, outcome: PairingOutcome?, detail: String?, qrCount: Int
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.deviceID = deviceID
+        self.method = method
+        self.instance = instance
+        self.startedAt = startedAt
+        self.deadline = deadline
+        self.endedAt = endedAt
+        self.outcome = outcome
+        self.detail = detail
+        self.qrCount = qrCount
+    }
+}
+
+/// Where the device pool keeps devices, leases, sealed credentials, pairings and history. The
+/// pool knows nothing of SQL; PostgresStore implements this over libpq.
+public protocol DeviceStore: Sendable {
+    func device(_ id: UUID) async throws -> DeviceRecord?
+
+    /// Creates (or reuses an unpaired/logged-out `deviceID` of the tenant) a device, takes its
+    /// lease and opens the tenant's pairing session — all or nothing. Throws `PairingInProgress`
+    /// when the tenant already has an open session anywhere in the fleet.
+    func beginPairing(
+        tenantID: UUID, deviceID: UUID?, name: String?, method: PairingMethodKind,
+        owner: String, leaseTTL: Duration, window: Duration
+    ) async throws -> PairingStart
+
+    func endPairing(_ pairingID: UUID, outcome: PairingOutcome, detail: String?) async throws
+    func noteCodeIssued(pairingID: UUID) async throws
+    func openPairing(tenantID: UUID) async throws -> PairingRecord?
+    /// Ends open sessions past their deadline as `interrupted` and returns their devices (left
+    /// in `pairing` by a dead owner) to `unpaired`, wiping their credentials. Returns how many.
+    func interruptExpiredPairings(instance: String) async throws -> Int
+
+    /// Takes the device's lease if it is free, expired or already `owner`'s; nil otherwise.
+    func acquireLease(deviceID: UUID, owner: String, ttl: Duration) async throws -> (DeviceRecord, Lease)?
+    /// Extends every lease still held at its epoch; returns the ids that were extended.
+    func renewLeases(_ leases: [Lease], ttl: Duration) async throws -> Set<UUID>
+    func releaseLease(_ lease: Lease) async throws
+    /// Devices that want a connection and whose lease is free or expired.
+    func claimableDevices(limit: Int) async throws -> [UUID]
+
+    /// Fenced: throws `LeaseLost` when the epoch moved on.
+    func recordTransition(_ lease: Lease, _ transition: DeviceStateMachine.Transition, instance: String) async throws
+    func recordDisconnect(_ lease: Lease, reason: DisconnectReason, decision: ReconnectPolicy.Decision, instance: String) async throws
+    func saveCredentials(_ lease: Lease, kind: String, sealed: SealedCredential) async throws
+    func saveAccount(_ lease: Lease, jid: String?, lid: String?, platform: String?) async throws
+    func wipeCredentials(_ lease: Lease) async throws
+    func loadCredentials(deviceID: UUID, kind: String) async throws -> SealedCredential?
+}

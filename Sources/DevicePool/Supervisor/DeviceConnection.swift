@@ -1,0 +1,430 @@
+import Foundation
+import Logging
+import CoreMetrics
+import Metrics
+import WAClient
+
+/// What every connection actor of one supervisor shares.
+struct PoolContext: Sendable {
+    let configuration: PoolConfiguration
+    let store: any DeviceStore
+    let connector: any UpstreamConnector
+    let sealer: CredentialSealer
+    let locks: PairingLocks
+    let clock: any Clock<Duration>
+    let now: @Sendable () -> Date
+    let logger: Logger
+    let metrics: PoolMetrics
+
+    static let credentialKind = "device"
+}
+
+/// A running pairing as its device's actor knows it.
+struct PairingContext: Sendable {
+    let id: UUID
+    let method: PairingMethod
+    let claim: PairingLocks.Claim
+    let feed: PairingFeed
+    let startedAt: Date
+}
+
+/// The answer to a reset request.
+public enum ResetResult: Sendable, Hashable {
+    /// The reset was applied; the device moved to `state`.
+    case applied(DeviceState)
+    /// Nothing to do (already logged out or unpaired): resets are idempotent.
+    case unchanged(DeviceState)
+}
+
+/// One device's life in this process: it holds the device's lease, owns at most one upstream
+/// connection, feeds everything that happens into the device state machine and executes what the
+/// machine decides. Inputs are handled one at a time from a mailbox, so nothing interleaves.
+actor DeviceConnection {
+    enum Input: Sendable {
+        case upstream(generation: Int, ClientEvent)
+        case wake(token: Int)
+        case reset(ResetMode, reply: @Sendable (ResetResult) -> Void)
+        case shutdown
+        case leaseLost
+    }
+
+    let deviceID: UUID
+    let tenantID: UUID
+    nonisolated let lease: Lease
+    private let context: PoolContext
+    private var machine: DeviceStateMachine
+    private var credentials: DeviceCredentials?
+    private var pairing: PairingContext?
+    private var session: (any UpstreamSession)?
+    private var generation = 0
+    private var wakeToken = 0
+    private var finished = false
+    private var random = SystemRandomNumberGenerator()
+    private let inputs: AsyncStream<Input>
+    private nonisolated let mailbox: AsyncStream<Input>.Continuation
+    private var logger: Logger
+
+    init(record: DeviceRecord, lease: Lease, credentials: DeviceCredentials?, pairing: PairingContext?, context: PoolContext) {
+        deviceID = record.id
+        tenantID = record.tenantID
+        self.lease = lease
+        self.context = context
+        self.credentials = credentials
+        self.pairing = pairing
+        machine = DeviceStateMachine(
+            state: record.state,
+            policy: context.configuration.policy,
+            webVersion: context.configuration.webVersion,
+            attempt: { if case .backoff(_, let attempt, _) = record.state { attempt } else { 0 } }()
+        )
+        (inputs, mailbox) = AsyncStream.makeStream(of: Input.self)
+        var logger = context.logger
+        logger[metadataKey: "device"] = "\(record.id.uuidString.lowercased())"
+        self.logger = logger
+    }
+
+    nonisolated func send(_ input: Input) {
+        mailbox.yield(input)
+    }
+
+    var state: DeviceState { machine.state }
+
+    /// Runs until the device leaves this process (logged out, unpaired, shutdown, lease lost).
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            await start(group: &group)
+            if !finished {
+                for await input in inputs {
+                    await handle(input, group: &group)
+                    if finished { break }
+                }
+            }
+            group.cancelAll()
+        }
+        mailbox.finish()
+    }
+
+    // MARK: Starting
+
+    private func start(group: inout DiscardingTaskGroup) async {
+        if let pairing {
+            if let credentials {
+                // Keys of the pairing are stored before the first QR exists.
+                guard await saveCredentials(credentials) else { return }
+            }
+            await apply(.pairRequested(pairing.method), group: &group)
+            return
+        }
+        switch machine.state {
+        case .paired, .online, .connecting:
+            guard await loadCredentials() else { return }
+            await apply(.connectRequested, group: &group)
+        case .backoff(let until, _, _):
+            guard await loadCredentials() else { return }
+            if until <= context.now() {
+                await apply(.connectRequested, group: &group)
+            } else {
+                scheduleWake(at: until, group: &group)
+            }
+        case .suspended(.clientOutdated(let version)) where version != context.configuration.webVersion:
+            guard await loadCredentials() else { return }
+            logger.info("the configured WhatsApp Web version changed; retrying a device suspended as client_outdated")
+            await apply(.suspensionLifted, group: &group)
+        case .suspended(.temporaryBan(let until)):
+            guard await loadCredentials() else { return }
+            if let until, until > context.now() {
+                scheduleWake(at: until, group: &group)
+            } else {
+                await apply(.suspensionLifted, group: &group)
+            }
+        case .suspended:
+            guard await loadCredentials() else { return }
+        case .unpaired, .pairing, .loggedOut:
+            await finish(releasing: true)
+        }
+    }
+
+    private func loadCredentials() async -> Bool {
+        do {
+            guard let sealed = try await context.store.loadCredentials(deviceID: deviceID, kind: PoolContext.credentialKind) else {
+                logger.error("a paired device has no stored credentials; it must be paired again")
+                let reason = DisconnectReason(stage: .local, category: .loggedOut, detail: "no stored credentials")
+                await applyWithoutGroup(.disconnected(reason))
+                return false
+            }
+            credentials = try context.sealer.open(decoding: DeviceCredentials.self, from: sealed, deviceID: deviceID, kind: PoolContext.credentialKind)
+            return true
+        } catch {
+            // Unreadable credentials (a master key missing from the configuration) are an operator
+            // problem, not the device's: leave the device as it is for a fixed configuration.
+            logger.error("cannot read the device's credentials; leaving it untouched", metadata: ["error": "\(error)"])
+            await finish(releasing: true)
+            return false
+        }
+    }
+
+    // MARK: Inputs
+
+    private func handle(_ input: Input, group: inout DiscardingTaskGroup) async {
+        switch input {
+        case .upstream(let generation, let event):
+            guard generation == self.generation else {
+                if case .pairSuccess(_, let confirmation) = event {
+                    confirmation.reject(LeaseLost(deviceID: deviceID))
+                }
+                return
+            }
+            await handleUpstream(event, group: &group)
+        case .wake(let token):
+            guard token == wakeToken else { return }
+            switch machine.state {
+            case .backoff: await apply(.backoffElapsed, group: &group)
+            case .suspended: await apply(.suspensionLifted, group: &group)
+            default: break
+            }
+        case .reset(let mode, let reply):
+            let before = machine.state
+            await apply(.reset(mode), group: &group)
+            reply(machine.state == before ? .unchanged(before) : .applied(machine.state))
+        case .shutdown:
+            await apply(.shutdown, group: &group)
+            await finish(releasing: true)
+        case .leaseLost:
+            context.metrics.leasesLost.increment()
+            logger.warning("lease lost; closing the connection without further writes")
+            await loseLease()
+        }
+    }
+
+    private func handleUpstream(_ event: ClientEvent, group: inout DiscardingTaskGroup) async {
+        switch event {
+        case .qr(let code, let validFor):
+            context.metrics.qrIssued.increment()
+            pairing?.feed.publish(.qr(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
+            await issuedCode(group: &group)
+        case .pairingCode(let code, let validFor):
+            pairing?.feed.publish(.code(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
+            await issuedCode(group: &group)
+        case .pairSuccess(let paired, let confirmation):
+            // Durable before the phone is told: the reply waits for this confirmation.
+            guard await saveCredentials(paired) else {
+                confirmation.reject(LeaseLost(deviceID: deviceID))
+                return
+            }
+            do {
+                try await context.store.saveAccount(lease, jid: paired.account?.jid, lid: paired.account?.lid, platform: paired.account?.platform)
+            } catch {
+                confirmation.reject(error)
+                return
+            }
+            credentials = paired
+            confirmation.accept()
+            if let pairing, let jid = paired.account?.jid {
+                pairing.feed.publish(.paired(deviceID: deviceID, jid: jid))
+            }
+            await apply(.paired, group: &group)
+        case .paired:
+            break
+        case .online(let info):
+            context.metrics.connectionResult("online")
+            if info.lid != nil, info.lid != credentials?.account?.lid {
+                try? await context.store.saveAccount(lease, jid: nil, lid: info.lid, platform: nil)
+            }
+            await apply(.loginSucceeded, group: &group)
+        case .credentialsUpdated(let updated):
+            credentials = updated
+            _ = await saveCredentials(updated)
+        case .keepaliveLost:
+            context.metrics.keepalive("lost")
+            await apply(.keepaliveChanged, group: &group)
+        case .keepaliveRestored:
+            context.metrics.keepalive("restored")
+            await apply(.keepaliveChanged, group: &group)
+        case .disconnected(let reason), .loggedOut(let reason):
+            session = nil
+            context.metrics.disconnect(reason)
+            await apply(.disconnected(reason), group: &group)
+        }
+    }
+
+    private func issuedCode(group: inout DiscardingTaskGroup) async {
+        if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id) }
+        await apply(.pairingCodeIssued, group: &group)
+    }
+
+    // MARK: Driving the state machine
+
+    private func apply(_ event: DeviceEvent, group: inout DiscardingTaskGroup) async {
+        switch machine.handle(event, now: context.now(), random: &random) {
+        case .rejected(let why):
+            context.metrics.rejectedEvents.increment()
+            logger.notice("rejected a device event", metadata: ["why": "\(why)"])
+        case .updated:
+            break
+        case .applied(let actions):
+            for action in actions where !finished {
+                await perform(action, group: &group)
+            }
+            if !finished, machine.state.kind == .unpaired || machine.state.kind == .loggedOut {
+                await finish(releasing: true)
+            }
+        }
+    }
+
+    /// For the one start-up path that has no task group at hand yet; it never connects.
+    private func applyWithoutGroup(_ event: DeviceEvent) async {
+        await withDiscardingTaskGroup { group in
+            await apply(event, group: &group)
+        }
+    }
+
+    private func perform(_ action: DeviceStateMachine.Action, group: inout DiscardingTaskGroup) async {
+        switch action {
+        case .persist(let transition):
+            await write { try await $0.store.recordTransition(self.lease, transition, instance: $0.configuration.instanceID) }
+        case .connect(let intent):
+            connect(intent, group: &group)
+        case .closeConnection(let reason):
+            await closeSession(reason)
+        case .logoutUpstream:
+            if let current = session {
+                session = nil
+                generation += 1
+                do { try await current.logout() } catch {
+                    logger.warning("could not unlink upstream during logout; credentials are wiped anyway", metadata: ["error": "\(error)"])
+                    await current.close(reason: DeviceStateMachine.local("logout"))
+                }
+            }
+        case .scheduleWake(let date):
+            scheduleWake(at: date, group: &group)
+        case .cancelWake:
+            wakeToken += 1
+        case .wipeCredentials:
+            credentials = nil
+            await write { try await $0.store.wipeCredentials(self.lease) }
+        case .endPairing(let outcome, let detail):
+            await endPairing(outcome, detail: detail)
+        case .recordDisconnect(let reason, let decision):
+            await write {
+                try await $0.store.recordDisconnect(self.lease, reason: reason, decision: decision, instance: $0.configuration.instanceID)
+            }
+        }
+    }
+
+    private func connect(_ intent: ConnectionIntent, group: inout DiscardingTaskGroup) {
+        guard let credentials else {
+            send(.upstream(generation: generation, .disconnected(
+                DisconnectReason(stage: .local, category: .loggedOut, detail: "no credentials to connect with")
+            )))
+            return
+        }
+        generation += 1
+        let current = generation
+        let connection = context.connector.connect(credentials: credentials, intent: intent)
+        session = connection
+        context.metrics.connectionAttempt(intent)
+        let mailbox = self.mailbox
+        group.addTask {
+            for await event in connection.events {
+                mailbox.yield(.upstream(generation: current, event))
+            }
+        }
+    }
+
+    private func closeSession(_ reason: DisconnectReason) async {
+        guard let current = session else { return }
+        session = nil
+        generation += 1
+        await current.close(reason: reason)
+    }
+
+    private func scheduleWake(at date: Date, group: inout DiscardingTaskGroup) {
+        wakeToken += 1
+        let token = wakeToken
+        let delay = Duration.seconds(max(0, date.timeIntervalSince(context.now())))
+        let clock = context.clock
+        let mailbox = self.mailbox
+        group.addTask {
+            do {
+                try await clock.sleep(for: delay)
+                mailbox.yield(.wake(token: token))
+            } catch {}
+        }
+    }
+
+    private func endPairing(_ outcome: PairingOutcome, detail: String?) async {
+        guard let pairing else { return }
+        self.pairing = nil
+        context.metrics.pairingEnded(outcome)
+        context.metrics.pairingDuration(since: pairing.startedAt, now: context.now())
+        do {
+            try await context.store.endPairing(pairing.id, outcome: outcome, detail: detail)
+        } catch {
+            logger.error("could not close the pairing session; the sweeper ends it at its deadline", metadata: ["error": "\(error)"])
+        }
+        context.locks.release(pairing.claim)
+        pairing.feed.publish(.ended(outcome, detail: detail))
+    }
+
+    // MARK: Persistence
+
+    private func saveCredentials(_ value: DeviceCredentials) async -> Bool {
+        do {
+            let sealed = try context.sealer.seal(encoding: value, deviceID: deviceID, kind: PoolContext.credentialKind)
+            return await write { try await $0.store.saveCredentials(self.lease, kind: PoolContext.credentialKind, sealed: sealed) }
+        } catch {
+            logger.error("could not seal credentials", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// A fenced write, retried while the database is unreachable for a few seconds; a lost lease
+    /// stops the device at once.
+    @discardableResult
+    private func write(_ body: @Sendable (PoolContext) async throws -> Void) async -> Bool {
+        var delay = Duration.milliseconds(200)
+        for attempt in 1...6 {
+            do {
+                try await body(context)
+                return true
+            } catch is LeaseLost {
+                await loseLease()
+                return false
+            } catch {
+                if attempt == 6 || Task.isCancelled {
+                    logger.error("a device write failed repeatedly; stopping the device here", metadata: ["error": "\(error)"])
+                    await loseLease()
+                    return false
+                }
+                try? await context.clock.sleep(for: delay)
+                delay *= 2
+            }
+        }
+        return false
+    }
+
+    private func loseLease() async {
+        guard !finished else { return }
+        await closeSession(DisconnectReason(stage: .local, category: .shutdown, detail: "lease lost"))
+        if let pairing {
+            self.pairing = nil
+            context.locks.release(pairing.claim)
+            pairing.feed.publish(.ended(.interrupted, detail: "this instance lost the device's lease"))
+        }
+        finished = true
+    }
+
+    private func finish(releasing: Bool) async {
+        guard !finished else { return }
+        await closeSession(DeviceStateMachine.local("device leaves this instance"))
+        if let pairing {
+            self.pairing = nil
+            context.locks.release(pairing.claim)
+            pairing.feed.publish(.ended(.interrupted, detail: nil))
+        }
+        finished = true
+        if releasing {
+            try? await context.store.releaseLease(lease)
+        }
+    }
+}

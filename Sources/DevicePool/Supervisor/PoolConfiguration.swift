@@ -1,0 +1,30 @@
+import Foundation
+
+/// How the device pool behaves; every default is the documented one.
+public struct PoolConfiguration: Sendable {
+    /// This process's name in leases and history rows.
+    public var instanceID: String
+    /// The WhatsApp Web version in use (named in client_outdated diagnostics).
+    public var webVersion: String
+    /// How long a lease lasts without renewal (database clock).
+    public var leaseTTL: Duration = .seconds(30)
+    /// How often held leases are renewed (TTL/3).
+    public var renewInterval: Duration = .seconds(10)
+    /// Without a successful renewal for this long (TTL·2/3) a device closes its connection itself,
+    /// before its lease can expire and another instance can connect it.
+    public var selfCloseAfter: Duration = .seconds(20)
+    /// At most this many devices are started per second (boot ramp and takeovers), jittered.
+    public var rampPerSecond: Double = 50
+    /// How often free devices (crashed or stopped owners) are looked for.
+    public var claimInterval: Duration = .seconds(10)
+    /// How often pairings left open by dead owners are ended.
+    public var sweepInterval: Duration = .seconds(15)
+    /// How long a pairing may stay open: 6 refs last 160 s; a margin covers the last one.
+    public var pairingWindow: Duration = .seconds(180)
+    public var policy = ReconnectPolicy()
+
+    public init(instanceID: String, webVersion: String) {
+        self.instanceID = instanceID
+        self.webVersion = webVersion
+    }
+}

@@ -1,0 +1,43 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import WAClient
+
+/// The pool's metrics, created once (swift-metrics; the executable chooses the backend).
+struct PoolMetrics: Sendable {
+    let rejectedEvents = Counter(label: "pairgate_state_machine_rejections_total")
+    let leaseRenewalsOK = Counter(label: "pairgate_lease_renewals_total", dimensions: [("result", "ok")])
+    let leaseRenewalsFailed = Counter(label: "pairgate_lease_renewals_total", dimensions: [("result", "failed")])
+    let leasesLost = Counter(label: "pairgate_leases_lost_total")
+    let lockRejections = Counter(label: "pairgate_pairing_lock_rejections_total")
+    let qrIssued = Counter(label: "pairgate_qr_codes_issued_total")
+    let pairingDurations = Timer(label: "pairgate_pairing_duration_seconds", preferredDisplayUnit: .seconds)
+
+    func pairingDuration(since start: Date, now: Date) {
+        pairingDurations.recordNanoseconds(Int64(max(0, now.timeIntervalSince(start)) * 1e9))
+    }
+
+    func connectionAttempt(_ intent: ConnectionIntent) {
+        let kind = switch intent {
+        case .pair: "pair"
+        case .login: "login"
+        }
+        Counter(label: "pairgate_connection_attempts_total", dimensions: [("intent", kind)]).increment()
+    }
+
+    func connectionResult(_ result: String) {
+        Counter(label: "pairgate_connection_results_total", dimensions: [("result", result)]).increment()
+    }
+
+    func disconnect(_ reason: DisconnectReason) {
+        Counter(label: "pairgate_disconnects_total", dimensions: [("category", reason.category.rawValue), ("stage", reason.stage.rawValue)]).increment()
+    }
+
+    func pairingEnded(_ outcome: PairingOutcome) {
+        Counter(label: "pairgate_pairings_total", dimensions: [("outcome", outcome.rawValue)]).increment()
+    }
+
+    func keepalive(_ change: String) {
+        Counter(label: "pairgate_keepalive_changes_total", dimensions: [("change", change)]).increment()
+    }
+}

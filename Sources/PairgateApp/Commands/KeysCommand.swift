@@ -1,0 +1,49 @@
+import ArgumentParser
+import DevicePool
+import Foundation
+import PostgresStore
+
+/// `pairgate keys …`: master keys for the credentials sealed at rest.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Generate master keys and re-seal stored credentials under a new one.",
+        subcommands: [Generate.self, Rotate.self]
+    )
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a new random master key (id:base64).")
+
+        @Option(help: "The key's id, stored beside every row it seals.")
+        var id = "k1"
+
+        func run() throws {
+            print(MasterKey.generate(id: id))
+        }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-seal every credential under credentials.master_key; previous keys come from credentials.previous_keys."
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            let configuration = try await options.load()
+            let sealer = try configuration.requireSealer()
+            let (resealed, unreadable) = try await DatabaseRuntime.with(configuration, label: "pairgate.keys") { runtime in
+                try await PostgresDeviceStore(pool: runtime.pool).resealAll(with: sealer)
+            }
+            let skipped = unreadable.count
+            for row in unreadable {
+                print("cannot open device \(row.deviceID.uuidString.lowercased()) \(row.kind): sealed under unknown key \(row.keyID)")
+            }
+            print("re-sealed \(resealed) credential rows under key \(sealer.current.id)")
+            if skipped > 0 {
+                print("\(skipped) rows could not be opened with the configured keys; add their key to credentials.previous_keys and run again")
+                throw ExitCode.failure
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// WireBench: figures for the wire layer.

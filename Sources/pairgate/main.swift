@@ -1,4 +1,0 @@
-import ArgumentParser
-import PairgateApp
-
-await PairgateCommand.main()

@@ -1,0 +1,44 @@
+import DevicePool
+import Foundation
+import Testing
+import WAClient
+
+@Suite("Reconnect policy table")
+struct ReconnectPolicyTests {
+    @Test func everyCategoryHasTheDocumentedDecision() {
+        var random = SeededGenerator(seed: 1)
+        let policy = ReconnectPolicy()
+        func decide(_ category: DisconnectReason.Category) -> String {
+            policy.decide(reason(category), attempt: 0, webVersion: "v", random: &random).description
+        }
+        #expect(decide(.network) == "backoff")
+        #expect(decide(.timeout) == "backoff")
+        #expect(decide(.serverError) == "backoff")
+        #expect(decide(.keepaliveLost) == "backoff")
+        #expect(decide(.restartRequired) == "reconnect_now")
+        #expect(decide(.clientOutdated) == "suspend_client_outdated")
+        #expect(decide(.replaced) == "suspend_replaced")
+        #expect(decide(.temporaryBan) == "suspend_temporary_ban")
+        #expect(decide(.loggedOut) == "logged_out")
+        #expect(decide(.shutdown) == "stop")
+    }
+
+    @Test func backoffIsFullJitterUnderACappedExponentialBound() {
+        var random = SeededGenerator(seed: 3)
+        let policy = ReconnectPolicy()
+        #expect(policy.upperBound(attempt: 1) == .seconds(2))
+        #expect(policy.upperBound(attempt: 2) == .seconds(4))
+        #expect(policy.upperBound(attempt: 8) == .seconds(256))
+        #expect(policy.upperBound(attempt: 9) == .seconds(300))
+        #expect(policy.upperBound(attempt: 1000) == .seconds(300))
+        var delays: [Double] = []
+        for _ in 0..<2000 {
+            let delay = policy.backoffDelay(attempt: 3, random: &random)
+            #expect(delay >= .zero && delay <= .seconds(8))
+            delays.append(delay.seconds)
+        }
+        // Full jitter spreads over the whole interval, not around its top.
+        #expect(delays.min()! < 0.5)
+        #expect(delays.max()! > 7.5)
+    }
+}
