@@ -26,6 +26,9 @@ struct SimCommand: AsyncParsableCommand {
     @Flag(help: "Serve wss:// with a generated self-signed certificate.")
     var tls = false
 
+    @Option(name: .customLong("tls-ca-file"), help: "With --tls, also write the test CA certificate (PEM) here for clients to trust.")
+    var tlsCAFile: String?
+
     @Option(name: .customLong("control-host"), help: "Address the control API binds.")
     var controlHost = "127.0.0.1"
 
@@ -60,6 +63,7 @@ struct SimCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
+        guard tlsCAFile == nil || tls else { throw ValidationError("--tls-ca-file needs --tls") }
         guard (1...64).contains(refCount) else { throw ValidationError("--ref-count must be 1…64") }
         guard firstRefSeconds > 0, laterRefSeconds > 0 else { throw ValidationError("ref lifetimes must be positive") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
@@ -75,7 +79,7 @@ struct SimCommand: AsyncParsableCommand {
         let logger = Logger(label: "pairgate.sim")
         let simulator = try Simulator(configuration: try simConfiguration(), logger: logger)
         let group = ServiceGroup(configuration: .init(
-            services: [SimulatorService(simulator: simulator)],
+            services: [SimulatorService(simulator: simulator, caFile: tlsCAFile)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
@@ -107,15 +111,26 @@ struct SimCommand: AsyncParsableCommand {
 /// Runs the simulator until the service group shuts down, printing where to reach it.
 private struct SimulatorService: Service {
     let simulator: Simulator
+    let caFile: String?
 
     func run() async throws {
         let endpoints = try await simulator.start()
-        print("""
-            pairgate sim is running
-              WebSocket:       \(endpoints.webSocketURL)
-              control and phone: \(endpoints.controlURL)
-              root public key: \(simulator.rootPublicKeyHex)
-            """)
+        var lines = [
+            "pairgate sim is running",
+            "  WebSocket:         \(endpoints.webSocketURL)",
+            "  control and phone: \(endpoints.controlURL)",
+            "  root public key:   \(simulator.rootPublicKeyHex)",
+        ]
+        if let ca = endpoints.certificateAuthorityPEM {
+            if let caFile {
+                try Data(ca.utf8).write(to: URL(fileURLWithPath: caFile))
+                lines.append("  TLS test CA:       \(caFile) (trust it for wss://)")
+            } else {
+                lines.append("  TLS test CA (trust it for wss://):\n\(ca)")
+            }
+        }
+        // Written straight to the descriptor: scripts read these lines from a pipe, where print() buffers.
+        FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         try? await gracefulShutdown()
         await simulator.shutdown()
     }
