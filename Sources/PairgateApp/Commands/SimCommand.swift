@@ -56,6 +56,9 @@ struct SimCommand: AsyncParsableCommand {
     @Option(name: .customLong("default-phone"), help: "Phone number a scan links to when none is given.")
     var defaultPhone = "15550001234"
 
+    @Option(name: .customLong("phone"), help: "Another account to create at start (repeatable); code pairing needs the account first.")
+    var phones: [String] = []
+
     @Flag(name: .customLong("refresh-on-scan"), help: "Send companion_reg_refresh on each ref's first scan; the re-rendered QR must be scanned again.")
     var refreshOnScan = false
 
@@ -95,6 +98,7 @@ struct SimCommand: AsyncParsableCommand {
         configuration.refs.firstLifetime = .milliseconds(Int64(firstRefSeconds * 1000))
         configuration.refs.laterLifetime = .milliseconds(Int64(laterRefSeconds * 1000))
         configuration.defaultPhone = defaultPhone
+        configuration.phones = phones
         configuration.refreshOnScan = refreshOnScan
         if !inMemory {
             for path in [rootKey, state] {
