@@ -8,7 +8,7 @@ import Synchronization
 import WAWire
 
 /// A local WhatsApp server with a simulated phone: the upstream of the demo, of tenants' CI and of
-/// load tests. Start it, point clients at `webSocketURL` trusting `rootPublicKey`, drive the phone
+/// load tests. Start it, point clients at its WebSocket URL trusting `rootPublicKeyHex`, drive the phone
 /// through the control API (or the methods here), read the stats, shut it down.
 public final class Simulator: Sendable {
     /// Where a started simulator listens.
@@ -68,7 +68,7 @@ public final class Simulator: Sendable {
         )
         self.stats = stats
         self.faults = faults
-        machineConfiguration = Self.machineConfiguration(configuration, rootKey: rootKey, now: Date())
+        machineConfiguration = Self.makeMachineConfiguration(configuration, rootKey: rootKey, now: Date())
         box.simulator = self
         for phone in [configuration.defaultPhone] + configuration.phones {
             try self.phone(phone)
@@ -81,8 +81,12 @@ public final class Simulator: Sendable {
     /// The endpoints while running, nil otherwise.
     public var endpoints: Endpoints? { running.withLock { $0?.endpoints } }
 
-    /// Binds the WebSocket server and the control API and returns once both accept connections.
+    /// Binds the WebSocket server and the control API and returns once both accept connections
+    /// (at once with the same endpoints when already started).
     public func start() async throws -> Endpoints {
+        if let endpoints {
+            return endpoints
+        }
         let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         let certificates = try configuration.tls ? SimCertificates.generate(hosts: Self.certificateHosts(configuration.server.host)) : nil
         let server = SimServer(
@@ -158,7 +162,7 @@ public final class Simulator: Sendable {
 
     /// The connection machine's keys and timings: a fresh Noise static key, certified through a fresh
     /// intermediate by the root (clients pin the root, never the static key).
-    static func machineConfiguration(_ configuration: SimConfiguration, rootKey: Curve25519KeyPair, now: Date) -> SimConnectionMachine.Configuration {
+    static func makeMachineConfiguration(_ configuration: SimConfiguration, rootKey: Curve25519KeyPair, now: Date) -> SimConnectionMachine.Configuration {
         let staticKey = Curve25519KeyPair.generate()
         let seconds = UInt64(max(0, now.timeIntervalSince1970))
         let chain = CertificateChain.issue(

@@ -10,7 +10,6 @@ public struct SimulatorError: Error, Sendable, Hashable, CustomStringConvertible
         // Phone
         public static let invalidQR = Code("invalid_qr")
         public static let unknownRef = Code("unknown_ref")
-        public static let expiredRef = Code("expired_ref")
         public static let invalidPhoneNumber = Code("invalid_phone_number")
         public static let invalidCode = Code("invalid_code")
         public static let noPendingCode = Code("no_pending_code")
@@ -24,10 +23,9 @@ public struct SimulatorError: Error, Sendable, Hashable, CustomStringConvertible
         public static let invalidCount = Code("invalid_count")
         public static let deviceNotTargetable = Code("device_not_targetable")
 
-        // Files and startup
+        // Files
         public static let rootKeyFile = Code("root_key_file")
         public static let stateFile = Code("state_file")
-        public static let notRunning = Code("not_running")
     }
 
     public let code: Code

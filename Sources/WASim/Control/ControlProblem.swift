@@ -44,12 +44,8 @@ struct ControlProblem: Error, Sendable, Codable, HTTPResponseError {
         switch code {
         case .unknownRef, .unknownPhone, .unknownDevice, .noPendingCode:
             (.notFound, "Not found")
-        case .expiredRef:
-            (.gone, "Expired")
         case .pairingRefused:
             (.conflict, "Pairing failed")
-        case .notRunning:
-            (.serviceUnavailable, "Not running")
         case .rootKeyFile, .stateFile:
             (.internalServerError, "Simulator storage failed")
         default:

@@ -65,7 +65,7 @@ public struct ControlRoutes: Sendable {
         }
         router.post("/phones") { request, context in
             let body = try await decode(PhoneRequest.self, from: request, context: context)
-            let existed = (try? simulator.devices(of: body.phone)) != nil
+            let existed = (try? Simulator.normalizedPhone(body.phone)).flatMap(simulator.world.account(phoneNumber:)) != nil
             let account = try await call { () throws(SimulatorError) in try simulator.phone(body.phone) }
             return try json(existed ? .ok : .created, PhoneBody(account))
         }

@@ -59,6 +59,11 @@ extension Simulator {
             waiters.cancel(ticket)
             return .refreshSent
         }
+        defer {
+            if configuration.refreshOnScan {
+                _ = scanState.withLock { $0.refreshedRefs.remove(parsed.ref) }
+            }
+        }
         return .linked(try await linkedDevice(ticket))
     }
 
