@@ -15,7 +15,9 @@ public enum PairingUpdate: Sendable, Hashable {
 public final class PairingFeed: Sendable {
     public let pairingID: UUID
     public let deviceID: UUID
+    public let tenantID: UUID
     public let deadline: Date
+    private let observer: (@Sendable (PairingFeed, PairingUpdate) -> Void)?
 
     private struct State {
         var latest: PairingUpdate?
@@ -24,10 +26,15 @@ public final class PairingFeed: Sendable {
     }
     private let state = Mutex(State())
 
-    public init(pairingID: UUID, deviceID: UUID, deadline: Date) {
+    /// `observer` sees every update as it is published (the HTTP layer forwards them to other
+    /// instances, whose watchers are not in this process).
+    public init(pairingID: UUID, deviceID: UUID, tenantID: UUID, deadline: Date,
+                observer: (@Sendable (PairingFeed, PairingUpdate) -> Void)? = nil) {
         self.pairingID = pairingID
         self.deviceID = deviceID
+        self.tenantID = tenantID
         self.deadline = deadline
+        self.observer = observer
     }
 
     /// The latest QR or code, and the outcome once there is one.
@@ -63,6 +70,7 @@ public final class PairingFeed: Sendable {
             }
             return Array(state.watchers.values)
         }
+        observer?(self, update)
         for watcher in watchers {
             watcher.yield(update)
             if case .ended = update { watcher.finish() }

@@ -61,6 +61,7 @@ public final class Supervisor: Service, Sendable {
     }
 
     private let context: PoolContext
+    private let pairingObserver: (@Sendable (PairingFeed, PairingUpdate) -> Void)?
     private let state = Mutex(State())
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
@@ -72,8 +73,10 @@ public final class Supervisor: Service, Sendable {
         sealer: CredentialSealer,
         clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger
+        logger: Logger,
+        pairingObserver: (@Sendable (PairingFeed, PairingUpdate) -> Void)? = nil
     ) {
+        self.pairingObserver = pairingObserver
         context = PoolContext(
             configuration: configuration, store: store, connector: connector, sealer: sealer,
             locks: PairingLocks(), clock: clock, now: now, logger: logger, metrics: PoolMetrics()
@@ -161,7 +164,10 @@ public final class Supervisor: Service, Sendable {
                 window: context.configuration.pairingWindow
             )
             context.locks.attach(claim, pairingID: begun.pairingID, deviceID: begun.device.id, expiresAt: begun.deadline)
-            let feed = PairingFeed(pairingID: begun.pairingID, deviceID: begun.device.id, deadline: begun.deadline)
+            let feed = PairingFeed(
+                pairingID: begun.pairingID, deviceID: begun.device.id, tenantID: tenantID, deadline: begun.deadline,
+                observer: pairingObserver
+            )
             state.withLock { $0.feeds[begun.pairingID] = feed }
             let actor = DeviceConnection(
                 record: begun.device, lease: begun.lease, credentials: context.connector.newCredentials(),

@@ -17,8 +17,8 @@ extension ClientSessionMachine {
     }
 
     private mutating func scheduleKeepalive() -> [Action] {
-        let low = configuration.keepalive.minimumInterval.seconds
-        let high = configuration.keepalive.maximumInterval.seconds
+        let low = configuration.keepalive.minimumInterval.timeInterval
+        let high = configuration.keepalive.maximumInterval.timeInterval
         let interval = high > low ? Double.random(in: low..<high, using: &random) : low
         return [.schedule(.keepalive, after: .seconds(interval))]
     }
@@ -45,7 +45,7 @@ extension ClientSessionMachine {
         keepalive.failures += 1
         let lost = Action.emit(.keepaliveLost(failures: keepalive.failures, lastSuccess: keepalive.lastSuccess))
         let silence = now.timeIntervalSince(keepalive.lastSuccess ?? keepalive.since)
-        guard silence <= configuration.keepalive.maximumFailureTime.seconds else {
+        guard silence <= configuration.keepalive.maximumFailureTime.timeInterval else {
             return [lost] + terminate(DisconnectReason(
                 stage: .keepalive, category: .keepaliveLost,
                 detail: "no keepalive answer for \(Int(silence)) s (\(keepalive.failures) pings failed)"

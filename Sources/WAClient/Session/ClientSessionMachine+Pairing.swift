@@ -343,7 +343,7 @@ extension ClientSessionMachine {
     /// whatsmeow's telemetry id: server time in ms plus three days, modulo one week.
     private func unifiedSessionID(now: Date) -> String {
         let week: Int64 = 7 * 24 * 3600 * 1000
-        let serverMilliseconds = (now.timeIntervalSince1970 + serverTimeOffset.seconds) * 1000
+        let serverMilliseconds = (now.timeIntervalSince1970 + serverTimeOffset.timeInterval) * 1000
         guard serverMilliseconds.isFinite, abs(serverMilliseconds) < 1e15 else {
             return "0"
         }
@@ -371,7 +371,7 @@ extension ClientSessionMachine {
 
 extension Date {
     func adding(_ duration: Duration) -> Date {
-        addingTimeInterval(duration.seconds)
+        addingTimeInterval(duration.timeInterval)
     }
 
     /// The time from `now` until this date, never negative.
@@ -381,7 +381,7 @@ extension Date {
 }
 
 extension Duration {
-    var seconds: Double {
+    var timeInterval: TimeInterval {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

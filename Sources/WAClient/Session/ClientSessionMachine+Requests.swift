@@ -101,15 +101,14 @@ extension ClientSessionMachine {
         }
     }
 
+    /// The error an IQ that got no result ends with: its `<error>`, or a timeout.
     static func requestError(_ outcome: IQOutcome) -> ClientRequestError {
-        switch outcome {
-        case .timeout, .result:
+        guard case .error(let node) = outcome else {
             return ClientRequestError(.timedOut)
-        case .error(let node):
-            let error = node.child("error")
-            return ClientRequestError(
-                .errorResponse, errorCode: error?.attribute("code").flatMap { Int($0) }, text: error?.attribute("text")
-            )
         }
+        let error = node.child("error")
+        return ClientRequestError(
+            .errorResponse, errorCode: error?.attribute("code").flatMap { Int($0) }, text: error?.attribute("text")
+        )
     }
 }

@@ -180,13 +180,12 @@ public struct ClientSessionMachine: Sendable {
     }
 
     public mutating func handle(_ input: Input) -> [Action] {
-        if case .request(let id, let request) = input {
-            return handleRequest(id, request)
-        }
-        guard phase != .closed else {
-            return []
-        }
         switch input {
+        case .request(let id, let request):
+            return handleRequest(id, request)
+        case _ where phase == .closed:
+            // After the close only API calls get an answer (connectionClosed); everything else is late news.
+            return []
         case .connected(let now):
             return connect(now: now)
         case .received(let bytes, let now):
@@ -199,8 +198,6 @@ public struct ClientSessionMachine: Sendable {
             return terminate(reason ?? closedByPeerReason())
         case .close(let reason):
             return terminate(reason)
-        case .request:
-            return []
         }
     }
 

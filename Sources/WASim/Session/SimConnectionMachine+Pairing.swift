@@ -137,7 +137,7 @@ extension SimConnectionMachine {
         let issued: ADVIssuedIdentity
         do {
             issued = try ADVIssuedIdentity.issue(
-                rawID: account.rawID, timestamp: UInt64(Self.unix(now)) ?? 0, keyIndex: reserved.keyIndex, hosted: false,
+                rawID: account.rawID, timestamp: Self.unixSeconds(now), keyIndex: reserved.keyIndex, hosted: false,
                 account: identity, companionIdentityPublicKey: companionIdentity, advSecret: advSecret, using: &random
             )
         } catch {

@@ -41,6 +41,7 @@ public struct SimConnectionMachine: Sendable {
         }
     }
 
+    /// What happened, as the shell tells it.
     public enum Input: Sendable {
         /// The WebSocket is open.
         case connected(now: Date)
@@ -53,6 +54,7 @@ public struct SimConnectionMachine: Sendable {
         case transportClosed
     }
 
+    /// What the shell must do, in order.
     public enum Action: Sendable {
         /// Send the bytes as one binary WebSocket message.
         case write([UInt8])
@@ -62,6 +64,7 @@ public struct SimConnectionMachine: Sendable {
         case close
     }
 
+    /// The machine's timers.
     public enum Timer: Hashable, Sendable {
         /// ClientHello or ClientFinish did not come in time.
         case handshake
@@ -377,11 +380,6 @@ public struct SimConnectionMachine: Sendable {
             return []
         }
         phase = .closed
-        if let registration {
-            for ref in registration.refs {
-                world.withdrawRef(ref)
-            }
-        }
         registration = nil
         transport = nil
         handshake = nil
@@ -412,8 +410,14 @@ public struct SimConnectionMachine: Sendable {
          UInt8(truncatingIfNeeded: body.count)] + body
     }
 
-    static func unix(_ date: Date) -> String {
+    /// Unix seconds; out-of-range clocks read as 0 rather than trapping.
+    static func unixSeconds(_ date: Date) -> UInt64 {
         let seconds = date.timeIntervalSince1970
-        return String(seconds > 0 && seconds < 1e15 ? UInt64(seconds) : 0)
+        return seconds > 0 && seconds < 1e15 ? UInt64(seconds) : 0
+    }
+
+    /// Unix seconds as the decimal attribute value stanzas carry.
+    static func unix(_ date: Date) -> String {
+        String(unixSeconds(date))
     }
 }
