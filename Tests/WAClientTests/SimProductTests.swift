@@ -1,0 +1,212 @@
+import Foundation
+import Logging
+import NIOPosix
+import Testing
+import WAClient
+import WAWire
+@testable import WASim
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `pairgate sim` as a gateway sees it: started on free loopback ports, reached by the real client
+/// over WebSocket, its phone driven through the control API.
+@Suite("Simulator product over loopback")
+struct SimProductTests {
+    /// Reads one connection's events in order, waiting (bounded) for the next.
+    final class EventReader: @unchecked Sendable {
+        private var iterator: AsyncStream<ClientEvent>.Iterator
+
+        init(_ connection: UpstreamConnection) {
+            iterator = connection.events.makeAsyncIterator()
+        }
+
+        /// The next event that `match` accepts, skipping others; fails after `timeout`.
+        func next<T>(within timeout: Duration = .seconds(20), _ match: (ClientEvent) -> T?) async throws -> T {
+            let deadline = ContinuousClock.now + timeout
+            var skipped: [String] = []
+            while ContinuousClock.now < deadline {
+                guard let event = await iterator.next() else { break }
+                if let value = match(event) { return value }
+                skipped.append("\(event)")
+            }
+            throw NotSeen(skipped: skipped)
+        }
+
+        /// The stream ended (or time ran out) first; `skipped` says what came instead.
+        struct NotSeen: Error { var skipped: [String] }
+    }
+
+    private static let logger = Logger(label: "sim-product-tests")
+
+    private static func start(_ change: (inout SimConfiguration) -> Void = { _ in }) async throws -> (Simulator, Simulator.Endpoints) {
+        var configuration = SimConfiguration()
+        configuration.server.port = 0
+        configuration.control.port = 0
+        configuration.threads = 1
+        configuration.pairingTimeout = .seconds(10)
+        change(&configuration)
+        let simulator = try Simulator(configuration: configuration, logger: logger)
+        return (simulator, try await simulator.start())
+    }
+
+    private static func client(for simulator: Simulator, _ endpoints: Simulator.Endpoints) -> UpstreamClient {
+        var configuration = ClientConfiguration()
+        configuration.upstreamURL = endpoints.webSocketURL
+        configuration.session.trustedRootKey = simulator.rootKey.publicKey
+        return UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration, logger: logger)
+    }
+
+    /// Pairs fresh credentials by QR through `POST /phone/scan` and returns them as persisted.
+    private static func pairByQR(_ client: UpstreamClient, controlURL: String) async throws -> (DeviceCredentials, String) {
+        let connection = client.connect(credentials: .generate(), intent: .pair(.qr))
+        let events = EventReader(connection)
+        let qr = try await events.next { if case .qr(let code, _) = $0 { code } else { nil } }
+        async let scanned = post(controlURL + "/phone/scan", json: String(decoding: try JSONEncoder().encode(["qr": qr]), as: UTF8.self))
+        let credentials = try await events.next { event -> DeviceCredentials? in
+            guard case .pairSuccess(let credentials, let confirmation) = event else { return nil }
+            confirmation.accept()
+            return credentials
+        }
+        let (status, body) = try await scanned
+        #expect(status == 200)
+        let restart = try await events.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
+        #expect(restart.category == .restartRequired)
+        return (credentials, body)
+    }
+
+    private static func post(_ url: String, json: String) async throws -> (Int, String) {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(json.utf8)
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func pairsByQRThroughTheControlAPIThenLogsIn() async throws {
+        let (simulator, endpoints) = try await Self.start()
+        defer { Task { await simulator.shutdown() } }
+        #expect(endpoints.webSocketURL.hasPrefix("ws://127.0.0.1:"))
+        let client = Self.client(for: simulator, endpoints)
+
+        let (credentials, scanBody) = try await Self.pairByQR(client, controlURL: endpoints.controlURL)
+        let jid = try #require(credentials.account?.jid)
+        #expect(scanBody.contains(#""status":"linked""#))
+        #expect(scanBody.contains(jid))
+
+        let login = client.connect(credentials: credentials, intent: .login)
+        let online = try await EventReader(login).next { if case .online(let info) = $0 { info } else { nil } }
+        #expect(online.jid == jid)
+        let devices = try simulator.devices(of: "15550001234")
+        #expect(devices.map(\.jid) == [jid])
+        #expect(devices.first?.online == true)
+
+        let stats = simulator.stats.snapshot()
+        #expect(stats.pairingsCompleted == 1)
+        #expect(stats.logins == 1)
+        #expect(stats.registrations == 1)
+        #expect(stats.refsServed == 6)
+        #expect(stats.maxConcurrentPerDevice == 1)
+        #expect(stats.violationCount == 0, "\(stats.violations)")
+        await login.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "test over"))
+    }
+
+    @Test func pairsByCodeForAPhoneNumber() async throws {
+        let (simulator, endpoints) = try await Self.start { $0.phones = ["447700900123"] }
+        defer { Task { await simulator.shutdown() } }
+        let client = Self.client(for: simulator, endpoints)
+        let connection = client.connect(credentials: .generate(), intent: .pair(.code(phoneNumber: "447700900123")))
+        let events = EventReader(connection)
+        let code = try await events.next { if case .pairingCode(let code, _) = $0 { code } else { nil } }
+        async let linked = simulator.enterCode(code, phone: "+44 7700 900123")
+        _ = try await events.next { event -> Bool? in
+            guard case .pairSuccess(_, let confirmation) = event else { return nil }
+            confirmation.accept()
+            return true
+        }
+        let device = try await linked
+        #expect(device.jid.hasPrefix("447700900123:"))
+        #expect(simulator.stats.snapshot().pairingsCompleted == 1)
+    }
+
+    @Test func unlinkingFromThePhoneLogsTheOnlineDeviceOutAndRefusesItsNextLogin() async throws {
+        let (simulator, endpoints) = try await Self.start()
+        defer { Task { await simulator.shutdown() } }
+        let client = Self.client(for: simulator, endpoints)
+        let (credentials, _) = try await Self.pairByQR(client, controlURL: endpoints.controlURL)
+        let login = EventReader(client.connect(credentials: credentials, intent: .login))
+        _ = try await login.next { if case .online(let info) = $0 { info } else { nil } }
+
+        let device = try #require(try simulator.devices(of: "15550001234").first)
+        try simulator.unlink(device: device.id, of: "15550001234")
+        let removed = try await login.next { if case .loggedOut(let reason) = $0 { reason } else { nil } }
+        #expect(removed.category == .loggedOut)
+
+        let again = EventReader(client.connect(credentials: credentials, intent: .login))
+        let refused = try await again.next { if case .loggedOut(let reason) = $0 { reason } else { nil } }
+        #expect(refused.code == 401)
+        #expect(simulator.stats.snapshot().loginsRefused == ["401": 1])
+    }
+
+    @Test func armedLoginFaultsSkipTheRegistrationAndHitTheLogin() async throws {
+        let (simulator, endpoints) = try await Self.start()
+        defer { Task { await simulator.shutdown() } }
+        let client = Self.client(for: simulator, endpoints)
+        try simulator.faults.arm(ArmedFault(kind: .failure405))
+        let (credentials, _) = try await Self.pairByQR(client, controlURL: endpoints.controlURL)
+
+        let outdated = EventReader(client.connect(credentials: credentials, intent: .login))
+        let reason = try await outdated.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
+        #expect(reason.category == .clientOutdated)
+
+        let jid = try #require(credentials.account?.jid)
+        try simulator.faults.arm(ArmedFault(kind: .conflictReplaced, device: jid))
+        let replaced = EventReader(client.connect(credentials: credentials, intent: .login))
+        _ = try await replaced.next { if case .online(let info) = $0 { info } else { nil } }
+        let ending = try await replaced.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
+        #expect(ending.category == .replaced)
+        #expect(simulator.stats.snapshot().faultsInjected == ["failure_405": 1, "conflict_replaced": 1])
+    }
+
+    @Test func liveFaultHitsTheConnectionOfAnOnlineDeviceNow() async throws {
+        let (simulator, endpoints) = try await Self.start()
+        defer { Task { await simulator.shutdown() } }
+        let client = Self.client(for: simulator, endpoints)
+        let (credentials, _) = try await Self.pairByQR(client, controlURL: endpoints.controlURL)
+        let jid = try #require(credentials.account?.jid)
+        #expect(try simulator.injectNow(.streamError503, device: jid) == false)
+
+        let login = EventReader(client.connect(credentials: credentials, intent: .login))
+        _ = try await login.next { if case .online(let info) = $0 { info } else { nil } }
+        let (status, _) = try await Self.post(
+            endpoints.controlURL + "/faults", json: #"{"kind":"stream_error_503","live":true,"device":"\#(jid)"}"#
+        )
+        #expect(status == 200)
+        let reason = try await login.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
+        #expect(reason.category == .serverError)
+        #expect(reason.code == 503)
+    }
+
+    @Test func refreshOnScanAsksForASecondScanOfTheRerenderedQR() async throws {
+        let (simulator, endpoints) = try await Self.start { $0.refreshOnScan = true }
+        defer { Task { await simulator.shutdown() } }
+        let client = Self.client(for: simulator, endpoints)
+        let events = EventReader(client.connect(credentials: .generate(), intent: .pair(.qr)))
+        let first = try await events.next { if case .qr(let code, _) = $0 { code } else { nil } }
+        #expect(try await simulator.scan(qr: first) == .refreshSent)
+        let rerendered = try await events.next { if case .qr(let code, _) = $0 { code } else { nil } }
+        #expect(rerendered != first)
+        #expect(try PairingQR.parse(rerendered).ref == PairingQR.parse(first).ref)
+        async let linked = simulator.scan(qr: rerendered)
+        _ = try await events.next { event -> Bool? in
+            guard case .pairSuccess(_, let confirmation) = event else { return nil }
+            confirmation.accept()
+            return true
+        }
+        guard case .linked = try await linked else {
+            Issue.record("the second scan did not link")
+            return
+        }
+    }
+}
