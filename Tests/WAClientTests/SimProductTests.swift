@@ -65,13 +65,16 @@ struct SimProductTests {
         await simulator.shutdown()
     }
 
-    private static func client(for simulator: Simulator, _ endpoints: Simulator.Endpoints) throws -> UpstreamClient {
+    private static func client(
+        for simulator: Simulator, _ endpoints: Simulator.Endpoints, _ change: (inout ClientConfiguration) -> Void = { _ in }
+    ) throws -> UpstreamClient {
         var configuration = ClientConfiguration()
         configuration.upstreamURL = endpoints.webSocketURL
         configuration.session.trustedRootKey = simulator.rootKey.publicKey
         if let ca = endpoints.certificateAuthorityPEM {
             configuration.tls = try ClientTLS(trustRoots: .pem(Array(ca.utf8)))
         }
+        change(&configuration)
         return UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration, logger: logger)
     }
 
@@ -212,9 +215,9 @@ struct SimProductTests {
             #expect(reason.category == .clientOutdated)
 
             let jid = try #require(credentials.account?.jid)
-            try simulator.faults.arm(ArmedFault(kind: .conflictReplaced, device: jid))
+            // No delay: the first login's prekey upload may outlast the default second on a busy machine.
+            try simulator.faults.arm(ArmedFault(kind: .conflictReplaced, device: jid, delay: .zero))
             let replaced = EventReader(client.connect(credentials: credentials, intent: .login))
-            _ = try await replaced.next { if case .online(let info) = $0 { info } else { nil } }
             let ending = try await replaced.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
             #expect(ending.category == .replaced)
             #expect(simulator.stats.snapshot().faultsInjected == ["failure_405": 1, "conflict_replaced": 1])
@@ -237,6 +240,42 @@ struct SimProductTests {
             let reason = try await login.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
             #expect(reason.category == .serverError)
             #expect(reason.code == 503)
+        }
+    }
+
+    @Test func connectionFaultsEndTheHandshakeAsArmed() async throws {
+        try await Self.withSimulator { simulator, endpoints in
+            let client = try Self.client(for: simulator, endpoints) { $0.session.timeouts.handshake = .milliseconds(300) }
+            for kind in [FaultKind.refuseConnection, .dropHandshake, .delayHandshake] {
+                try simulator.faults.arm(ArmedFault(kind: kind, delay: .seconds(2)))
+                let events = EventReader(client.connect(credentials: .generate(), intent: .pair(.qr)))
+                let reason = try await events.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
+                // A socket closed right after the upgrade may reach the client before it has finished the upgrade.
+                let stages: [DisconnectReason.Stage] = kind == .refuseConnection ? [.websocket, .noise] : [.noise]
+                #expect(stages.contains(reason.stage), "\(kind): \(reason)")
+                #expect(reason.category == (kind == .delayHandshake ? .timeout : .network), "\(kind): \(reason)")
+            }
+            #expect(simulator.stats.snapshot().faultsInjected == ["refuse_connection": 1, "drop_handshake": 1, "delay_handshake": 1])
+        }
+    }
+
+    @Test func missingKeepaliveAnswersMakeTheClientGiveUp() async throws {
+        try await Self.withSimulator { simulator, endpoints in
+            let client = try Self.client(for: simulator, endpoints) {
+                // The first login derives and uploads 812 prekeys before it is online: give it time.
+                $0.session.keepalive.minimumInterval = .milliseconds(100)
+                $0.session.keepalive.maximumInterval = .milliseconds(120)
+                $0.session.keepalive.responseDeadline = .milliseconds(50)
+                $0.session.keepalive.maximumFailureTime = .seconds(2)
+            }
+            let (credentials, _) = try await Self.pairByQR(client, controlURL: endpoints.controlURL)
+            try simulator.faults.arm(ArmedFault(kind: .missingKeepalive))
+            let login = EventReader(client.connect(credentials: credentials, intent: .login))
+            _ = try await login.next { if case .online(let info) = $0 { info } else { nil } }
+            _ = try await login.next { if case .keepaliveLost(let failures, _) = $0 { failures } else { nil } }
+            let reason = try await login.next { if case .disconnected(let reason) = $0 { reason } else { nil } }
+            #expect(reason.category == .keepaliveLost)
+            #expect(simulator.stats.snapshot().faultsInjected["missing_keepalive"] == 1)
         }
     }
 
