@@ -12,6 +12,7 @@ enum ControlPage {
       h1 { font-size: 1.4rem; } h2 { font-size: 1.1rem; margin-top: 1.8rem; border-bottom: 1px solid #ddd; }
       textarea, input, select { font: inherit; padding: .3rem; }
       textarea { width: 100%; height: 4.5rem; box-sizing: border-box; }
+      input[type=number] { width: 5rem; }
       button { font: inherit; padding: .3rem .8rem; cursor: pointer; }
       .row { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; margin: .4rem 0; }
       .out { white-space: pre-wrap; background: #f5f5f5; padding: .5rem; border-radius: 4px; min-height: 1.2rem; }
@@ -97,6 +98,10 @@ enum ControlPage {
     }
 
     call("GET", "/root-key").then((data) => { $("root").textContent = data.publicKey; });
+    call("GET", "/phones").then((data) => {
+      for (const id of ["scan-phone", "code-phone", "devices-phone"]) { $(id).placeholder = data.defaultPhone; }
+      $("devices-phone").value = data.defaultPhone;
+    });
 
     $("scan").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -111,7 +116,7 @@ enum ControlPage {
     });
 
     function listDevices() {
-      const phone = $("devices-phone").value.trim();
+      const phone = $("devices-phone").value.trim() || $("devices-phone").placeholder;
       show("devices-out", call("GET", "/phones/" + encodeURIComponent(phone) + "/devices").then((d) => {
         const body = $("devices-table").querySelector("tbody");
         body.replaceChildren();

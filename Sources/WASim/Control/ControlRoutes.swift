@@ -61,7 +61,7 @@ public struct ControlRoutes: Sendable {
             return try json(.ok, PhoneResult(status: "linked", device: device))
         }
         router.get("/phones") { _, _ in
-            try json(.ok, PhonesBody(phones: simulator.phones.map(PhoneBody.init)))
+            try json(.ok, PhonesBody(defaultPhone: (try? Simulator.normalizedPhone(simulator.configuration.defaultPhone)) ?? simulator.configuration.defaultPhone, phones: simulator.phones.map(PhoneBody.init)))
         }
         router.post("/phones") { request, context in
             let body = try await decode(PhoneRequest.self, from: request, context: context)
@@ -162,6 +162,8 @@ struct PhoneBody: Encodable {
 }
 
 struct PhonesBody: Encodable {
+    /// Where a scan without a phone number links.
+    var defaultPhone: String
     var phones: [PhoneBody]
 }
 
