@@ -193,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "QRCodeTests",
-            dependencies: ["QRCode"],
+            dependencies: ["QRCode", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -4,10 +4,10 @@ import Testing
 @Suite("Decoding with zbarimg", .enabled(if: ZbarImage.isAvailable, "zbarimg is not installed (apt-get install -y zbar-tools)"))
 struct DecodeRoundTripTests {
     @Test(arguments: ErrorCorrection.allCases)
-    func pairingStringDecodesAtEveryLevel(correction: ErrorCorrection) throws {
+    func pairingStringDecodesAtEveryLevel(correction: ErrorCorrection) async throws {
         #expect((230...260).contains(pairingString.utf8.count))
         let code = try QRCode.encode(pairingString, correction: correction)
-        #expect(try ZbarImage.decode(code) == Array(pairingString.utf8))
+        #expect(try await ZbarImage.decode(code) == Array(pairingString.utf8))
     }
 
     @Test(arguments: [
@@ -16,27 +16,27 @@ struct DecodeRoundTripTests {
         "31415926535897932384626433832795",
         "Olá, São Paulo — ünïcødé ✓ 日本語 😀",
     ])
-    func shortTextDecodes(text: String) throws {
+    func shortTextDecodes(text: String) async throws {
         let code = try QRCode.encode(text)
-        #expect(try ZbarImage.decode(code) == Array(text.utf8))
+        #expect(try await ZbarImage.decode(code) == Array(text.utf8))
     }
 
-    @Test func textNeedingVersionSevenOrMoreDecodesWithItsVersionInformation() throws {
+    @Test func textNeedingVersionSevenOrMoreDecodesWithItsVersionInformation() async throws {
         let text = String(repeating: "linked devices stay linked; ", count: 8)
         let code = try QRCode.encode(text, correction: .high)
         #expect(code.version >= 7)
-        #expect(try ZbarImage.decode(code) == Array(text.utf8))
+        #expect(try await ZbarImage.decode(code) == Array(text.utf8))
     }
 
     /// Fills each version to its byte capacity so every block of every group carries real data:
     /// a wrong table entry, alignment centre or version bit makes zbarimg fail here.
     @Test(arguments: 1...40)
-    func fullSymbolDecodesAtEveryVersionAndLevel(version: Int) throws {
+    func fullSymbolDecodesAtEveryVersionAndLevel(version: Int) async throws {
         for correction in ErrorCorrection.allCases {
             let text = filler(count: byteCapacity(version: version, correction: correction), seed: version)
             let code = try QRCode.encode(text, correction: correction)
             #expect(code.version == version)
-            let decoded = try ZbarImage.decode(code, pixelsPerModule: version > 20 ? 3 : 4)
+            let decoded = try await ZbarImage.decode(code, pixelsPerModule: version > 20 ? 3 : 4)
             #expect(decoded == Array(text.utf8), "version \(version), \(correction)")
         }
     }

@@ -1,14 +1,10 @@
 import Foundation
+import PairgateTestSupport
 import QRCode
 
 /// Decodes rendered symbols with zbarimg (Debian: zbar-tools), an independent QR decoder.
 enum ZbarImage {
-    static let executable: URL? = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        return path.split(separator: ":")
-            .map { URL(fileURLWithPath: String($0)).appendingPathComponent("zbarimg") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    static let executable: String? = ChildProcess.find("zbarimg")
 
     static var isAvailable: Bool { executable != nil }
 
@@ -23,7 +19,7 @@ enum ZbarImage {
 
     /// Writes the symbol as a greyscale PGM (zbarimg reads it through ImageMagick) and returns the
     /// bytes zbarimg decoded, without the newline it appends.
-    static func decode(_ code: QRCode, pixelsPerModule: Int = 4) throws -> [UInt8] {
+    static func decode(_ code: QRCode, pixelsPerModule: Int = 4) async throws -> [UInt8] {
         guard let executable else {
             throw Failure(description: "zbarimg is not installed (apt-get install -y zbar-tools)")
         }
@@ -34,21 +30,11 @@ enum ZbarImage {
         let image = directory.appendingPathComponent("symbol.pgm")
         try Data(pgm(code, pixelsPerModule: pixelsPerModule, quietZone: 4)).write(to: image)
 
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["--raw", "-q", "--nodbus", image.path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let decoded = output.fileHandleForReading.readDataToEndOfFile()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let detail = String(decoding: message, as: UTF8.self)
-            throw Failure(description: "zbarimg exited \(process.terminationStatus): \(detail)")
+        let result = try await ChildProcess.run(executable, ["--raw", "-q", "--nodbus", image.path])
+        guard result.status == 0 else {
+            throw Failure(description: "zbarimg exited \(result.status): \(result.errorText)")
         }
+        let decoded = result.output
         var bytes = [UInt8](decoded)
         if bytes.last == 0x0A {
             bytes.removeLast()

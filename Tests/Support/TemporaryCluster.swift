@@ -70,27 +70,11 @@ public final class TemporaryCluster: Sendable {
         ])
     }
 
-    /// posix_spawn + waitpid: Foundation's Process missed child exits under parallel tests here.
     private func run(_ tool: String, _ arguments: [String], asPostgres: Bool = true) throws {
-        let argv = (asPostgres && osUser != nil) ? ["/usr/sbin/runuser", "-u", osUser!, "--", tool] + arguments : [tool] + arguments
-        let logPath = TestEnvironment.scratchDirectory + "/cluster-tool-" + UUID().uuidString + ".log"
-        defer { unlink(logPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
-        guard spawned == 0 else { throw ClusterError(message: "cannot start \(argv[0]): errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        guard status == 0 else {
-            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            throw ClusterError(message: "\(tool) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        let argv = (asPostgres && osUser != nil) ? ["-u", osUser!, "--", tool] + arguments : arguments
+        let result = try ChildProcess.runBlocking((asPostgres && osUser != nil) ? "/usr/sbin/runuser" : tool, argv)
+        guard result.status == 0 else {
+            throw ClusterError(message: "\(tool) \(arguments.joined(separator: " ")) failed (status \(result.status)): \(result.outputText)\(result.errorText)")
         }
     }
 }
