@@ -147,6 +147,8 @@ let package = Package(
             name: "PairgateApp",
             dependencies: [
                 "PostgresClient",
+                "WAClient",
+                "QRCode",
                 "PostgresStore",
                 "DevicePool",
                 "WireBench",

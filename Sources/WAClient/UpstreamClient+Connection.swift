@@ -76,7 +76,11 @@ public final class UpstreamConnection: Sendable {
             return eventSink.hasEnded || eventSink.requestedCloseReason != nil
         }
         if closeNow {
-            channel.close(promise: nil)
+            // The connect promise completes before the pipeline hears channelActive; closing after that
+            // lets the handlers see the whole life of the channel and report the end.
+            channel.eventLoop.execute {
+                channel.close(promise: nil)
+            }
         }
     }
 

@@ -120,6 +120,10 @@ public final class UpstreamClient: Sendable {
             }
         ).whenSuccess { channel in
             connection.connected(channel)
+            // A safety net: whatever the handlers saw, the stream ends when the socket is gone.
+            channel.closeFuture.whenComplete { _ in
+                events.fail(DisconnectReason(stage: .tcp, category: .network, detail: "the connection closed"))
+            }
         }
         return connection
     }
