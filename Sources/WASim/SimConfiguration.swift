@@ -40,8 +40,8 @@ public struct SimConfiguration: Sendable {
     public var defaultPhone = "15550001234"
     /// More accounts to have from the start (code pairing needs the account before the companion asks).
     public var phones: [String] = []
-    /// Send companion_reg_refresh on the first scan of each ref, as 2026 servers do: the client
-    /// must rotate its ADV secret and show the QR again, which is then scanned a second time.
+    /// Answer the first scan of each registration with companion_reg_refresh, as 2026 servers do: the
+    /// client must rotate its ADV secret and show the QR again, which is then scanned a second time.
     public var refreshOnScan = false
     /// How long a phone request (scan, code) waits for the companion to finish pairing.
     public var pairingTimeout: Duration = .seconds(30)

@@ -36,14 +36,14 @@ extension Simulator {
     /// The phone of `phone` (the configured default when nil) scans `qr`, and the call returns once
     /// the companion countersigned pair-success (or at once with `refreshSent`).
     public func scan(qr: String, phone: String? = nil) async throws(SimulatorError) -> ScanOutcome {
+        let text = qr.trimmingCharacters(in: .whitespacesAndNewlines)
         let parsed: PairingQR
         do {
-            parsed = try PairingQR.parse(qr.trimmingCharacters(in: .whitespacesAndNewlines))
+            parsed = try PairingQR.parse(text)
         } catch {
             throw SimulatorError(.invalidQR, detail: "not a pairing QR string (\(error.code)); expected \(PairingQR.prefix)ref,noise,identity,adv,platform or the older ref,noise,identity,adv")
         }
         let account = try self.phone(phone ?? configuration.defaultPhone)
-        let text = qr.trimmingCharacters(in: .whitespacesAndNewlines)
         let refreshing = configuration.refreshOnScan && scanState.withLock { $0.refreshedRefs.insert(parsed.ref).inserted }
         let ticket = waiters.register(phone: account.phoneNumber)
         do {
