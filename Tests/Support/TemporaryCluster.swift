@@ -15,7 +15,9 @@ public final class TemporaryCluster: Sendable {
     private let binaries: String
     private let osUser: String?
 
-    public var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
+    /// The cluster listens on a Unix socket only: a TCP port released during a restart could be
+    /// taken by another test before the server binds it again.
+    public var url: String { "host=\(dataDirectory) port=\(port) user=postgres dbname=postgres" }
 
     private init(binaries: String, osUser: String?, port: Int) {
         self.binaries = binaries
@@ -66,7 +68,7 @@ public final class TemporaryCluster: Sendable {
     private func startServer() throws {
         try run(binaries + "/pg_ctl", [
             "-D", dataDirectory, "-l", dataDirectory + "/server.log", "-w", "-t", "30",
-            "-o", "-p \(port) -k \(dataDirectory) -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+            "-o", "-p \(port) -k \(dataDirectory) -c listen_addresses='' -c fsync=off", "start",
         ])
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Logging
 import NIOCore
@@ -121,14 +124,16 @@ struct TransportConnectionTests {
 
     @Test func closedPortFailsInTheTCPStage() async throws {
         try await EchoServer.with { server in
-            try await server.server.setRefusingConnections(true)
-            let reason = try #require(try await server.open(server.transport()).failure)
+            // A port bound by us but not listening: the kernel refuses connections to it, and no
+            // other test can take it meanwhile.
+            let (holder, port) = try PortReservation.reserve()
+            defer { close(holder) }
+            var transport = server.transport()
+            transport.endpoint = UpstreamEndpoint(secure: false, host: "127.0.0.1", port: port)
+            let reason = try #require(try await server.open(transport).failure)
             #expect(reason.stage == .tcp)
             #expect(reason.category == .network)
             #expect(reason.detail.contains("connection refused"))
-            try await server.server.setRefusingConnections(false)
-            let (channel, _) = try await server.open(server.transport()).get()
-            try await channel.close()
         }
     }
 

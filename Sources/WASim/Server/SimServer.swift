@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -42,6 +45,9 @@ public final class SimServer: Sendable {
         var listener: (any Channel)?
         var port: Int?
         var refusing = false
+        /// While refusing: a socket bound to the port but not listening. It keeps the port ours
+        /// (nothing else can take it meanwhile) and makes the kernel answer connects with RST.
+        var holder: Int32?
         var connections: [ObjectIdentifier: any Channel] = [:]
     }
 
@@ -109,10 +115,25 @@ public final class SimServer: Sendable {
             return (state.listener, state.port)
         }
         if refusing {
+            // Hold the port before closing the listener (SO_REUSEPORT lets both be bound), so it
+            // never becomes free: connects are refused by the kernel and no one else can take it.
+            if let port {
+                do {
+                    let holder = try PortHolder.hold(host: configuration.host, port: port)
+                    state.withLock { $0.holder = holder }
+                } catch {
+                    logger.warning("could not hold the refused port", metadata: ["error": "\(error)"])
+                }
+            }
             try await listener?.close()
         } else if let port {
             let listener = try await bind(port: port)
-            state.withLock { $0.listener = listener }
+            let holder = state.withLock { state -> Int32? in
+                state.listener = listener
+                defer { state.holder = nil }
+                return state.holder
+            }
+            if let holder { PortHolder.release(holder) }
         }
     }
 
@@ -126,6 +147,9 @@ public final class SimServer: Sendable {
             return (state.listener, Array(state.connections.values))
         }
         try? await listener?.close()
+        if let holder = state.withLock({ state -> Int32? in defer { state.holder = nil }; return state.holder }) {
+            PortHolder.release(holder)
+        }
         for connection in connections {
             try? await connection.close()
         }
@@ -135,6 +159,7 @@ public final class SimServer: Sendable {
         try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: .init(rawValue: SO_REUSEPORT)), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -211,5 +236,29 @@ private final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChann
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
+    }
+}
+
+/// A bound, never-listening TCP socket: connections to its port are refused by the kernel.
+enum PortHolder {
+    static func hold(host: String, port: Int) throws -> Int32 {
+        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        let family: Int32 = if case .v6 = address { AF_INET6 } else { AF_INET }
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var one: Int32 = 1
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound = address.withSockAddr { pointer, length in bind(descriptor, pointer, socklen_t(length)) }
+        guard bound == 0 else {
+            let code = errno
+            close(descriptor)
+            throw IOError(errnoCode: code, reason: "bind")
+        }
+        return descriptor
+    }
+
+    static func release(_ descriptor: Int32) {
+        close(descriptor)
     }
 }
