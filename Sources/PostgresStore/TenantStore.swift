@@ -41,7 +41,7 @@ public struct TenantToken: Sendable, Hashable, CustomStringConvertible {
 
 /// Tenants, their hosts and their tokens in PostgreSQL.
 public struct TenantStore: Sendable {
-    private let pool: PostgresPool
+    let pool: PostgresPool
 
     public init(pool: PostgresPool) {
         self.pool = pool
@@ -74,28 +74,6 @@ public struct TenantStore: Sendable {
             return CreatedTenant(tenant: tenant, token: token)
         } catch let error as PostgresError where error.code == .uniqueViolation && error.constraint == "tenant_hosts_pkey" {
             throw StoreError(.hostTaken, "one of the hosts \(hosts.joined(separator: ", ")) already belongs to a tenant")
-        }
-    }
-
-    /// Every tenant with its hosts, oldest first.
-    public func list() async throws -> [Tenant] {
-        let rows = try await pool.query("""
-            SELECT t.id, t.name, t.created_at, t.disabled_at,
-                   coalesce((SELECT array_to_string(array_agg(h.host ORDER BY h.host), ' ')
-                             FROM tenant_hosts h WHERE h.tenant_id = t.id), '') AS hosts,
-                   (SELECT count(*) FROM tenant_tokens k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL) AS tokens
-            FROM tenants t
-            ORDER BY t.created_at, t.id
-            """)
-        return try rows.map { row in
-            Tenant(
-                id: try row.decode("id"),
-                name: try row.decode("name"),
-                hosts: try row.decode("hosts", as: String.self).split(separator: " ").map(String.init),
-                createdAt: try row.decode("created_at"),
-                disabledAt: try row.decode("disabled_at"),
-                activeTokens: try row.decode("tokens")
-            )
         }
     }
 }

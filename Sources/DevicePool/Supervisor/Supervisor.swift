@@ -164,9 +164,14 @@ public final class Supervisor: Service, Sendable {
                 window: context.configuration.pairingWindow
             )
             context.locks.attach(claim, pairingID: begun.pairingID, deviceID: begun.device.id, expiresAt: begun.deadline)
+            let observer = pairingObserver
             let feed = PairingFeed(
                 pairingID: begun.pairingID, deviceID: begun.device.id, tenantID: tenantID, deadline: begun.deadline,
-                observer: pairingObserver
+                observer: { [weak self] feed, update in
+                    observer?(feed, update)
+                    // An ended feed is forgotten; its outcome stays in the database.
+                    if case .ended = update { self?.state.withLock { _ = $0.feeds.removeValue(forKey: feed.pairingID) } }
+                }
             )
             state.withLock { $0.feeds[begun.pairingID] = feed }
             let actor = DeviceConnection(
@@ -206,6 +211,11 @@ public final class Supervisor: Service, Sendable {
             return await ask(actor, mode)
         }
         guard let record = try await context.store.device(deviceID) else { throw SupervisorError(.unknownDevice) }
+        if record.state.kind == .pairing, let owner = record.leaseOwner, owner != context.configuration.instanceID,
+           (record.leaseExpiresAt ?? .distantPast) > context.now() {
+            // Cancelling a pairing is its owner's job; the caller routes the request there.
+            throw SupervisorError(.notHere, owner: owner)
+        }
         if !record.state.wantsConnection {
             return .unchanged(record.state)
         }
