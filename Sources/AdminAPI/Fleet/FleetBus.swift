@@ -17,6 +17,7 @@ public final class FleetBus: Service, Sendable {
     private let instanceID: String
     private let logger: Logger
     private let pendingResets = Mutex<[UUID: AsyncStream<ResetReply.Outcome>.Continuation]>([:])
+    private let listeningState = Mutex<(listening: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     private let incoming: AsyncStream<FleetMessage>
     private let incomingSink: AsyncStream<FleetMessage>.Continuation
 
@@ -45,6 +46,12 @@ public final class FleetBus: Service, Sendable {
                     case .listening:
                         // Notifications sent while we were not listening are lost: start over.
                         self.directory.invalidate()
+                        let waiters = self.listeningState.withLock { state in
+                            state.listening = true
+                            defer { state.waiters = [] }
+                            return state.waiters
+                        }
+                        waiters.forEach { $0.resume() }
                     case .notification(let notification):
                         guard let message = try? JSONDecoder().decode(FleetMessage.self, from: Data(notification.payload.utf8)) else {
                             self.logger.warning("ignored a malformed fleet message")
@@ -56,6 +63,17 @@ public final class FleetBus: Service, Sendable {
             }
             incomingSink.finish()
             group.cancelAll()
+        }
+    }
+
+    /// Returns once LISTEN is established (messages sent before that are not heard here).
+    public func listening() async {
+        await withCheckedContinuation { continuation in
+            let ready = listeningState.withLock { state in
+                if !state.listening { state.waiters.append(continuation) }
+                return state.listening
+            }
+            if ready { continuation.resume() }
         }
     }
 

@@ -44,6 +44,24 @@ public struct ActivePairing: Sendable, Codable, Equatable {
         self.deviceID = deviceID
         self.expiresAt = expiresAt
     }
+
+    enum CodingKeys: String, CodingKey {
+        case pairingID = "pairing_id"
+        case deviceID = "device_id"
+        case expiresAt = "expires_at"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(pairingID?.api, forKey: .pairingID)
+        try container.encodeIfPresent(deviceID?.api, forKey: .deviceID)
+        try container.encodeIfPresent(expiresAt, forKey: .expiresAt)
+    }
+}
+
+extension UUID {
+    /// The form the API writes: lowercase, like the ids in its URLs.
+    var api: String { uuidString.lowercased() }
 }
 
 /// JSON as the API writes it: snake_case keys, ISO 8601 dates, sorted keys (stable output).

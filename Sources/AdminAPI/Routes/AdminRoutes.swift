@@ -17,7 +17,7 @@ private struct TokenBody: Decodable {
 }
 
 private struct TenantView: Encodable {
-    var id: UUID
+    var id: String
     var name: String
     var hosts: [String]
     var createdAt: Date
@@ -25,7 +25,7 @@ private struct TenantView: Encodable {
     var activeTokens: Int
 
     init(_ tenant: Tenant) {
-        id = tenant.id
+        id = tenant.id.api
         name = tenant.name
         hosts = tenant.hosts
         createdAt = tenant.createdAt
@@ -45,15 +45,15 @@ private struct CreatedTenantView: Encodable {
 }
 
 private struct TokenView: Encodable {
-    var id: UUID
-    var tenantID: UUID
+    var id: String
+    var tenantID: String
     var label: String?
     var createdAt: Date
     var revokedAt: Date?
 
     init(_ info: TokenInfo) {
-        id = info.id
-        tenantID = info.tenantID
+        id = info.id.api
+        tenantID = info.tenantID.api
         label = info.label
         createdAt = info.createdAt
         revokedAt = info.revokedAt
@@ -65,8 +65,8 @@ private struct TokensView: Encodable {
 }
 
 private struct IssuedTokenView: Encodable {
-    var id: UUID
-    var tenantID: UUID
+    var id: String
+    var tenantID: String
     var label: String?
     var createdAt: Date
     /// Shown once; only its SHA-256 is stored.
@@ -132,7 +132,7 @@ extension GatewayAPI {
             if let label = body.label, label.count > 100 { throw APIError.invalid("label must be at most 100 characters") }
             guard let issued = try await tenants.issueToken(tenantID: id, label: body.label) else { throw tenantNotFound }
             return try APIJSON.response(.created, IssuedTokenView(
-                id: issued.info.id, tenantID: id, label: issued.info.label, createdAt: issued.info.createdAt, token: issued.token.value
+                id: issued.info.id.api, tenantID: id.api, label: issued.info.label, createdAt: issued.info.createdAt, token: issued.token.value
             ))
         }
         routes.get("/tenants/{tenant}/tokens") { _, context in

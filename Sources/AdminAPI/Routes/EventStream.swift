@@ -24,8 +24,8 @@ struct ServerSentEvent: Sendable {
 
 /// What the `state` event says first: the pairing, and whether it is still running.
 private struct StreamState: Encodable {
-    var pairingID: UUID
-    var deviceID: UUID
+    var pairingID: String
+    var deviceID: String
     var method: PairingMethodKind
     var status: String
     var expiresAt: Date
@@ -43,7 +43,7 @@ private struct CodeEvent: Encodable {
 private struct OutcomeEvent: Encodable {
     var outcome: PairingOutcome
     var detail: String?
-    var deviceID: UUID?
+    var deviceID: String?
     var number: String?
 }
 
@@ -83,7 +83,7 @@ extension GatewayAPI {
 
     private func streamEvents(_ pairing: PairingRecord, updates: AsyncStream<PairingUpdate>, writer: inout any ResponseBodyWriter) async throws {
         var state = StreamState(
-            pairingID: pairing.id, deviceID: pairing.deviceID, method: pairing.method,
+            pairingID: pairing.id.api, deviceID: pairing.deviceID.api, method: pairing.method,
             status: pairing.endedAt == nil ? "running" : "ended", expiresAt: pairing.deadline, outcome: pairing.outcome
         )
         try await writer.write(ServerSentEvent.json("state", state).bytes)
@@ -128,7 +128,7 @@ extension GatewayAPI {
                     try await writer.write(ServerSentEvent.json("code", CodeEvent(code: code, expiresAt: expiresAt)).bytes)
                 case .update(.paired(let deviceID, let jid)):
                     sentPaired = true
-                    let event = OutcomeEvent(outcome: .paired, deviceID: deviceID, number: MaskedNumber.from(jid: jid))
+                    let event = OutcomeEvent(outcome: .paired, deviceID: deviceID.api, number: MaskedNumber.from(jid: jid))
                     try await writer.write(ServerSentEvent.json("paired", event).bytes)
                 case .update(.ended(let outcome, let detail)):
                     if outcome != .paired || !sentPaired {
@@ -149,7 +149,7 @@ extension GatewayAPI {
 
     private func terminal(_ outcome: PairingOutcome, detail: String?, pairing: PairingRecord) -> ServerSentEvent {
         switch outcome {
-        case .paired: .json("paired", OutcomeEvent(outcome: .paired, deviceID: pairing.deviceID))
+        case .paired: .json("paired", OutcomeEvent(outcome: .paired, deviceID: pairing.deviceID.api))
         case .timeout: .json("timeout", OutcomeEvent(outcome: .timeout, detail: detail))
         case .cancelled, .failed, .interrupted: .json("failed", OutcomeEvent(outcome: outcome, detail: detail))
         }

@@ -36,8 +36,8 @@ struct PairRequest: Decodable, Sendable {
 
 /// A pairing as POST /pair and GET /status show it.
 struct PairingView: Encodable, Sendable {
-    var pairingID: UUID
-    var deviceID: UUID
+    var pairingID: String
+    var deviceID: String
     var method: PairingMethodKind
     /// `waiting` (no QR or code yet), `showing`, or `ended`.
     var status: String
@@ -140,7 +140,7 @@ extension GatewayAPI {
                      latest: PairingUpdate?, outcome: PairingUpdate?) -> PairingView {
         let id = pairingID.uuidString.lowercased()
         var view = PairingView(
-            pairingID: pairingID, deviceID: deviceID, method: method, status: "waiting", expiresAt: deadline,
+            pairingID: pairingID.api, deviceID: deviceID.api, method: method, status: "waiting", expiresAt: deadline,
             eventsURL: "/pair/events?pairing=\(id)", qrSvgURL: "/pair/qr.svg?pairing=\(id)"
         )
         if case .ended(let result, let detail)? = outcome {

@@ -22,7 +22,7 @@ struct ModeBody: Decodable, Sendable {
 }
 
 struct ResetView: Encodable, Sendable {
-    var deviceID: UUID
+    var deviceID: String
     /// `applied`, `unchanged` (resets are idempotent) or `failed`.
     var result: String
     var state: String?
@@ -67,24 +67,24 @@ extension GatewayAPI {
     func reset(_ deviceID: UUID, mode: ResetMode) async -> ResetView {
         do {
             switch try await supervisor.reset(deviceID: deviceID, mode: mode) {
-            case .applied(let state): return ResetView(deviceID: deviceID, result: "applied", state: state.kind.rawValue)
-            case .unchanged(let state): return ResetView(deviceID: deviceID, result: "unchanged", state: state.kind.rawValue)
+            case .applied(let state): return ResetView(deviceID: deviceID.api, result: "applied", state: state.kind.rawValue)
+            case .unchanged(let state): return ResetView(deviceID: deviceID.api, result: "unchanged", state: state.kind.rawValue)
             }
         } catch let error as SupervisorError where error.code == .notHere {
             guard let bus, let owner = error.owner else {
-                return ResetView(deviceID: deviceID, result: "failed", error: "owner_unreachable")
+                return ResetView(deviceID: deviceID.api, result: "failed", error: "owner_unreachable")
             }
             switch await bus.forwardReset(deviceID: deviceID, mode: mode, owner: owner, timeout: configuration.forwardTimeout) {
-            case .applied(let state)?: return ResetView(deviceID: deviceID, result: "applied", state: state)
-            case .unchanged(let state)?: return ResetView(deviceID: deviceID, result: "unchanged", state: state)
-            case .failed(let code)?: return ResetView(deviceID: deviceID, result: "failed", error: code)
-            case nil: return ResetView(deviceID: deviceID, result: "failed", error: "owner_unreachable")
+            case .applied(let state)?: return ResetView(deviceID: deviceID.api, result: "applied", state: state)
+            case .unchanged(let state)?: return ResetView(deviceID: deviceID.api, result: "unchanged", state: state)
+            case .failed(let code)?: return ResetView(deviceID: deviceID.api, result: "failed", error: code)
+            case nil: return ResetView(deviceID: deviceID.api, result: "failed", error: "owner_unreachable")
             }
         } catch let error as SupervisorError {
-            return ResetView(deviceID: deviceID, result: "failed", error: error.code.rawValue)
+            return ResetView(deviceID: deviceID.api, result: "failed", error: error.code.rawValue)
         } catch {
             logger.error("reset failed", metadata: ["device": "\(deviceID.uuidString.lowercased())", "error": "\(error)"])
-            return ResetView(deviceID: deviceID, result: "failed", error: "internal")
+            return ResetView(deviceID: deviceID.api, result: "failed", error: "internal")
         }
     }
 

@@ -4,14 +4,14 @@ import Hummingbird
 import PostgresStore
 
 private struct StatusView: Encodable {
-    var tenantID: UUID
+    var tenantID: String
     var devices: [DeviceView]
     var activePairing: PairingView?
 }
 
 /// A device as a tenant sees it: never keys, never the full number.
 struct DeviceView: Encodable {
-    var id: UUID
+    var id: String
     var name: String?
     var state: String
     var stateReason: String?
@@ -43,7 +43,7 @@ struct DisconnectView: Encodable {
 }
 
 private struct HistoryView: Encodable {
-    var deviceID: UUID
+    var deviceID: String
     var entries: [EntryView]
     var nextCursor: String?
 }
@@ -73,7 +73,7 @@ extension GatewayAPI {
             let last = try await disconnects
             let views = try await records.map { record in
                 DeviceView(
-                    id: record.id, name: record.name, state: record.state.kind.rawValue, stateReason: record.state.reason,
+                    id: record.id.api, name: record.name, state: record.state.kind.rawValue, stateReason: record.state.reason,
                     since: record.stateSince, number: MaskedNumber.from(jid: record.jid), platform: record.platform,
                     nextReconnectAt: record.state.nextAttemptAt, lastDisconnect: last[record.id].map(DisconnectView.init)
                 )
@@ -84,7 +84,7 @@ extension GatewayAPI {
                 active = pairingView(pairingID: pairing.id, deviceID: pairing.deviceID, method: pairing.method,
                                      deadline: pairing.deadline, latest: latest, outcome: nil)
             }
-            return try APIJSON.response(.ok, StatusView(tenantID: access.tenantID, devices: views, activePairing: active))
+            return try APIJSON.response(.ok, StatusView(tenantID: access.tenantID.api, devices: views, activePairing: active))
         }
 
         routes.get("/devices/{id}/history") { request, context in
@@ -113,7 +113,7 @@ extension GatewayAPI {
                     decision: entry.disconnect?.decision, backoffMs: entry.disconnect?.backoffMilliseconds
                 )
             }
-            return try APIJSON.response(.ok, HistoryView(deviceID: device.id, entries: views, nextCursor: next))
+            return try APIJSON.response(.ok, HistoryView(deviceID: device.id.api, entries: views, nextCursor: next))
         }
     }
 
