@@ -50,9 +50,11 @@ public struct TenantStore: Sendable {
     /// Creates a tenant with its hosts and a first token, in one transaction.
     public func create(name: String, hosts: [String]) async throws -> CreatedTenant {
         let name = name.trimmingCharacters(in: " \t\n")
-        guard (1...200).contains(name.count) else {
-            throw StoreError(.invalidName, "tenant name must be 1 to 200 characters")
+        // Counted as PostgreSQL counts (code points); NUL cannot be stored in text.
+        guard (1...200).contains(name.unicodeScalars.count), !name.unicodeScalars.contains("\0") else {
+            throw StoreError(.invalidName, "tenant name must be 1 to 200 characters, without NUL")
         }
+        guard hosts.count <= 20 else { throw StoreError(.invalidHost, "a tenant has at most 20 hosts") }
         let hosts = try hosts.map(HostName.normalize)
         guard !hosts.isEmpty else { throw StoreError(.invalidHost, "a tenant needs at least one host") }
         let token = TenantToken.generate()

@@ -20,3 +20,11 @@ extension Request {
         uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
     }
 }
+
+/// Free text the database stores: lengths count code points (as PostgreSQL and JSON Schema
+/// do), and NUL cannot be stored.
+enum APIText {
+    static func fits(_ text: String, _ range: ClosedRange<Int>) -> Bool {
+        range.contains(text.unicodeScalars.count) && !text.unicodeScalars.contains("\0")
+    }
+}

@@ -129,7 +129,9 @@ extension GatewayAPI {
         routes.post("/tenants/{tenant}/tokens") { request, context in
             let id = try tenantID(context)
             let body = try await request.decodeJSON(TokenBody.self)
-            if let label = body.label, label.count > 100 { throw APIError.invalid("label must be at most 100 characters") }
+            if let label = body.label, !APIText.fits(label, 0...100) {
+                throw APIError.invalid("label must be at most 100 characters, without NUL")
+            }
             guard let issued = try await tenants.issueToken(tenantID: id, label: body.label) else { throw tenantNotFound }
             return try APIJSON.response(.created, IssuedTokenView(
                 id: issued.info.id.api, tenantID: id.api, label: issued.info.label, createdAt: issued.info.createdAt, token: issued.token.value

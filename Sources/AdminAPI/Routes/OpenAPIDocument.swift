@@ -4,5 +4,913 @@
 enum OpenAPIDocument {
     static let yaml = #"""
 openapi: 3.1.0
+info:
+  title: Pairgate API
+  version: 1.0.0
+  summary: Multi-tenant WhatsApp linked-device gateway.
+  description: |
+    Tenant routes are selected by the Host header (port stripped, case-insensitive, exact match
+    against the tenant's hosts; X-Forwarded-Host only from trusted proxies) and authenticated with
+    that tenant's bearer token. The pairing page, its event stream and its QR image also accept
+    the short-lived signed link that POST /pair returns. Admin routes live under /admin on the
+    same port, whatever the Host, and take the admin token. Every error is an
+    application/problem+json document with a stable `code` (the pairing page answers HTML).
+    See docs/api.md.
+  license:
+    name: Proprietary
+tags:
+  - name: pairing
+    description: Pairing a WhatsApp number (QR or code), live.
+  - name: devices
+    description: The tenant's linked devices.
+  - name: admin
+    description: Operators' routes (admin token).
+  - name: operations
+    description: Health, readiness, metrics, this document.
+security:
+  - tenantToken: []
+paths:
+  /pair:
+    post:
+      tags: [pairing]
+      operationId: startPairing
+      summary: Start pairing a device (one pairing per tenant at a time, fleet-wide).
+      description: |
+        Answers once the first QR or code is there, or after a bounded wait
+        (`http.first_code_wait_ms`) without it (`status: waiting`). A pairing that ended before
+        its first code (for instance, the upstream refused the connection) is answered with
+        `status: ended` and the outcome's detail.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/PairRequest'
+      responses:
+        '201':
+          description: The pairing started.
+          headers:
+            Location:
+              description: The pairing's event stream.
+              schema: {type: string}
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Pairing'
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/UnknownHost'}
+        '409':
+          description: |
+            `pairing_in_progress`: a pairing is running for this tenant (its id and expiry are in
+            `active_pairing`; Retry-After says when it ends at the latest), or
+            `device_not_pairable`: device_id is not an unpaired or logged-out device of this tenant.
+          headers:
+            Retry-After:
+              description: Seconds until the running pairing ends at the latest.
+              schema: {type: string}
+          content:
+            application/problem+json:
+              schema:
+                $ref: '#/components/schemas/Problem'
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+        '429':
+          description: '`rate_limited`: too many pairing requests for this tenant.'
+          headers:
+            Retry-After:
+              required: true
+              description: Seconds until a request is accepted again.
+              schema: {type: string}
+          content:
+            application/problem+json:
+              schema:
+                $ref: '#/components/schemas/Problem'
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /pair/events:
+    get:
+      tags: [pairing]
+      operationId: pairingEvents
+      summary: The pairing's live events (Server-Sent Events).
+      description: |
+        Events: `state` first (the pairing and whether it still runs), then `qr` (with the SVG) or
+        `code` whenever one is shown — a watcher joining late gets the current one first — then
+        one of `paired`, `timeout` or `failed`, and the stream closes. A comment line
+        (`: keepalive`) comes every `http.sse_heartbeat_seconds`. Works on any instance.
+      security:
+        - tenantToken: []
+        - pairingLink: []
+      parameters:
+        - $ref: '#/components/parameters/Pairing'
+        - $ref: '#/components/parameters/LinkExpires'
+        - $ref: '#/components/parameters/LinkSignature'
+      responses:
+        '200':
+          description: The event stream.
+          content:
+            text/event-stream:
+              schema: {type: string}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/PairingNotFound'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /pair/qr.svg:
+    get:
+      tags: [pairing]
+      operationId: pairingQRImage
+      summary: The QR code on show, as SVG on a white background.
+      security:
+        - tenantToken: []
+        - pairingLink: []
+      parameters:
+        - $ref: '#/components/parameters/Pairing'
+        - $ref: '#/components/parameters/LinkExpires'
+        - $ref: '#/components/parameters/LinkSignature'
+      responses:
+        '200':
+          description: The QR code.
+          content:
+            image/svg+xml:
+              schema: {type: string}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/PairingNotFound'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /:
+    get:
+      tags: [pairing]
+      operationId: pairingPage
+      summary: The pairing page (HTML), opened through the signed link.
+      description: |
+        The live QR or code, a countdown and the outcome, updated over the event stream. Opened
+        with the link POST /pair returns (or the tenant token, for the running pairing). Every
+        failure is an HTML page as well.
+      security:
+        - pairingLink: []
+        - tenantToken: []
+      parameters:
+        - $ref: '#/components/parameters/Pairing'
+        - $ref: '#/components/parameters/LinkExpires'
+        - $ref: '#/components/parameters/LinkSignature'
+      responses:
+        '200': {$ref: '#/components/responses/Page'}
+        '401': {$ref: '#/components/responses/Page'}
+        '403': {$ref: '#/components/responses/Page'}
+        '404': {$ref: '#/components/responses/Page'}
+        '410': {$ref: '#/components/responses/Page'}
+  /status:
+    get:
+      tags: [devices]
+      operationId: status
+      summary: Every device of the tenant, and the running pairing.
+      responses:
+        '200':
+          description: The tenant's devices.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Status'
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/UnknownHost'}
+  /reset:
+    post:
+      tags: [devices]
+      operationId: reset
+      summary: Reset one device or all (soft reconnects fresh; logout unlinks and wipes credentials).
+      description: |
+        Idempotent: a device with nothing to reset reports `unchanged`. A device run by another
+        instance is reset by that instance (the request is routed over PostgreSQL NOTIFY).
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/ResetRequest'
+      responses:
+        '200':
+          description: What happened to each device.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ResetResults'
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /devices/{id}/history:
+    get:
+      tags: [devices]
+      operationId: deviceHistory
+      summary: A device's state transitions and disconnects, newest first, paginated.
+      parameters:
+        - $ref: '#/components/parameters/DeviceID'
+        - name: limit
+          in: query
+          schema: {type: integer, minimum: 1, maximum: 200, default: 50}
+        - name: cursor
+          in: query
+          description: The `next_cursor` of the previous page.
+          schema: {type: string, minLength: 1}
+      responses:
+        '200':
+          description: One page of history.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/History'
+        '400':
+          description: '`invalid_cursor`: the cursor is not one this API returned.'
+          content:
+            application/problem+json:
+              schema:
+                $ref: '#/components/schemas/Problem'
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /admin/tenants:
+    get:
+      tags: [admin]
+      operationId: listTenants
+      security:
+        - adminToken: []
+      responses:
+        '200':
+          description: Every tenant, oldest first.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [tenants]
+                properties:
+                  tenants:
+                    type: array
+                    items: {$ref: '#/components/schemas/Tenant'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+    post:
+      tags: [admin]
+      operationId: createTenant
+      summary: Create a tenant with its hosts; its first token is shown once.
+      security:
+        - adminToken: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [name, hosts]
+              properties:
+                name: {$ref: '#/components/schemas/TenantName'}
+                hosts:
+                  type: array
+                  minItems: 1
+                  maxItems: 20
+                  items: {$ref: '#/components/schemas/HostName'}
+      responses:
+        '201':
+          description: The tenant and its first token.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [tenant, token]
+                properties:
+                  tenant: {$ref: '#/components/schemas/Tenant'}
+                  token: {type: string, description: Shown once; only its SHA-256 is stored.}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '409': {$ref: '#/components/responses/HostTaken'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /admin/tenants/{tenant}:
+    get:
+      tags: [admin]
+      operationId: getTenant
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+      responses:
+        '200':
+          description: The tenant.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Tenant'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/TenantNotFound'}
+  /admin/tenants/{tenant}/disable:
+    post:
+      tags: [admin]
+      operationId: disableTenant
+      summary: Disable a tenant (idempotent); its API access stops on every instance at once.
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+      responses:
+        '200':
+          description: The tenant.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Tenant'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/TenantNotFound'}
+  /admin/tenants/{tenant}/enable:
+    post:
+      tags: [admin]
+      operationId: enableTenant
+      summary: Enable a disabled tenant again (idempotent).
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+      responses:
+        '200':
+          description: The tenant.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Tenant'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/TenantNotFound'}
+  /admin/tenants/{tenant}/hosts:
+    post:
+      tags: [admin]
+      operationId: addHost
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [host]
+              properties:
+                host: {$ref: '#/components/schemas/HostName'}
+      responses:
+        '201':
+          description: The tenant with the new host.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Tenant'}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/TenantNotFound'}
+        '409': {$ref: '#/components/responses/HostTaken'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /admin/tenants/{tenant}/hosts/{host}:
+    delete:
+      tags: [admin]
+      operationId: removeHost
+      summary: Remove a host; requests for it stop selecting the tenant at once.
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+        - name: host
+          in: path
+          required: true
+          schema: {type: string}
+      responses:
+        '204': {description: Removed.}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404':
+          description: '`host_not_found` or `tenant_not_found`.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+  /admin/tenants/{tenant}/tokens:
+    get:
+      tags: [admin]
+      operationId: listTokens
+      summary: A tenant's tokens (never the tokens themselves).
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+      responses:
+        '200':
+          description: The tokens, newest first.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [tokens]
+                properties:
+                  tokens:
+                    type: array
+                    items: {$ref: '#/components/schemas/Token'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/TenantNotFound'}
+    post:
+      tags: [admin]
+      operationId: issueToken
+      summary: Issue a token; shown once.
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                label: {type: string, maxLength: 100, pattern: '^[^\x00]*$'}
+      responses:
+        '201':
+          description: The new token.
+          content:
+            application/json:
+              schema:
+                allOf:
+                  - $ref: '#/components/schemas/Token'
+                  - type: object
+                    required: [token]
+                    properties:
+                      token: {type: string, description: Shown once; only its SHA-256 is stored.}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/TenantNotFound'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /admin/tenants/{tenant}/tokens/{token}:
+    delete:
+      tags: [admin]
+      operationId: revokeToken
+      summary: Revoke a token (idempotent); it stops working on every instance at once.
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/TenantID'
+        - name: token
+          in: path
+          required: true
+          description: The token's id (not the token).
+          schema: {type: string, format: uuid}
+      responses:
+        '204': {description: Revoked.}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404':
+          description: '`token_not_found` or `tenant_not_found`.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+  /admin/fleet:
+    get:
+      tags: [admin]
+      operationId: fleet
+      summary: Devices by state and by instance, fleet-wide.
+      security:
+        - adminToken: []
+      responses:
+        '200':
+          description: The fleet.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Fleet'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+  /admin/devices/{id}/reset:
+    post:
+      tags: [admin]
+      operationId: adminReset
+      summary: Reset any device, wherever it runs.
+      security:
+        - adminToken: []
+      parameters:
+        - $ref: '#/components/parameters/DeviceID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                mode: {$ref: '#/components/schemas/ResetMode'}
+      responses:
+        '200':
+          description: What happened.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ResetResult'}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /healthz:
+    get:
+      tags: [operations]
+      operationId: liveness
+      security: []
+      responses:
+        '200':
+          description: The process is alive.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [status]
+                properties:
+                  status: {const: ok}
+  /readyz:
+    get:
+      tags: [operations]
+      operationId: readiness
+      security: []
+      responses:
+        '200':
+          description: The database answers and its schema is this build's.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [status]
+                properties:
+                  status: {const: ready}
+        '503':
+          description: '`database_unavailable`, `schema_not_current` or `schema_edited`.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+  /metrics:
+    get:
+      tags: [operations]
+      operationId: metrics
+      summary: Prometheus metrics (text format 0.0.4).
+      security: []
+      responses:
+        '200':
+          description: The metrics.
+          content:
+            text/plain:
+              schema: {type: string}
+  /openapi.yaml:
+    get:
+      tags: [operations]
+      operationId: openAPI
+      summary: This document.
+      security: []
+      responses:
+        '200':
+          description: OpenAPI 3.1, YAML.
+          content:
+            application/yaml:
+              schema: {type: string}
+components:
+  securitySchemes:
+    tenantToken:
+      type: http
+      scheme: bearer
+      description: A tenant API token (`pgt_…`); it only works on its own tenant's hosts.
+    adminToken:
+      type: http
+      scheme: bearer
+      description: The admin token (`admin.token`).
+    pairingLink:
+      type: apiKey
+      in: query
+      name: sig
+      description: |
+        The signed link POST /pair returns (`pairing`, `expires` and `sig` query parameters):
+        HMAC-SHA256 over the pairing id and the expiry, valid for that pairing until it expires.
+  parameters:
+    Pairing:
+      name: pairing
+      in: query
+      description: The pairing (default, with a token, the tenant's running pairing).
+      schema: {type: string, format: uuid}
+    LinkExpires:
+      name: expires
+      in: query
+      description: The link's expiry (Unix seconds); part of the signed link.
+      schema: {type: integer}
+    LinkSignature:
+      name: sig
+      in: query
+      description: The link's signature; with `pairing` and `expires`, opens this pairing without a token.
+      schema: {type: string}
+    DeviceID:
+      name: id
+      in: path
+      required: true
+      schema: {type: string, format: uuid}
+    TenantID:
+      name: tenant
+      in: path
+      required: true
+      schema: {type: string, format: uuid}
+  responses:
+    Page:
+      description: The pairing page, or a page that says why it cannot be shown.
+      content:
+        text/html:
+          schema: {type: string}
+    InvalidJSON:
+      description: '`invalid_json`: the body is not the JSON this route expects.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    Unauthorized:
+      description: |
+        `unauthorized` (no token, a wrong token, or another tenant's token), `link_invalid` or
+        `link_expired`.
+      headers:
+        WWW-Authenticate:
+          required: true
+          schema: {type: string}
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    AdminUnauthorized:
+      description: '`unauthorized`, or `admin_disabled` when no admin token is configured.'
+      headers:
+        WWW-Authenticate:
+          required: true
+          schema: {type: string}
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    TenantDisabled:
+      description: '`tenant_disabled`.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    UnknownHost:
+      description: '`unknown_host`: no tenant is served at this host.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    PairingNotFound:
+      description: '`unknown_host`, `no_active_pairing`, `pairing_not_found` or `no_qr`.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    DeviceNotFound:
+      description: '`unknown_host` or `device_not_found` (another tenant''s device is not found either).'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    TenantNotFound:
+      description: '`tenant_not_found`.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    HostTaken:
+      description: '`host_taken`: a tenant already has this host.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    TooLarge:
+      description: '`body_too_large`: bodies are limited to 64 KiB.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    UnsupportedMediaType:
+      description: '`unsupported_media_type`: send application/json.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    ValidationFailed:
+      description: '`validation_failed` (or the store''s `invalid_host` / `invalid_name`), with a detail.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    Unavailable:
+      description: '`shutting_down`, `owner_unreachable` or `request_timeout`; retry later.'
+      headers:
+        Retry-After:
+          required: true
+          schema: {type: string}
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+  schemas:
+    Problem:
+      type: object
+      description: RFC 9457 problem details with a stable machine-readable code.
+      required: [type, title, status, code]
+      properties:
+        type: {type: string}
+        title: {type: string}
+        status: {type: integer}
+        code: {type: string}
+        detail: {type: string}
+        active_pairing:
+          type: object
+          properties:
+            pairing_id: {type: string, format: uuid}
+            device_id: {type: string, format: uuid}
+            expires_at: {type: string, format: date-time}
+    PairRequest:
+      oneOf:
+        - type: object
+          required: [method]
+          properties:
+            method: {const: qr}
+            name: {$ref: '#/components/schemas/DeviceName'}
+            device_id: {type: string, format: uuid, description: Re-pair this unpaired or logged-out device.}
+          not: {required: [phone]}
+        - type: object
+          required: [method, phone]
+          properties:
+            method: {const: code}
+            phone:
+              type: string
+              pattern: '^\+?[0-9]{6,15}$'
+              description: The number in international format, e.g. +15551234567.
+            name: {$ref: '#/components/schemas/DeviceName'}
+            device_id: {type: string, format: uuid}
+    DeviceName:
+      type: string
+      minLength: 1
+      maxLength: 100
+      pattern: '^[^\x00]*$'
+    Pairing:
+      type: object
+      required: [pairing_id, device_id, method, status, expires_at, events_url, qr_svg_url]
+      properties:
+        pairing_id: {type: string, format: uuid}
+        device_id: {type: string, format: uuid}
+        method: {type: string, enum: [qr, code]}
+        status:
+          type: string
+          enum: [waiting, showing, ended]
+          description: '`waiting`: no QR or code yet; `showing`; `ended` (see outcome).'
+        qr: {type: string, description: The QR code's content (render it, or use qr_svg_url).}
+        code: {type: string, description: The pairing code to type on the phone, XXXX-XXXX.}
+        code_expires_at: {type: string, format: date-time}
+        expires_at: {type: string, format: date-time, description: When the pairing ends at the latest.}
+        outcome: {$ref: '#/components/schemas/PairingOutcome'}
+        detail: {type: string}
+        events_url: {type: string}
+        qr_svg_url: {type: string}
+        page_url: {type: string, description: 'The signed page link, for the phone''s owner (no token needed).'}
+    PairingOutcome:
+      type: string
+      enum: [paired, timeout, cancelled, failed, interrupted]
+    DeviceState:
+      type: string
+      enum: [unpaired, pairing, paired, connecting, online, backoff, suspended, logged_out]
+    Status:
+      type: object
+      required: [tenant_id, devices]
+      properties:
+        tenant_id: {type: string, format: uuid}
+        devices:
+          type: array
+          items: {$ref: '#/components/schemas/Device'}
+        active_pairing: {$ref: '#/components/schemas/Pairing'}
+    Device:
+      type: object
+      required: [id, state, since]
+      properties:
+        id: {type: string, format: uuid}
+        name: {type: string}
+        state: {$ref: '#/components/schemas/DeviceState'}
+        state_reason: {type: string, description: 'e.g. qr, network:3, client_outdated:2.3000.1, replaced.'}
+        since: {type: string, format: date-time}
+        number: {type: string, description: 'The linked number, masked: +1555•••4567.'}
+        platform: {type: string}
+        next_reconnect_at: {type: string, format: date-time}
+        last_disconnect: {$ref: '#/components/schemas/Disconnect'}
+    Disconnect:
+      type: object
+      required: [at, stage, category, decision]
+      properties:
+        at: {type: string, format: date-time}
+        stage: {type: string}
+        code: {type: integer}
+        category: {type: string}
+        detail: {type: string}
+        decision: {type: string}
+        backoff_ms: {type: integer}
+    History:
+      type: object
+      required: [device_id, entries]
+      properties:
+        device_id: {type: string, format: uuid}
+        entries:
+          type: array
+          items:
+            type: object
+            required: [kind, at, instance]
+            properties:
+              kind: {type: string, enum: [transition, disconnect]}
+              at: {type: string, format: date-time}
+              instance: {type: string}
+              from: {type: string}
+              to: {type: string}
+              reason: {type: string}
+              stage: {type: string}
+              code: {type: integer}
+              category: {type: string}
+              detail: {type: string}
+              decision: {type: string}
+              backoff_ms: {type: integer}
+        next_cursor: {type: string}
+    ResetMode:
+      type: string
+      enum: [soft, logout]
+      default: soft
+    ResetRequest:
+      type: object
+      properties:
+        device_id: {type: string, format: uuid}
+        all: {type: boolean}
+        mode: {$ref: '#/components/schemas/ResetMode'}
+      oneOf:
+        - required: [device_id]
+          properties:
+            all: {const: false}
+        - required: [all]
+          properties:
+            all: {const: true}
+          not: {required: [device_id]}
+    ResetResult:
+      type: object
+      required: [device_id, result]
+      properties:
+        device_id: {type: string, format: uuid}
+        result: {type: string, enum: [applied, unchanged, failed]}
+        state: {$ref: '#/components/schemas/DeviceState'}
+        error: {type: string}
+    ResetResults:
+      type: object
+      required: [mode, results]
+      properties:
+        mode: {$ref: '#/components/schemas/ResetMode'}
+        results:
+          type: array
+          items: {$ref: '#/components/schemas/ResetResult'}
+    TenantName:
+      type: string
+      minLength: 1
+      maxLength: 200
+      pattern: '^[^ \t\n\x00]([^\x00]*[^ \t\n\x00])?$'
+    HostName:
+      type: string
+      maxLength: 253
+      pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$'
+    Tenant:
+      type: object
+      required: [id, name, hosts, created_at, active_tokens]
+      properties:
+        id: {type: string, format: uuid}
+        name: {type: string}
+        hosts:
+          type: array
+          items: {type: string}
+        created_at: {type: string, format: date-time}
+        disabled_at: {type: string, format: date-time}
+        active_tokens: {type: integer}
+    Token:
+      type: object
+      required: [id, tenant_id, created_at]
+      properties:
+        id: {type: string, format: uuid}
+        tenant_id: {type: string, format: uuid}
+        label: {type: string}
+        created_at: {type: string, format: date-time}
+        revoked_at: {type: string, format: date-time}
+    Fleet:
+      type: object
+      required: [instance, devices_by_state, devices_by_instance, unowned, open_pairings]
+      properties:
+        instance: {type: string, description: The instance that answered.}
+        devices_by_state:
+          type: object
+          additionalProperties: {type: integer}
+        devices_by_instance:
+          type: array
+          items:
+            type: object
+            required: [instance, devices_by_state, total]
+            properties:
+              instance: {type: string}
+              devices_by_state:
+                type: object
+                additionalProperties: {type: integer}
+              total: {type: integer}
+        unowned:
+          type: object
+          additionalProperties: {type: integer}
+        open_pairings: {type: integer}
 """#
 }

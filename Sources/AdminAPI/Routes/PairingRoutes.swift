@@ -61,8 +61,8 @@ extension GatewayAPI {
             let access = try context.requireTenant()
             let body = try await request.decodeJSON(PairRequest.self)
             let method = try body.pairingMethod()
-            if let name = body.name, !(1...100).contains(name.count) {
-                throw APIError.invalid("name must be 1 to 100 characters")
+            if let name = body.name, !APIText.fits(name, 1...100) {
+                throw APIError.invalid("name must be 1 to 100 characters, without NUL")
             }
             if let wait = limiter.take(tenantID: access.tenantID, now: now()) {
                 throw APIError(.tooManyRequests, "rate_limited", "Too many pairing requests",
