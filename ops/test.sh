@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 source ops/lib.sh
 
 require_swift
-ensure_packages "${BASE_PACKAGES[@]}" zbar-tools
+# zbar-tools: QR decoding; prometheus: promtool checks /metrics.
+ensure_packages "${BASE_PACKAGES[@]}" zbar-tools prometheus
 
 PGBIN=$(pg_bindir)
 WORK=$(mktemp -d /tmp/pairgate-test.XXXXXX)
@@ -48,4 +49,8 @@ say "testing"
 status=0
 swift test --skip-build "$@" || status=$?
 [ $status -eq 0 ] && say "all tests passed" || say "tests failed (exit $status)"
+if [ $status -eq 0 ] && [ $# -eq 0 ]; then
+    say "checking the API against docs/openapi.yaml (schemathesis)"
+    ops/api-contract.sh || status=$?
+fi
 exit $status

@@ -15,9 +15,9 @@ extension Request {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     }
 
-    /// A query parameter, or nil when absent or empty.
+    /// A query parameter as sent (an empty value is a value, and is validated like any other).
     func query(_ name: String) -> String? {
-        uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        uri.queryParameters[Substring(name)].map(String.init)
     }
 }
 
@@ -26,5 +26,16 @@ extension Request {
 enum APIText {
     static func fits(_ text: String, _ range: ClosedRange<Int>) -> Bool {
         range.contains(text.unicodeScalars.count) && !text.unicodeScalars.contains("\0")
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An optional field: absent is nil, but an explicit null is refused (no input is nullable).
+    func optional<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key) else { return nil }
+        if try decodeNil(forKey: key) {
+            throw DecodingError.valueNotFound(T.self, .init(codingPath: codingPath + [key], debugDescription: "null is not allowed; leave the field out"))
+        }
+        return try decode(T.self, forKey: key)
     }
 }

@@ -14,6 +14,14 @@ private struct HostBody: Decodable {
 
 private struct TokenBody: Decodable {
     var label: String?
+
+    enum CodingKeys: String, CodingKey {
+        case label
+    }
+
+    init(from decoder: any Decoder) throws {
+        label = try decoder.container(keyedBy: CodingKeys.self).optional(String.self, forKey: .label)
+    }
 }
 
 private struct TenantView: Encodable {

@@ -216,8 +216,8 @@ paths:
           schema: {type: integer, minimum: 1, maximum: 200, default: 50}
         - name: cursor
           in: query
-          description: The `next_cursor` of the previous page.
-          schema: {type: string, minLength: 1}
+          description: The `next_cursor` of the previous page (`<microseconds>-<t|d>-<row id>`).
+          schema: {type: string, pattern: '^[0-9]{1,18}-[td]-[0-9]{1,18}$'}
       responses:
         '200':
           description: One page of history.
@@ -226,7 +226,7 @@ paths:
               schema:
                 $ref: '#/components/schemas/History'
         '400':
-          description: '`invalid_cursor`: the cursor is not one this API returned.'
+          description: '`invalid_cursor`: the cursor is malformed.'
           content:
             application/problem+json:
               schema:
@@ -572,7 +572,7 @@ paths:
           description: OpenAPI 3.1, YAML.
           content:
             application/yaml:
-              schema: {type: string}
+              schema: {type: object}
 components:
   securitySchemes:
     tenantToken:

@@ -17,6 +17,14 @@ struct PairRequest: Decodable, Sendable {
         case deviceID = "device_id"
     }
 
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        method = try container.decode(PairingMethodKind.self, forKey: .method)
+        phone = try container.optional(String.self, forKey: .phone)
+        name = try container.optional(String.self, forKey: .name)
+        deviceID = try container.optional(UUID.self, forKey: .deviceID)
+    }
+
     /// The phone number as the upstream wants it (digits only), validated.
     func pairingMethod() throws -> PairingMethod {
         switch method {

@@ -14,11 +14,26 @@ struct ResetRequestBody: Decodable, Sendable {
         case deviceID = "device_id"
         case all, mode
     }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        deviceID = try container.optional(UUID.self, forKey: .deviceID)
+        all = try container.optional(Bool.self, forKey: .all)
+        mode = try container.optional(ResetMode.self, forKey: .mode)
+    }
 }
 
 /// The body of POST /admin/devices/{id}/reset.
 struct ModeBody: Decodable, Sendable {
     var mode: ResetMode?
+
+    enum CodingKeys: String, CodingKey {
+        case mode
+    }
+
+    init(from decoder: any Decoder) throws {
+        mode = try decoder.container(keyedBy: CodingKeys.self).optional(ResetMode.self, forKey: .mode)
+    }
 }
 
 struct ResetView: Encodable, Sendable {

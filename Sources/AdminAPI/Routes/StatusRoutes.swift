@@ -98,7 +98,7 @@ extension GatewayAPI {
             var cursor: HistoryCursor?
             if let text = request.query("cursor") {
                 guard let parsed = HistoryCursor(token: text) else {
-                    throw APIError(.badRequest, "invalid_cursor", "The cursor is not one this API returned")
+                    throw APIError(.badRequest, "invalid_cursor", "The cursor is malformed")
                 }
                 cursor = parsed
             }
@@ -130,18 +130,23 @@ extension GatewayAPI {
 }
 
 extension HistoryCursor {
-    /// Opaque to clients: base64url of `microseconds:kind:id`.
+    /// `<microseconds>-<t|d>-<row id>` of the last entry returned: any well-formed cursor is a
+    /// valid position, so clients may also build one from an entry's time.
     var token: String {
         let micros = Int64((at.timeIntervalSince1970 * 1_000_000).rounded())
-        return Data("\(micros):\(kind.rawValue):\(id)".utf8).base64URL
+        return "\(micros)-\(kind == .transition ? "t" : "d")-\(id)"
     }
 
     init?(token: String) {
-        guard let data = Data(base64URL: token) else { return nil }
-        let parts = String(decoding: data, as: UTF8.self).split(separator: ":")
-        guard parts.count == 3, let micros = Int64(parts[0]), let kind = HistoryEntry.Kind(rawValue: String(parts[1])),
-              let id = Int64(parts[2])
+        let parts = token.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count <= 18, parts[2].count <= 18,
+              parts[0].allSatisfy(\.isASCII), parts[2].allSatisfy(\.isASCII),
+              let micros = Int64(parts[0]), micros >= 0, let id = Int64(parts[2]), id >= 0
         else { return nil }
-        self.init(at: Date(timeIntervalSince1970: Double(micros) / 1_000_000), kind: kind, id: id)
+        switch parts[1] {
+        case "t": self.init(at: Date(timeIntervalSince1970: Double(micros) / 1_000_000), kind: .transition, id: id)
+        case "d": self.init(at: Date(timeIntervalSince1970: Double(micros) / 1_000_000), kind: .disconnect, id: id)
+        default: return nil
+        }
     }
 }
