@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// The transport phase after the handshake: AES-256-GCM with one key and one UInt32 counter per direction.
 public struct NoiseTransport: Sendable {
@@ -35,10 +36,7 @@ enum NoiseCipher {
     static let tagSize = 16
 
     static func seal(_ plaintext: [UInt8], key: SymmetricKey, counter: UInt64, associatedData: [UInt8]) throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        try appendNonce(counter, to: &bytes)
-        // Twelve bytes is always a valid GCM nonce size, the only thing this initializer checks.
-        let nonce = try! AES.GCM.Nonce(data: bytes)
+        let nonce = try makeNonce(counter)
         // The overloads without associated data skip work in swift-crypto; transport frames have none.
         let box = associatedData.isEmpty
             ? try AES.GCM.seal(plaintext, using: key, nonce: nonce)
@@ -54,8 +52,8 @@ enum NoiseCipher {
         }
         // A sealed box built from one contiguous nonce ‖ ciphertext ‖ tag costs a quarter of one
         // built from separate parts (measured with swift-crypto 4.5 on 1 KiB frames).
-        var combined: [UInt8] = []
-        combined.reserveCapacity(nonceSize + sealed.count)
+        // Built as Data: SealedBox(combined:) copies anything else into a Data first.
+        var combined = Data(capacity: nonceSize + sealed.count)
         try appendNonce(counter, to: &combined)
         combined.append(contentsOf: sealed)
         do {
@@ -71,15 +69,21 @@ enum NoiseCipher {
 
     private static let nonceSize = 12
 
-    /// Appends eight zero bytes, then the counter as a big-endian UInt32.
-    private static func appendNonce(_ counter: UInt64, to bytes: inout [UInt8]) throws {
+    /// Eight zero bytes, then the counter as a big-endian UInt32 — built on the stack.
+    private static func makeNonce(_ counter: UInt64) throws -> AES.GCM.Nonce {
         guard let counter = UInt32(exactly: counter) else {
             throw NoiseError(.counterExhausted)
         }
-        bytes.append(contentsOf: repeatElement(0, count: 8))
-        bytes.append(UInt8(truncatingIfNeeded: counter >> 24))
-        bytes.append(UInt8(truncatingIfNeeded: counter >> 16))
-        bytes.append(UInt8(truncatingIfNeeded: counter >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: counter))
+        let layout = (UInt64(0), counter.bigEndian)
+        // Twelve bytes is always a valid GCM nonce size, the only thing this initializer checks.
+        return withUnsafeBytes(of: layout) { try! AES.GCM.Nonce(data: UnsafeRawBufferPointer(rebasing: $0[0..<nonceSize])) }
+    }
+
+    private static func appendNonce(_ counter: UInt64, to bytes: inout Data) throws {
+        guard let counter = UInt32(exactly: counter) else {
+            throw NoiseError(.counterExhausted)
+        }
+        let layout = (UInt64(0), counter.bigEndian)
+        withUnsafeBytes(of: layout) { bytes.append(contentsOf: $0[0..<nonceSize]) }
     }
 }

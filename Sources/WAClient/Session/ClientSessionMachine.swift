@@ -1,0 +1,421 @@
+import Foundation
+import WAWire
+
+/// The companion's protocol logic for one upstream connection, as a pure state machine: the shell feeds it
+/// WebSocket messages, timer firings and API calls, and executes the actions it returns.
+///
+/// It owns framing and the Noise transport: `.received` takes the raw bytes of one binary WebSocket message
+/// and `.write` returns the raw bytes of one. Rules for the shell:
+/// - timers are named; scheduling a name that is already scheduled replaces it, `.cancel` of an unknown name
+///   is a no-op; after `.close` every timer can be dropped and later inputs are ignored (API requests are
+///   answered `connectionClosed`);
+/// - `.close` comes once, right after the terminal event (`.disconnected` or `.loggedOut`) was emitted;
+///   write everything before it, then close the socket;
+/// - `.confirmPairing(credentials)` becomes `ClientEvent.pairSuccess` with a `PairingConfirmation` whose
+///   answer is fed back as `.pairingConfirmed`.
+public struct ClientSessionMachine: Sendable {
+    /// Everything tunable about the session; durations default to whatsmeow's.
+    public struct Configuration: Sendable {
+        /// The key that must sign the server's intermediate certificate (a simulator's root in tests).
+        public var trustedRootKey: [UInt8] = CertificateChain.whatsAppRootKey
+        /// What the ClientPayload claims; `payload.version` is the WhatsApp Web version failure 405 names.
+        public var payload = ClientPayloadBuilder()
+        /// The QR string's last field.
+        public var qrPlatform: PairingPlatform = .otherWebClient
+        /// companion_hello's platform id and display; the server refuses a display that is not "Browser (OS)".
+        public var codePairingPlatform: PairingPlatform = .chrome
+        public var codePairingDisplay = "Chrome (Linux)"
+        public var timeouts = Timeouts()
+        public var keepalive = Keepalive()
+        public var preKeys = PreKeyPolicy()
+
+        public init() {}
+    }
+
+    /// How long each step may take.
+    public struct Timeouts: Sendable, Hashable {
+        /// From sending ClientHello until ServerHello (whatsmeow: 20 s).
+        public var handshake: Duration = .seconds(20)
+        /// An IQ without its own timeout (whatsmeow: 75 s).
+        public var request: Duration = .seconds(75)
+        /// How long the first QR code is shown.
+        public var firstQR: Duration = .seconds(60)
+        /// How long each later QR code is shown.
+        public var laterQR: Duration = .seconds(20)
+
+        public init() {}
+    }
+
+    /// Keepalive pings (`w:p`): a random interval in `[minimumInterval, maximumInterval)` before each ping.
+    public struct Keepalive: Sendable, Hashable {
+        public var minimumInterval: Duration = .seconds(20)
+        public var maximumInterval: Duration = .seconds(30)
+        /// A ping without an answer by then counts as failed.
+        public var responseDeadline: Duration = .seconds(10)
+        /// With no successful ping for longer than this, the connection is closed (`keepaliveLost`).
+        public var maximumFailureTime: Duration = .seconds(180)
+
+        public init() {}
+    }
+
+    /// How many one-time prekeys to keep on the server.
+    public struct PreKeyPolicy: Sendable, Hashable {
+        /// Uploaded on the first login, when neither side has any.
+        public var initialUpload = 812
+        /// Uploaded when the server holds fewer than `minimumOnServer`.
+        public var refill = 50
+        public var minimumOnServer = 5
+
+        public init() {}
+    }
+
+    /// What happened, as the shell tells it.
+    public enum Input: Sendable {
+        /// The WebSocket is open; the machine sends the connection header and ClientHello.
+        case connected(now: Date)
+        /// The bytes of one binary WebSocket message from the server.
+        case received([UInt8], now: Date)
+        case timerFired(Timer, now: Date)
+        /// An API call; answered by `Action.complete` with the same id.
+        case request(ClientRequestID, ClientRequest)
+        /// The consumer's answer to `Action.confirmPairing`.
+        case pairingConfirmed(PairingDecision, now: Date)
+        /// The socket closed without us asking; `reason` is the transport's classification when it has one.
+        case transportClosed(DisconnectReason?)
+        /// End the connection on purpose (shutdown, reset, lease lost).
+        case close(DisconnectReason)
+    }
+
+    /// The consumer's answer after persisting pair-success's credentials.
+    public enum PairingDecision: Sendable, Hashable {
+        case accepted
+        /// Persisting failed; `detail` is safe to show.
+        case rejected(detail: String)
+    }
+
+    /// What the shell must do, in order.
+    public enum Action: Sendable {
+        /// Send the bytes as one binary WebSocket message.
+        case write([UInt8])
+        case emit(ClientEvent)
+        /// Persist `credentials` durably, then feed `.pairingConfirmed`; the shell emits them as
+        /// `ClientEvent.pairSuccess` with a `PairingConfirmation`.
+        case confirmPairing(DeviceCredentials)
+        case schedule(Timer, after: Duration)
+        case cancel(Timer)
+        /// The answer to an API call.
+        case complete(ClientRequestID, Result<Node, ClientRequestError>)
+        /// Close the socket after the writes before it; the terminal event was just emitted.
+        case close(DisconnectReason)
+    }
+
+    /// The machine's timers.
+    public enum Timer: Hashable, Sendable {
+        /// ServerHello did not come in time.
+        case handshake
+        /// The QR on screen expired; show the next ref's.
+        case qrRotation
+        /// Time for the next keepalive ping.
+        case keepalive
+        /// The IQ with this id got no answer in time.
+        case request(String)
+    }
+
+    /// Where the connection is.
+    public enum Phase: Sendable, Hashable {
+        /// Not connected yet.
+        case idle
+        /// ClientHello sent, waiting for ServerHello.
+        case handshaking
+        /// Registered; pair-device, QR codes or the code flow, pair-success and its confirmation.
+        case pairing
+        /// Logged in, waiting for `<success>` or `<failure>`.
+        case loggingIn
+        /// `<success>` came; prekeys and the passive IQ are under way.
+        case preparing
+        case online
+        case closed
+    }
+
+    /// The credentials as they are now: pair-success fills `account`, ADV rotation replaces `advSecret`,
+    /// prekey uploads move `nextPreKeyID`.
+    public internal(set) var credentials: DeviceCredentials
+    public let intent: ConnectionIntent
+    public internal(set) var phase: Phase = .idle
+
+    let configuration: Configuration
+    var random: InjectedRandom
+
+    var handshake: ClientHandshake?
+    var reader = FrameReader()
+    var writer = FrameWriter()
+    var transport: NoiseTransport?
+    let decoder = NodeDecoder()
+
+    /// IQs we sent that wait for an answer, by id.
+    var pending: [String: PendingIQ] = [:]
+    let idPrefix: String
+    var idCounter: UInt64 = 0
+
+    var pairing: PairingProgress?
+    var preparation = Preparation()
+    var keepalive = KeepaliveProgress()
+    var serverTimeOffset: Duration = .zero
+
+    /// A machine for one connection of the device with `credentials`. `random` draws ephemeral keys, ADV
+    /// secrets, link codes, request ids and keepalive jitter; pass a seeded generator only in tests.
+    public init(
+        credentials: DeviceCredentials,
+        intent: ConnectionIntent,
+        configuration: Configuration = Configuration(),
+        random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
+    ) {
+        self.credentials = credentials
+        self.intent = intent
+        self.configuration = configuration
+        self.random = InjectedRandom(base: random)
+        let first = UInt8.random(in: 0...255, using: &self.random)
+        let second = UInt8.random(in: 0...255, using: &self.random)
+        idPrefix = "\(first).\(second)-"
+    }
+
+    public mutating func handle(_ input: Input) -> [Action] {
+        switch input {
+        case .request(let id, let request):
+            return handleRequest(id, request)
+        case _ where phase == .closed:
+            // After the close only API calls get an answer (connectionClosed); everything else is late news.
+            return []
+        case .connected(let now):
+            return connect(now: now)
+        case .received(let bytes, let now):
+            return receive(bytes, now: now)
+        case .timerFired(let timer, let now):
+            return timerFired(timer, now: now)
+        case .pairingConfirmed(let decision, let now):
+            return pairingConfirmed(decision, now: now)
+        case .transportClosed(let reason):
+            return terminate(reason ?? closedByPeerReason())
+        case .close(let reason):
+            return terminate(reason)
+        }
+    }
+
+    // MARK: Frames
+
+    private mutating func receive(_ bytes: [UInt8], now: Date) -> [Action] {
+        guard phase != .idle else {
+            return []
+        }
+        do {
+            try reader.append(bytes)
+        } catch {
+            return terminate(violation(stage: phase == .handshaking ? .noise : .stream, "unreadable framing (\(error))"))
+        }
+        var actions: [Action] = []
+        while phase != .closed {
+            let frame: [UInt8]?
+            do {
+                frame = try reader.nextFrame()
+            } catch {
+                actions += terminate(violation(stage: phase == .handshaking ? .noise : .stream, "unreadable framing (\(error))"))
+                break
+            }
+            guard let frame else {
+                break
+            }
+            actions += phase == .handshaking ? serverHello(frame, now: now) : transportFrame(frame, now: now)
+        }
+        return actions
+    }
+
+    private mutating func transportFrame(_ frame: [UInt8], now: Date) -> [Action] {
+        guard var transport else {
+            return []
+        }
+        let plaintext: [UInt8]
+        do {
+            plaintext = try transport.decrypt(frame)
+        } catch {
+            // A frame that does not decrypt means the two counters disagree: nothing after it can be read.
+            return terminate(violation(stage: .stream, "a frame failed to decrypt"))
+        }
+        self.transport = transport
+        // whatsmeow drops a stanza it cannot decode and carries on; so do we.
+        guard let node = try? decoder.decode(frame: plaintext) else {
+            return []
+        }
+        return handleNode(node, now: now)
+    }
+
+    private mutating func handleNode(_ node: Node, now: Date) -> [Action] {
+        switch node.tag {
+        case "iq":
+            return handleIQ(node, now: now)
+        case "notification":
+            return handleNotification(node, now: now)
+        case "success":
+            return handleSuccess(node, now: now)
+        case "failure":
+            let reason = DisconnectClassification.failure(node, now: now, webVersion: configuration.payload.version)
+            return terminate(reason)
+        case "stream:error":
+            return terminate(DisconnectClassification.streamError(node))
+        case "xmlstreamend":
+            return terminate(DisconnectReason(stage: .stream, category: .network, detail: "the server ended the stream"))
+        default:
+            return []
+        }
+    }
+
+    private mutating func handleIQ(_ node: Node, now: Date) -> [Action] {
+        switch node.attribute("type") {
+        case "result", "error":
+            return handleResponse(node, now: now)
+        case "get":
+            let xmlns = node.attribute("xmlns")
+            guard xmlns == "urn:xmpp:ping" || xmlns == "w:p", let id = node.attribute("id") else {
+                return []
+            }
+            return send(Node("iq", ["to": replyAddress(node), "type": "result", "id": .string(id)]))
+        case "set":
+            if node.child("pair-device") != nil {
+                return handlePairDevice(node, now: now)
+            }
+            if node.child("pair-success") != nil {
+                return handlePairSuccess(node, now: now)
+            }
+            return []
+        default:
+            return []
+        }
+    }
+
+    private mutating func handleNotification(_ node: Node, now: Date) -> [Action] {
+        switch node.attribute("type") {
+        case "companion_reg_refresh":
+            return handleRegistrationRefresh(node, now: now)
+        case "link_code_companion_reg":
+            return handlePrimaryHello(node, now: now)
+        case "encrypt":
+            return ack(node) + handlePreKeyNotification(node)
+        default:
+            return ack(node)
+        }
+    }
+
+    private mutating func timerFired(_ timer: Timer, now: Date) -> [Action] {
+        switch timer {
+        case .handshake:
+            guard phase == .handshaking else {
+                return []
+            }
+            return terminate(DisconnectReason(stage: .noise, category: .timeout, detail: "no ServerHello in time"))
+        case .qrRotation:
+            return rotateQR(now: now)
+        case .keepalive:
+            return sendKeepalive(now: now)
+        case .request(let id):
+            guard let iq = pending.removeValue(forKey: id) else {
+                return []
+            }
+            return complete(iq, with: .timeout, now: now)
+        }
+    }
+
+    // MARK: Sending
+
+    /// The next IQ id of this connection: a random prefix and a counter, as whatsmeow makes them.
+    mutating func nextID() -> String {
+        idCounter += 1
+        return idPrefix + String(idCounter)
+    }
+
+    /// Encrypts and frames `node`; the connection ends if that is impossible (a used-up counter, a node we cannot encode).
+    mutating func send(_ node: Node) -> [Action] {
+        do {
+            return [.write(try encrypted(node))]
+        } catch {
+            return terminate(DisconnectReason(stage: .local, category: .other, detail: "cannot send \(node.tag) (\(error))"))
+        }
+    }
+
+    mutating func encrypted(_ node: Node) throws -> [UInt8] {
+        guard var transport else {
+            throw NoiseError(.outOfOrder)
+        }
+        let body = try transport.encrypt(try NodeEncoder.encode(node))
+        self.transport = transport
+        return try writer.encode(body)
+    }
+
+    /// Sends an IQ with a fresh id, remembers why, and times it out after `timeout`.
+    mutating func sendIQ(_ node: Node, for purpose: PendingIQ, timeout: Duration? = nil) -> [Action] {
+        var node = node
+        let id = nextID()
+        node.attributes["id"] = .string(id)
+        if node.attributes["to"] == nil {
+            node.attributes["to"] = .server
+        }
+        let actions = send(node)
+        guard phase != .closed else {
+            return actions
+        }
+        pending[id] = purpose
+        return actions + [.schedule(.request(id), after: timeout ?? configuration.timeouts.request)]
+    }
+
+    /// The `to` of an answer: the stanza's `from`, kept JID-typed when it was.
+    func replyAddress(_ node: Node) -> AttributeValue {
+        node.attributes["from"] ?? .server
+    }
+
+    /// Acknowledges a notification as whatsmeow does: class, id, to, and its type.
+    mutating func ack(_ node: Node) -> [Action] {
+        guard let id = node.attribute("id") else {
+            return []
+        }
+        var attributes: Node.Attributes = ["class": "notification", "id": .string(id), "to": replyAddress(node)]
+        if let type = node.attribute("type") {
+            attributes["type"] = .string(type)
+        }
+        return send(Node("ack", attributes))
+    }
+
+    // MARK: Ending
+
+    /// Ends the connection once: answers waiting API calls, emits the terminal event, then asks for the close.
+    mutating func terminate(_ reason: DisconnectReason) -> [Action] {
+        guard phase != .closed else {
+            return []
+        }
+        phase = .closed
+        var actions: [Action] = []
+        for (_, iq) in pending.sorted(by: { $0.key < $1.key }) {
+            if let request = iq.apiRequest {
+                actions.append(.complete(request, .failure(ClientRequestError(.connectionClosed))))
+            }
+        }
+        pending = [:]
+        handshake = nil
+        transport = nil
+        pairing = nil
+        reader = FrameReader()
+        actions.append(.emit(reason.category == .loggedOut ? .loggedOut(reason) : .disconnected(reason)))
+        actions.append(.close(reason))
+        return actions
+    }
+
+    func violation(stage: DisconnectReason.Stage, _ detail: String) -> DisconnectReason {
+        DisconnectReason(stage: stage, category: .protocolViolation, detail: detail)
+    }
+
+    private func closedByPeerReason() -> DisconnectReason {
+        switch phase {
+        case .idle, .handshaking:
+            DisconnectReason(stage: .noise, category: .network, detail: "the socket closed during the handshake")
+        default:
+            DisconnectReason(stage: .stream, category: .network, detail: "the socket closed")
+        }
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import WAWire
+
+extension SimConnectionMachine {
+    /// A logged-in device and the order of its first IQs.
+    struct LoginSession: Sendable {
+        let device: JID
+        var hasQueriedPreKeyCount = false
+        var isPassiveSet = false
+    }
+
+    /// The largest prekey upload accepted; real clients send 812 at most.
+    static let maximumPreKeyUpload = 2000
+
+    // MARK: Login
+
+    /// A login payload: `<success>` when the device is linked with this noise key, `<failure>` otherwise.
+    mutating func login(username: UInt64, device deviceNumber: UInt32, now: Date) -> [Action] {
+        guard let deviceID = UInt16(exactly: deviceNumber) else {
+            world.note(.loginRefused(id, reason: 401))
+            return send(Node("failure", ["reason": "401"])) + close()
+        }
+        let jid = JID(user: String(username), device: deviceID, server: .whatsApp)
+        if let reason = faults.loginFailure {
+            noteFault("login_failure_\(reason)")
+            world.note(.loginRefused(id, reason: reason))
+            return send(Node("failure", ["reason": .string(String(reason))])) + close()
+        }
+        guard let linked = world.login(jid, noiseKey: clientStaticKey, connection: id) else {
+            world.note(.loginRefused(id, reason: 401))
+            return send(Node("failure", ["reason": "401"])) + close()
+        }
+        phase = .loggedIn
+        device = jid
+        session = LoginSession(device: jid)
+        return send(Node("success", [
+            "t": .string(Self.unix(now)),
+            "lid": .jid(linked.lid),
+            "location": "sim",
+            "creation": .string(Self.unix(linked.linkedAt)),
+        ]))
+    }
+
+    // MARK: Stanzas from the client
+
+    mutating func handleNode(_ node: Node, now: Date) -> [Action] {
+        switch node.tag {
+        case "iq":
+            return handleIQ(node, now: now)
+        case "ack":
+            return handleAck(node, now: now)
+        case "xmlstreamend":
+            return close()
+        default:
+            // ib (unified_session), presence and the rest need no answer from this simulator.
+            return []
+        }
+    }
+
+    private mutating func handleIQ(_ node: Node, now: Date) -> [Action] {
+        guard let stanzaID = node.attribute("id"), !stanzaID.isEmpty else {
+            record(.malformedStanza, "an iq without id", now: now)
+            return []
+        }
+        switch node.attribute("type") {
+        case "result", "error":
+            guard let expectation = expected.removeValue(forKey: stanzaID) else {
+                record(.unexpectedAnswer, "an iq answer to unknown id \(stanzaID)", now: now)
+                return []
+            }
+            let cancel: [Action] = [.cancel(.answer(stanzaID))]
+            switch expectation {
+            case .pairDeviceAck:
+                if node.attribute("type") == "result", node.children.isEmpty {
+                    registration?.isPairDeviceAcknowledged = true
+                } else {
+                    record(.malformedStanza, "pair-device must be answered with an empty result", now: now)
+                }
+                return cancel
+            case .pairSuccessReply:
+                return cancel + pairSuccessAnswered(node, now: now)
+            case .notificationAck(let type):
+                record(.malformedStanza, "the \(type) notification was answered with an iq instead of an ack", now: now)
+                return cancel
+            }
+        case "get", "set":
+            guard node.attribute("to") == JID.serverJID.description else {
+                record(.malformedStanza, "an iq not addressed to s.whatsapp.net", now: now)
+                return errorAnswer(stanzaID, 400, "bad-request")
+            }
+            return handleRequest(node, stanzaID: stanzaID, now: now)
+        default:
+            record(.malformedStanza, "an iq with type \(node.attribute("type")?.prefix(20) ?? "missing")", now: now)
+            return []
+        }
+    }
+
+    private mutating func handleRequest(_ node: Node, stanzaID: String, now: Date) -> [Action] {
+        let type = node.attribute("type")
+        switch (node.attribute("xmlns"), type) {
+        case ("w:p", "get"), ("urn:xmpp:ping", "get"):
+            return keepalive(stanzaID, now: now)
+        case ("md", "set"):
+            if let request = node.child("link_code_companion_reg") {
+                return linkCodeRequest(node, registration: request, stanzaID: stanzaID, now: now)
+            }
+            if let remove = node.child("remove-companion-device") {
+                return removeCompanion(remove, stanzaID: stanzaID, now: now)
+            }
+        case ("encrypt", "get") where node.child("count") != nil:
+            return preKeyCount(stanzaID, now: now)
+        case ("encrypt", "set") where node.child("list") != nil:
+            return preKeyUpload(node, stanzaID: stanzaID, now: now)
+        case ("passive", "set") where node.child("active") != nil:
+            return passive(stanzaID, now: now)
+        default:
+            break
+        }
+        return errorAnswer(stanzaID, 501, "feature-not-implemented")
+    }
+
+    private mutating func handleAck(_ node: Node, now: Date) -> [Action] {
+        guard let stanzaID = node.attribute("id"), let expectation = expected[stanzaID],
+              case .notificationAck(let type) = expectation
+        else {
+            record(.unexpectedAnswer, "an ack for nothing we sent", now: now)
+            return []
+        }
+        expected[stanzaID] = nil
+        if node.attribute("class") != "notification" || node.attribute("type") != type {
+            record(.malformedStanza, "the ack of the \(type) notification needs class=notification and type=\(type)", now: now)
+        }
+        return [.cancel(.answer(stanzaID))]
+    }
+
+    // MARK: Answers
+
+    private mutating func keepalive(_ stanzaID: String, now: Date) -> [Action] {
+        switch faults.keepalive {
+        case .answer:
+            return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID), "t": .string(Self.unix(now))]))
+        case .delay(let delay):
+            noteFault("keepalive_delay")
+            return [.schedule(.keepaliveAnswer(stanzaID), after: delay)]
+        case .ignore:
+            noteFault("keepalive_ignore")
+            return []
+        }
+    }
+
+    private mutating func preKeyCount(_ stanzaID: String, now: Date) -> [Action] {
+        guard phase == .loggedIn, var session else {
+            record(.wrongOrder, "a prekey count query before login", now: now)
+            return errorAnswer(stanzaID, 401, "not-authorized")
+        }
+        session.hasQueriedPreKeyCount = true
+        self.session = session
+        let available = world.device(session.device)?.availablePreKeys ?? 0
+        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)], [
+            Node("count", ["value": .string(String(available))]),
+        ]))
+    }
+
+    /// Checks the upload's shape (pairing.md §7.1) against the linked device, then counts the keys.
+    private mutating func preKeyUpload(_ node: Node, stanzaID: String, now: Date) -> [Action] {
+        guard phase == .loggedIn, let session, let linked = world.device(session.device) else {
+            record(.wrongOrder, "a prekey upload before login", now: now)
+            return errorAnswer(stanzaID, 401, "not-authorized")
+        }
+        if !session.hasQueriedPreKeyCount {
+            record(.wrongOrder, "a prekey upload before the count query", now: now)
+        }
+        if let problem = Self.uploadProblem(node, device: linked) {
+            record(problem.kind, problem.detail, now: now)
+            return errorAnswer(stanzaID, 400, "bad-request")
+        }
+        let count = node.child("list")?.children.count ?? 0
+        _ = world.recordPreKeyUpload(session.device, count: count)
+        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+    }
+
+    /// What is wrong with an upload, if anything.
+    static func uploadProblem(_ node: Node, device: SimLinkedDevice) -> (kind: SimViolation.Kind, detail: String)? {
+        let registration = device.registrationID
+        let registrationBytes: [UInt8] = [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: registration >> $0) }
+        guard node.child("registration")?.bytes == registrationBytes else {
+            return (.malformedStanza, "prekey upload: <registration> is not the registered id as 4 bytes")
+        }
+        guard node.child("type")?.bytes == [RegistrationKeys.keyType] else {
+            return (.malformedStanza, "prekey upload: <type> is not 05")
+        }
+        guard node.child("identity")?.bytes == device.identityPublicKey else {
+            return (.badSignature, "prekey upload: <identity> is not the linked identity key")
+        }
+        guard let keys = node.child("list")?.children, !keys.isEmpty, keys.count <= maximumPreKeyUpload else {
+            return (.malformedStanza, "prekey upload: <list> must hold 1...\(maximumPreKeyUpload) keys")
+        }
+        var ids = Set<[UInt8]>()
+        for key in keys {
+            guard key.tag == "key", let keyID = key.child("id")?.bytes, keyID.count == 3, keyID != [0, 0, 0],
+                  key.child("value")?.bytes?.count == 32
+            else {
+                return (.malformedStanza, "prekey upload: every <key> needs a 3-byte nonzero <id> and a 32-byte <value>")
+            }
+            guard ids.insert(keyID).inserted else {
+                return (.malformedStanza, "prekey upload: a key id appears twice")
+            }
+        }
+        guard let signedPreKey = node.child("skey"), signedPreKey.child("id")?.bytes?.count == 3,
+              let value = signedPreKey.child("value")?.bytes, value.count == 32,
+              let signature = signedPreKey.child("signature")?.bytes
+        else {
+            return (.malformedStanza, "prekey upload: <skey> needs a 3-byte <id>, a 32-byte <value> and a <signature>")
+        }
+        guard CurveSignature.isValid(signature, for: SignedPreKey.signedMessage(value), publicKey: device.identityPublicKey) else {
+            return (.badSignature, "prekey upload: the signed prekey's signature does not verify")
+        }
+        return nil
+    }
+
+    private mutating func passive(_ stanzaID: String, now: Date) -> [Action] {
+        guard phase == .loggedIn, var session else {
+            record(.wrongOrder, "the passive IQ before login", now: now)
+            return errorAnswer(stanzaID, 401, "not-authorized")
+        }
+        if !session.hasQueriedPreKeyCount {
+            record(.wrongOrder, "the passive IQ before the prekey count query", now: now)
+        }
+        session.isPassiveSet = true
+        self.session = session
+        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+    }
+
+    /// remove-companion-device (pairing.md §8): only for the device itself; other connections of it are told.
+    private mutating func removeCompanion(_ remove: Node, stanzaID: String, now: Date) -> [Action] {
+        guard phase == .loggedIn, let session else {
+            record(.wrongOrder, "remove-companion-device before login", now: now)
+            return errorAnswer(stanzaID, 401, "not-authorized")
+        }
+        let jid = remove.jidAttribute("jid") ?? remove.attribute("jid").flatMap { JID(parsing: $0) }
+        guard jid == session.device, remove.attribute("reason") != nil else {
+            record(.malformedStanza, "remove-companion-device must name this device's JID and a reason", now: now)
+            return errorAnswer(stanzaID, 403, "forbidden")
+        }
+        let answer = send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+        world.removeDevice(session.device, sparing: id)
+        return answer
+    }
+
+    mutating func errorAnswer(_ stanzaID: String, _ code: Int, _ text: String) -> [Action] {
+        send(Node("iq", ["from": .server, "type": "error", "id": .string(stanzaID)], [
+            Node("error", ["code": .string(String(code)), "text": .string(text)]),
+        ]))
+    }
+}

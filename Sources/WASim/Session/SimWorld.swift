@@ -1,0 +1,382 @@
+import Foundation
+import Synchronization
+import WAWire
+
+/// The simulated WhatsApp's shared state, and the only way connections affect each other.
+///
+/// It holds the accounts (the phones), the devices linked to them, the QR refs and code pairings waiting
+/// for the phone, and the live connections with their delivery callbacks. Three kinds of users:
+/// - **shells** (one per socket): `openConnection(deliver:)` registers a callback and returns the id and
+///   faults for a new `SimConnectionMachine`; the callback must hand the delivery to that machine
+///   asynchronously (on its event loop), never by calling into it synchronously;
+/// - **the phone and the control API**: `addAccount`, `scan`, `enterCode`, `devices`, `unlink`,
+///   `handOutPreKeys`, `deliver(.fault(…), to:)`, and the statistics queries;
+/// - **`SimConnectionMachine`**: the internal methods (offering refs, linking, logging in, violations).
+///
+/// Everything is behind one lock; callbacks (deliveries, the observer) run after it is released.
+public final class SimWorld: Sendable {
+    /// How a connection's shell receives deliveries.
+    public typealias Deliver = @Sendable (SimDelivery) -> Void
+
+    /// What `openConnection` hands the shell for its machine.
+    public struct Ticket: Sendable {
+        public let id: SimConnectionID
+        public let faults: SimConnectionFaults
+    }
+
+    /// Accounts and devices: the part of the world worth saving between runs.
+    public struct Snapshot: Sendable, Hashable, Codable {
+        public var accounts: [SimAccount]
+        public var devices: [SimLinkedDevice]
+
+        public init(accounts: [SimAccount] = [], devices: [SimLinkedDevice] = []) {
+            self.accounts = accounts
+            self.devices = devices
+        }
+    }
+
+    /// Violations kept for inspection; older ones are dropped (the count keeps going).
+    public static let retainedViolations = 1000
+
+    private struct LiveConnection {
+        let deliver: Deliver
+        /// The device it logged in as.
+        var device: JID?
+    }
+
+    private struct State {
+        var accounts: [String: SimAccount] = [:]
+        var devices: [JID: SimLinkedDevice] = [:]
+        var connections: [SimConnectionID: LiveConnection] = [:]
+        /// QR refs on some connection's screen right now.
+        var refs: [String: SimConnectionID] = [:]
+        /// Code pairings waiting for the phone, by phone number.
+        var codePairings: [String: SimConnectionID] = [:]
+        var logins: [JID: Set<SimConnectionID>] = [:]
+        var maximumLogins: [JID: Int] = [:]
+        var violations: [SimViolation] = []
+        var violationCount = 0
+        var nextConnection: UInt64 = 1
+    }
+
+    private let state: Mutex<State>
+    private let observer: @Sendable (SimWorldEvent) -> Void
+    private let planFaults: @Sendable (SimConnectionID) -> SimConnectionFaults
+
+    /// A world holding `snapshot`'s accounts and devices. `observer` sees every event (for statistics);
+    /// `planFaults` chooses the faults of each new connection.
+    public init(
+        snapshot: Snapshot = Snapshot(),
+        observer: @escaping @Sendable (SimWorldEvent) -> Void = { _ in },
+        planFaults: @escaping @Sendable (SimConnectionID) -> SimConnectionFaults = { _ in SimConnectionFaults() }
+    ) {
+        var initial = State()
+        for account in snapshot.accounts {
+            initial.accounts[account.phoneNumber] = account
+        }
+        for device in snapshot.devices {
+            initial.devices[device.jid] = device
+        }
+        state = Mutex(initial)
+        self.observer = observer
+        self.planFaults = planFaults
+    }
+
+    /// The accounts and devices as they are now.
+    public func snapshot() -> Snapshot {
+        state.withLock { state in
+            Snapshot(
+                accounts: state.accounts.values.sorted { $0.phoneNumber < $1.phoneNumber },
+                devices: state.devices.values.sorted { ($0.phoneNumber, $0.deviceID) < ($1.phoneNumber, $1.deviceID) }
+            )
+        }
+    }
+
+    // MARK: Accounts and devices
+
+    /// Adds the account, or replaces the one with the same phone number (its devices stay linked).
+    public func addAccount(_ account: SimAccount) {
+        state.withLock { $0.accounts[account.phoneNumber] = account }
+    }
+
+    public func account(phoneNumber: String) -> SimAccount? {
+        state.withLock { $0.accounts[phoneNumber] }
+    }
+
+    public var accounts: [SimAccount] {
+        snapshot().accounts
+    }
+
+    public var devices: [SimLinkedDevice] {
+        snapshot().devices
+    }
+
+    public func devices(phoneNumber: String) -> [SimLinkedDevice] {
+        devices.filter { $0.phoneNumber == phoneNumber }
+    }
+
+    public func device(_ jid: JID) -> SimLinkedDevice? {
+        state.withLock { $0.devices[jid] }
+    }
+
+    /// The phone unlinks `jid`: connections logged in as it get stream:error device_removed, and its next
+    /// login is refused with 401. False when no such device is linked.
+    @discardableResult
+    public func unlink(_ jid: JID) -> Bool {
+        removeDevice(jid, sparing: nil)
+    }
+
+    /// Simulated senders fetch `count` of the device's prekeys; below 5 left, its live connections get the
+    /// `encrypt` notification. Returns how many are left, nil for an unknown device.
+    @discardableResult
+    public func handOutPreKeys(of jid: JID, count: Int) -> Int? {
+        let (available, deliveries) = state.withLock { state -> (Int?, [Deliver]) in
+            guard var device = state.devices[jid] else {
+                return (nil, [])
+            }
+            device.handedOutPreKeys = min(device.uploadedPreKeys, device.handedOutPreKeys + max(0, count))
+            state.devices[jid] = device
+            let available = device.availablePreKeys
+            return (available, available < 5 ? Self.loggedInCallbacks(of: jid, in: state, sparing: nil) : [])
+        }
+        if let available {
+            deliveries.forEach { $0(.preKeysLow(available: available)) }
+        }
+        return available
+    }
+
+    // MARK: The phone
+
+    /// The phone of `phoneNumber` scans `text`; the connection showing that ref continues the pairing.
+    public func scan(_ text: String, phoneNumber: String) throws(SimWorldError) {
+        let qr: PairingQR
+        do {
+            qr = try PairingQR.parse(text)
+        } catch {
+            throw SimWorldError(.invalidQR)
+        }
+        let (account, deliver) = state.withLock { state in
+            (state.accounts[phoneNumber], state.refs[qr.ref].flatMap { state.connections[$0]?.deliver })
+        }
+        guard let account else {
+            throw SimWorldError(.unknownAccount)
+        }
+        guard let deliver else {
+            throw SimWorldError(.unknownRef)
+        }
+        deliver(.scanned(qr, account: account))
+    }
+
+    /// The user types `text` on the phone of `phoneNumber`, for the connection that asked for a code.
+    public func enterCode(_ text: String, phoneNumber: String) throws(SimWorldError) {
+        let code: LinkCode
+        do {
+            code = try LinkCode(parsing: text)
+        } catch {
+            throw SimWorldError(.invalidCode)
+        }
+        let (account, deliver) = state.withLock { state in
+            (state.accounts[phoneNumber], state.codePairings[phoneNumber].flatMap { state.connections[$0]?.deliver })
+        }
+        guard let account else {
+            throw SimWorldError(.unknownAccount)
+        }
+        guard let deliver else {
+            throw SimWorldError(.noCodePairing)
+        }
+        deliver(.codeEntered(code, account: account))
+    }
+
+    // MARK: Connections
+
+    /// Registers a new connection; `deliver` must pass deliveries to its machine asynchronously.
+    public func openConnection(deliver: @escaping Deliver) -> Ticket {
+        let id = state.withLock { state in
+            let id = SimConnectionID(state.nextConnection)
+            state.nextConnection += 1
+            state.connections[id] = LiveConnection(deliver: deliver)
+            return id
+        }
+        observer(.connectionOpened(id))
+        return Ticket(id: id, faults: planFaults(id))
+    }
+
+    /// Hands `delivery` to a live connection; false when it has ended.
+    @discardableResult
+    public func deliver(_ delivery: SimDelivery, to id: SimConnectionID) -> Bool {
+        guard let deliver = state.withLock({ $0.connections[id]?.deliver }) else {
+            return false
+        }
+        deliver(delivery)
+        return true
+    }
+
+    public var liveConnections: [SimConnectionID] {
+        state.withLock { $0.connections.keys.sorted() }
+    }
+
+    /// The connections logged in as `jid` right now (more than one only until `replaced` closes the old).
+    public func loggedInConnections(of jid: JID) -> [SimConnectionID] {
+        state.withLock { ($0.logins[jid] ?? []).sorted() }
+    }
+
+    /// The most connections ever logged in as `jid` at once.
+    public func maximumConcurrentLogins(of jid: JID) -> Int {
+        state.withLock { $0.maximumLogins[jid] ?? 0 }
+    }
+
+    /// The most connections ever logged in at once as any one device (the fleet invariant wants 1).
+    public var maximumConcurrentLogins: Int {
+        state.withLock { $0.maximumLogins.values.max() ?? 0 }
+    }
+
+    /// The latest violations, oldest first.
+    public var violations: [SimViolation] {
+        state.withLock { $0.violations }
+    }
+
+    public var violationCount: Int {
+        state.withLock { $0.violationCount }
+    }
+
+    // MARK: For SimConnectionMachine
+
+    func note(_ event: SimWorldEvent) {
+        observer(event)
+    }
+
+    func record(_ violation: SimViolation) {
+        state.withLock { state in
+            state.violationCount += 1
+            state.violations.append(violation)
+            if state.violations.count > Self.retainedViolations {
+                state.violations.removeFirst(state.violations.count - Self.retainedViolations)
+            }
+        }
+        observer(.violation(violation))
+    }
+
+    /// Puts `ref` on `connection`'s screen, so that scanning it reaches the connection.
+    func offerRef(_ ref: String, connection: SimConnectionID) {
+        state.withLock { $0.refs[ref] = connection }
+    }
+
+    func withdrawRef(_ ref: String) {
+        state.withLock { _ = $0.refs.removeValue(forKey: ref) }
+    }
+
+    /// `connection` waits for the phone of `phoneNumber` to enter a code; false without such an account.
+    func offerCodePairing(phoneNumber: String, connection: SimConnectionID) -> Bool {
+        state.withLock { state in
+            guard state.accounts[phoneNumber] != nil else {
+                return false
+            }
+            state.codePairings[phoneNumber] = connection
+            return true
+        }
+    }
+
+    func withdrawCodePairing(phoneNumber: String, connection: SimConnectionID) {
+        state.withLock { state in
+            if state.codePairings[phoneNumber] == connection {
+                state.codePairings[phoneNumber] = nil
+            }
+        }
+    }
+
+    /// Takes the next device number and key index of the account, for a pair-success about to be sent.
+    func reserveDevice(phoneNumber: String) -> (account: SimAccount, deviceID: UInt16, keyIndex: UInt32)? {
+        state.withLock { state in
+            guard var account = state.accounts[phoneNumber] else {
+                return nil
+            }
+            let reserved = (account, account.nextDeviceID, account.nextKeyIndex)
+            account.nextDeviceID = account.nextDeviceID == UInt16.max ? 1 : account.nextDeviceID + 1
+            account.nextKeyIndex &+= 1
+            state.accounts[phoneNumber] = account
+            return reserved
+        }
+    }
+
+    /// The client countersigned pair-success: the device is linked.
+    func link(_ device: SimLinkedDevice, connection: SimConnectionID) {
+        state.withLock { $0.devices[device.jid] = device }
+        observer(.paired(connection, device: device.jid))
+    }
+
+    /// A login of `jid` with `noiseKey`: accepted when the device is linked with that key. Other
+    /// connections logged in as it are told they are replaced.
+    func login(_ jid: JID, noiseKey: [UInt8], connection: SimConnectionID) -> SimLinkedDevice? {
+        let (device, replaced) = state.withLock { state -> (SimLinkedDevice?, [Deliver]) in
+            guard let device = state.devices[jid], device.noisePublicKey == noiseKey,
+                  state.connections[connection] != nil
+            else {
+                return (nil, [])
+            }
+            let others = Self.loggedInCallbacks(of: jid, in: state, sparing: connection)
+            state.connections[connection]?.device = jid
+            state.logins[jid, default: []].insert(connection)
+            let count = state.logins[jid]?.count ?? 0
+            state.maximumLogins[jid] = max(state.maximumLogins[jid] ?? 0, count)
+            return (device, others)
+        }
+        if device != nil {
+            observer(.loggedIn(connection, device: jid))
+        }
+        replaced.forEach { $0(.replaced) }
+        return device
+    }
+
+    /// Records an accepted prekey upload; the updated device, nil if it is gone.
+    func recordPreKeyUpload(_ jid: JID, count: Int) -> SimLinkedDevice? {
+        state.withLock { state in
+            guard var device = state.devices[jid] else {
+                return nil
+            }
+            device.uploadedPreKeys += count
+            state.devices[jid] = device
+            return device
+        }
+    }
+
+    /// Removes the device; its logged-in connections other than `sparing` get `.deviceRemoved`.
+    @discardableResult
+    func removeDevice(_ jid: JID, sparing: SimConnectionID?) -> Bool {
+        let (removed, callbacks) = state.withLock { state -> (Bool, [Deliver]) in
+            guard state.devices.removeValue(forKey: jid) != nil else {
+                return (false, [])
+            }
+            return (true, Self.loggedInCallbacks(of: jid, in: state, sparing: sparing))
+        }
+        if removed {
+            observer(.unlinked(device: jid))
+        }
+        callbacks.forEach { $0(.deviceRemoved) }
+        return removed
+    }
+
+    /// The connection ended: forget its refs, code pairing and login.
+    func connectionEnded(_ id: SimConnectionID) {
+        let existed = state.withLock { state -> Bool in
+            guard let connection = state.connections.removeValue(forKey: id) else {
+                return false
+            }
+            state.refs = state.refs.filter { $0.value != id }
+            state.codePairings = state.codePairings.filter { $0.value != id }
+            if let device = connection.device {
+                state.logins[device]?.remove(id)
+                if state.logins[device]?.isEmpty == true {
+                    state.logins[device] = nil
+                }
+            }
+            return true
+        }
+        if existed {
+            observer(.connectionClosed(id))
+        }
+    }
+
+    private static func loggedInCallbacks(of jid: JID, in state: State, sparing: SimConnectionID?) -> [Deliver] {
+        (state.logins[jid] ?? []).sorted().filter { $0 != sparing }.compactMap { state.connections[$0]?.deliver }
+    }
+}
