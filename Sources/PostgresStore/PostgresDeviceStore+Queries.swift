@@ -97,6 +97,14 @@ extension PostgresDeviceStore {
         }
     }
 
+    /// Devices of disabled tenants whose live lease `owner` holds: they must stop.
+    public func devicesOfDisabledTenants(owner: String) async throws -> [UUID] {
+        try await pool.query("""
+            SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id
+            WHERE t.disabled_at IS NOT NULL AND d.lease_owner = $1 AND d.lease_expires_at > now()
+            """, [owner]).map { try $0.decode(0) }
+    }
+
     /// How many devices are in each state, fleet-wide.
     public func countsByState() async throws -> [DeviceState.Kind: Int] {
         var counts: [DeviceState.Kind: Int] = [:]

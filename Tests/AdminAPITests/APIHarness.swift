@@ -172,8 +172,8 @@ struct APIHarness: Sendable {
         return EventStreamReader(status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type"), body: response.body)
     }
 
-    func admin(_ method: HTTPMethod, _ path: String, json: String? = nil) async throws -> Reply {
-        try await request(method, path, host: "anything.example", token: Self.adminToken, json: json)
+    func admin(_ method: HTTPMethod, _ path: String, json: String? = nil, node: Int = 0) async throws -> Reply {
+        try await request(method, path, host: "anything.example", token: Self.adminToken, json: json, node: node)
     }
 
     /// Starts a QR pairing for `tenant` through the API while the test plays the upstream: the

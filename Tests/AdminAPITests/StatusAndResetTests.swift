@@ -121,6 +121,32 @@ struct StatusAndResetTests {
         }
     }
 
+    @Test func disablingATenantStopsItsDevicesWhereverTheyRunAndEnablingBringsThemBack() async throws {
+        try await APIHarness.run(instances: ["a", "b"]) { h in
+            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net", node: 0)
+            let other = try await onlineDevice(h, h.beta, jid: "15557654321:2@s.whatsapp.net", node: 0)
+            #expect(try await h.admin(.POST, "/admin/tenants/\(h.acme.id.uuidString)/disable", node: 1).status == 200)
+            try await eventually("the device stopped and released its lease") {
+                let record = try await h.store.device(deviceID)
+                return record?.state == .paired && record?.leaseOwner == nil
+            }
+            #expect(!h.nodes[0].supervisor.ownedDevices.contains(deviceID))
+            #expect(try await h.store.device(other)?.state == .online)
+
+            #expect(try await h.admin(.POST, "/admin/tenants/\(h.acme.id.uuidString)/enable", node: 1).status == 200)
+            // Either instance may claim it on its next look for free devices.
+            var a = h.nodes[0].upstream.sessions.makeAsyncIterator()
+            var b = h.nodes[1].upstream.sessions.makeAsyncIterator()
+            h.clock.advance(by: .seconds(10))
+            try await eventually("claimed again") {
+                h.nodes[0].supervisor.ownedDevices.contains(deviceID) || h.nodes[1].supervisor.ownedDevices.contains(deviceID)
+            }
+            let owner = h.nodes[0].supervisor.ownedDevices.contains(deviceID) ? 0 : 1
+            let login = try #require(owner == 0 ? await a.next() : await b.next())
+            #expect(login.intent == .login)
+        }
+    }
+
     @Test func cancellingAPairingRunByAnotherInstanceIsRoutedToo() async throws {
         try await APIHarness.run(instances: ["a", "b"]) { h in
             let (reply, _) = try await h.startQRPairing(h.acme, node: 0)

@@ -2,6 +2,7 @@ import DevicePool
 import Foundation
 import Logging
 import PostgresClient
+import PostgresStore
 import ServiceLifecycle
 import Synchronization
 
@@ -112,10 +113,25 @@ public final class FleetBus: Service, Sendable {
                     pendingResets.withLock { $0[reply.id] }?.yield(reply.outcome)
                 case .tenancyChanged:
                     directory.invalidate()
+                    group.addTask { await self.stopDisabledTenantsDevices() }
                 case .reset, .resetResult:
                     break
                 }
             }
+        }
+    }
+
+    /// A disabled tenant gets no connections: this instance stops the ones it runs (they stay
+    /// paired, and are claimed again once the tenant is enabled).
+    private func stopDisabledTenantsDevices() async {
+        do {
+            for deviceID in try await PostgresDeviceStore(pool: pool).devicesOfDisabledTenants(owner: instanceID) {
+                if supervisor.stop(deviceID: deviceID) {
+                    logger.notice("stopped a device of a disabled tenant", metadata: ["device": "\(deviceID.uuidString.lowercased())"])
+                }
+            }
+        } catch {
+            logger.warning("could not look for devices of disabled tenants", metadata: ["error": "\(error)"])
         }
     }
 

@@ -144,6 +144,16 @@ public final class Supervisor: Service, Sendable {
         state.withLock { Array($0.running.keys) }
     }
 
+    /// Stops running a device here as at shutdown (disconnect `shutdown` recorded, lease
+    /// released) without changing what it is: used when its tenant is disabled. Returns whether
+    /// this process ran it.
+    @discardableResult
+    public func stop(deviceID: UUID) -> Bool {
+        guard let actor = state.withLock({ $0.running[deviceID]?.actor }) else { return false }
+        actor.send(.shutdown)
+        return true
+    }
+
     // MARK: Pairing
 
     /// Starts a pairing for a tenant: claims the tenant's pairing lock before anything else (no
