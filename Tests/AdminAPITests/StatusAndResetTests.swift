@@ -130,7 +130,7 @@ struct StatusAndResetTests {
                 let record = try await h.store.device(deviceID)
                 return record?.state == .paired && record?.leaseOwner == nil
             }
-            #expect(!h.nodes[0].supervisor.ownedDevices.contains(deviceID))
+            try await eventually("instance a no longer runs it") { !h.nodes[0].supervisor.ownedDevices.contains(deviceID) }
             #expect(try await h.store.device(other)?.state == .online)
 
             #expect(try await h.admin(.POST, "/admin/tenants/\(h.acme.id.uuidString)/enable", node: 1).status == 200)
