@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import PairgateTestSupport
 import Testing
+import WAClient
 
 @Suite("Host routing and authentication", .requiresDatabase)
 struct TenancyTests {
@@ -66,6 +67,13 @@ struct TenancyTests {
             let believed = try await h.request(.GET, "/status", host: "proxy.internal", token: h.acme.token,
                                                headers: [("X-Forwarded-Host", "ACME.example:443, proxy.internal")])
             #expect(believed.status == 200)
+            // Links are built for the address the client used.
+            async let pair = h.request(.POST, "/pair", host: "proxy.internal", token: h.acme.token, json: #"{"method":"qr"}"#,
+                                       headers: [("X-Forwarded-Host", "acme.example:8443"), ("X-Forwarded-Proto", "https")])
+            var sessions = h.node.upstream.sessions.makeAsyncIterator()
+            try #require(await sessions.next()).emit(.qr(code: "QR", validFor: .seconds(60)))
+            let link = try #require(try await pair.json["page_url"] as? String)
+            #expect(link.hasPrefix("https://acme.example:8443/?pairing="))
         }
     }
 

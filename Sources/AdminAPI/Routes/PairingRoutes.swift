@@ -84,7 +84,7 @@ extension GatewayAPI {
                 latest: latest, outcome: outcome
             )
             let link = links.sign(pairingID: ticket.pairingID, expiresAt: ticket.deadline)
-            view.pageURL = "\(gate.scheme(of: request, peer: context.peer))://\(access.host)\(publicPort(request))/?\(link.query)"
+            view.pageURL = "\(gate.origin(of: request, peer: context.peer, host: access.host))/?\(link.query)"
             return try APIJSON.response(.created, view, headers: [.location: view.eventsURL])
         }
     }
@@ -209,14 +209,6 @@ extension GatewayAPI {
         } catch {
             throw APIError(.internalServerError, "qr_encoding_failed", "The QR code could not be drawn")
         }
-    }
-
-    /// `:port` when the client addressed a non-default port, for absolute links.
-    func publicPort(_ request: Request) -> String {
-        guard let authority = request.head.authority, let colon = authority.lastIndex(of: ":"),
-              !authority.hasSuffix("]"), let port = Int(authority[authority.index(after: colon)...]), port != 80, port != 443
-        else { return "" }
-        return ":\(port)"
     }
 }
 

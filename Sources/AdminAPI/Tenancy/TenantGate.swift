@@ -22,11 +22,28 @@ struct TenantGate: Sendable {
 
     /// The normalised host the request addresses.
     func host(of request: Request, peer: SocketAddress?) -> String? {
+        authority(of: request, peer: peer).flatMap(HostName.fromHeader)
+    }
+
+    /// The Host value the client used: the first X-Forwarded-Host from a trusted proxy (proxies
+    /// append; the first is what the client asked for), else Host.
+    func authority(of request: Request, peer: SocketAddress?) -> String? {
         if proxies.contains(peer), let forwarded = request.headers[Self.forwardedHost] {
-            // Proxies append; the first value is what the client asked for.
-            return forwarded.split(separator: ",").first.flatMap { HostName.fromHeader(String($0)) }
+            return forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
         }
-        return request.head.authority.flatMap(HostName.fromHeader)
+        return request.head.authority
+    }
+
+    /// `scheme://host[:port]` as the client reached the gateway, for absolute links.
+    func origin(of request: Request, peer: SocketAddress?, host: String) -> String {
+        let scheme = scheme(of: request, peer: peer)
+        var port = ""
+        if let authority = authority(of: request, peer: peer), !authority.hasSuffix("]"),
+           let colon = authority.lastIndex(of: ":"), let number = Int(authority[authority.index(after: colon)...]),
+           number != (scheme == "https" ? 443 : 80) {
+            port = ":\(number)"
+        }
+        return "\(scheme)://\(host)\(port)"
     }
 
     /// `https` only when a trusted proxy says so.
