@@ -5,7 +5,10 @@ public struct PairgateCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pairgate",
         abstract: "Multi-tenant WhatsApp linked-device gateway.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, TenantCommand.self, KeysCommand.self, BenchCommand.self]
+        subcommands: [
+            ServeCommand.self, MigrateCommand.self, TenantCommand.self, KeysCommand.self, BenchCommand.self,
+            SimCommand.self, WAVersionCommand.self, LinkCommand.self,
+        ]
     )
     public init() {}
 }

@@ -1,0 +1,14 @@
+import WAClient
+
+/// The real upstream: WAClient's client, one per process, connecting each device.
+extension UpstreamClient: UpstreamConnector {
+    public func newCredentials() -> DeviceCredentials {
+        DeviceCredentials.generate()
+    }
+
+    public func connect(credentials: DeviceCredentials, intent: ConnectionIntent) -> any UpstreamSession {
+        connect(credentials: credentials, intent: intent, proxy: nil)
+    }
+}
+
+extension UpstreamConnection: UpstreamSession {}

@@ -1,0 +1,231 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import QRCode
+import WAClient
+import WAWire
+
+/// `pairgate link`: pairs one device against any upstream (WhatsApp or a simulator) from the terminal and
+/// prints every event, so an operator can see where a connection fails without running the gateway.
+struct LinkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "link",
+        abstract: "Pair one device (QR code or pairing code) and bring it online, printing every event.",
+        discussion: """
+            With --credentials-file, the paired credentials are written there (mode 0600) before the pairing is \
+            confirmed; when the file already exists, the device logs in with it instead of pairing. Exits 0 once \
+            the device is online (or keeps it online with --stay), non-zero with the classified reason otherwise.
+            """
+    )
+
+    enum Method: String, ExpressibleByArgument, CaseIterable {
+        case qr
+        case code
+    }
+
+    @Option(help: "The WebSocket to connect to (ws:// or wss://).")
+    var upstream = "wss://web.whatsapp.com/ws/chat"
+
+    @Option(name: .customLong("root-key"), help: "Hex of the 32-byte key that must sign the server's certificate (default: WhatsApp's; `pairgate sim` prints its own).")
+    var rootKey: String?
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of the CA that signed the upstream's TLS certificate (default: the system's CAs).")
+    var caFile: String?
+
+    @Option(help: "qr or code.")
+    var method = Method.qr
+
+    @Option(help: "The account's phone number in international format, digits only (required with --method code).")
+    var phone: String?
+
+    @Option(help: "http://user:pass@host:port (HTTP CONNECT) or socks5://user:pass@host:port.")
+    var proxy: String?
+
+    @Option(name: .customLong("credentials-file"), help: "Where the paired credentials are written (mode 0600); if it exists, log in with it.")
+    var credentialsFile: String?
+
+    @Option(name: .customLong("web-version"), help: "The WhatsApp Web version to claim, e.g. 2.3000.1045649367.")
+    var webVersion: String?
+
+    @Flag(help: "Stay online after logging in, until the connection ends.")
+    var stay = false
+
+    func validate() throws {
+        if method == .code, phone?.allSatisfy(\.isNumber) != true || phone?.isEmpty == true {
+            throw ValidationError("--method code needs --phone with the account's number, digits only")
+        }
+        if let rootKey, Self.bytes(hex: rootKey)?.count != 32 {
+            throw ValidationError("--root-key must be 64 hex digits")
+        }
+        if let proxy, ProxyConfiguration(url: proxy) == nil {
+            throw ValidationError("--proxy must look like http://user:pass@host:port or socks5://user:pass@host:port")
+        }
+        if let webVersion, WebClientVersion(webVersion) == nil {
+            throw ValidationError("--web-version must look like 2.3000.1045649367")
+        }
+        if UpstreamEndpoint(url: upstream) == nil {
+            throw ValidationError("--upstream must be a ws:// or wss:// URL")
+        }
+    }
+
+    func run() async throws {
+        var configuration = ClientConfiguration()
+        configuration.upstreamURL = upstream
+        if let rootKey, let key = Self.bytes(hex: rootKey) {
+            configuration.trustedRootKey = key
+        }
+        if let caFile {
+            configuration.tls = try ClientTLS(trustRoots: .pemFile(caFile))
+        }
+        if let webVersion, let version = WebClientVersion(webVersion) {
+            configuration.webVersion = version
+        }
+        var logger = Logger(label: "pairgate.link") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let client = UpstreamClient(eventLoopGroup: group, configuration: configuration, logger: logger)
+        let outcome: Result<Void, LinkFailure>
+        do {
+            outcome = try await link(client)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+        if case .failure(let failure) = outcome {
+            throw failure
+        }
+    }
+
+    /// Connects until the device is online (and, with --stay, until that connection ends).
+    private func link(_ client: UpstreamClient) async throws -> Result<Void, LinkFailure> {
+        var credentials: DeviceCredentials
+        var intent: ConnectionIntent
+        if let credentialsFile, FileManager.default.fileExists(atPath: credentialsFile) {
+            credentials = try JSONDecoder().decode(DeviceCredentials.self, from: Data(contentsOf: URL(fileURLWithPath: credentialsFile)))
+            guard credentials.isPaired else {
+                return .failure(LinkFailure("\(credentialsFile) holds credentials that never finished pairing; delete it to pair again"))
+            }
+            intent = .login
+            print("logging in with \(credentialsFile)")
+        } else {
+            credentials = DeviceCredentials.generate()
+            intent = .pair(method == .qr ? .qr : .code(phoneNumber: phone ?? ""))
+        }
+        let proxyConfiguration = proxy.flatMap(ProxyConfiguration.init(url:))
+        while true {
+            print("connecting to \(upstream)\(proxyConfiguration.map { " through \($0)" } ?? "") to \(intent == .login ? "log in" : "pair")")
+            let connection = client.connect(credentials: credentials, intent: intent, proxy: proxyConfiguration)
+            var restart = false
+            for await event in connection.events {
+                switch event {
+                case .qr(let code, let validFor):
+                    print("qr (valid for \(validFor)): \(code)")
+                    if let symbol = try? QRCode.encode(code, correction: .low) {
+                        print(symbol.terminalText())
+                    }
+                case .pairingCode(let code, let validFor):
+                    print("pairing code (valid for \(validFor)): \(code) — on the phone: Linked devices › Link with phone number")
+                case .pairSuccess(let paired, let confirmation):
+                    print("pair-success for \(paired.account?.jid ?? "?")")
+                    do {
+                        try save(paired)
+                        credentials = paired
+                        confirmation.accept()
+                    } catch {
+                        print("cannot write the credentials: \(error)")
+                        confirmation.reject(error)
+                    }
+                case .paired(let account):
+                    print("paired as \(account.jid)\(account.lid.map { " (\($0))" } ?? ""), phone platform \(account.platform ?? "unknown")")
+                case .online(let info):
+                    print("online as \(info.jid); server clock offset \(info.serverTimeOffset)")
+                    if !stay {
+                        await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "pairgate link is done"))
+                        return .success(())
+                    }
+                case .credentialsUpdated(let updated):
+                    credentials = updated
+                    try save(updated)
+                    print("credentials updated")
+                case .keepaliveLost(let failures, let lastSuccess):
+                    print("keepalive lost (\(failures) failed\(lastSuccess.map { ", last answer at \($0)" } ?? ""))")
+                case .keepaliveRestored:
+                    print("keepalive restored")
+                case .disconnected(let reason):
+                    print("disconnected: \(reason)")
+                    if reason.category == .restartRequired, credentials.isPaired {
+                        restart = true
+                    } else {
+                        return .failure(LinkFailure(Self.explain(reason)))
+                    }
+                case .loggedOut(let reason):
+                    print("logged out: \(reason)")
+                    return .failure(LinkFailure("the device is logged out (\(reason)); delete the credentials file and pair again"))
+                }
+            }
+            guard restart else {
+                return .failure(LinkFailure("the connection ended without a reason"))
+            }
+            intent = .login
+        }
+    }
+
+    /// Writes the credentials with mode 0600, replacing the file atomically.
+    private func save(_ credentials: DeviceCredentials) throws {
+        guard let credentialsFile else {
+            return
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(credentials)
+        let temporary = credentialsFile + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw LinkFailure("cannot write \(temporary)")
+        }
+        guard rename(temporary, credentialsFile) == 0 else {
+            throw LinkFailure("cannot move \(temporary) to \(credentialsFile)")
+        }
+    }
+
+    /// A hint for the failures an operator can act on.
+    private static func explain(_ reason: DisconnectReason) -> String {
+        var text = "\(reason)"
+        switch (reason.stage, reason.category) {
+        case (_, .clientOutdated): text += " — pass a newer --web-version (see `pairgate wa-version`)"
+        case (.certificate, _): text += " — is --root-key right for this upstream?"
+        case (.tls, .certificateRejected): text += " — pass the upstream's CA with --ca-file"
+        case (.dns, _), (.tcp, _): text += " — check the host, the port and the network path"
+        case (.proxy, _): text += " — check --proxy and its credentials"
+        case (_, .pairingTimeout): text += " — no phone scanned in time; run again"
+        default: break
+        }
+        return text
+    }
+
+    private static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else {
+            return nil
+        }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+}
+
+/// Why `pairgate link` gave up; printed as the command's error.
+struct LinkFailure: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

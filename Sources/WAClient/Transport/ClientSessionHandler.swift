@@ -1,0 +1,150 @@
+import Foundation
+import NIOCore
+import WAWire
+
+/// Runs one `ClientSessionMachine` on its channel's event loop: feeds it the WebSocket's binary messages,
+/// timer firings and API calls, and carries out its actions (writes, events, timers, the close).
+///
+/// Added after the WebSocket upgrade, behind the `WebSocketMessageHandler`; everything it does happens on
+/// the event loop, so it needs no locks and no Swift task.
+final class ClientSessionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var machine: ClientSessionMachine
+    private let events: ConnectionEvents
+    private var context: ChannelHandlerContext?
+    private var timers: [ClientSessionMachine.Timer: Scheduled<Void>] = [:]
+    private var requests: [ClientRequestID: EventLoopPromise<Node>] = [:]
+
+    init(machine: ClientSessionMachine, events: ConnectionEvents) {
+        self.machine = machine
+        self.events = events
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive {
+            handle(.connected(now: Date()))
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimers()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var message = unwrapInboundIn(data)
+        handle(.received(message.readBytes(length: message.readableBytes) ?? [], now: Date()))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let reason = events.requestedCloseReason {
+            handle(.close(reason))
+        } else {
+            handle(.transportClosed(nil))
+        }
+        cancelTimers()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is WebSocketMessageHandler.MessageTooLarge {
+            handle(.close(DisconnectReason(stage: .stream, category: .protocolViolation, detail: "the server sent a WebSocket message larger than we accept")))
+        } else {
+            // The machine tells a close during the handshake from one while connected.
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: API calls, already on the event loop
+
+    func request(_ id: ClientRequestID, _ request: ClientRequest, promise: EventLoopPromise<Node>) {
+        requests[id] = promise
+        handle(.request(id, request))
+    }
+
+    func close(_ reason: DisconnectReason) {
+        handle(.close(reason))
+    }
+
+    // MARK: Running the machine
+
+    private func handle(_ input: ClientSessionMachine.Input) {
+        execute(machine.handle(input))
+    }
+
+    private func execute(_ actions: [ClientSessionMachine.Action]) {
+        var wrote = false
+        for action in actions {
+            switch action {
+            case .write(let bytes):
+                guard let context else {
+                    continue
+                }
+                context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+                wrote = true
+            case .emit(let event):
+                events.yield(event)
+            case .confirmPairing(let credentials):
+                events.yield(.pairSuccess(credentials: credentials, confirmation: confirmation()))
+            case .schedule(let timer, let delay):
+                schedule(timer, after: delay)
+            case .cancel(let timer):
+                timers.removeValue(forKey: timer)?.cancel()
+            case .complete(let id, let result):
+                requests.removeValue(forKey: id)?.completeWith(result.mapError { $0 as any Error })
+            case .close:
+                cancelTimers()
+                events.finish()
+                if wrote {
+                    context?.flush()
+                    wrote = false
+                }
+                context?.close(promise: nil)
+            }
+        }
+        if wrote {
+            context?.flush()
+        }
+    }
+
+    private func schedule(_ timer: ClientSessionMachine.Timer, after delay: Duration) {
+        guard let context else {
+            return
+        }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timers[timer]?.cancel()
+        timers[timer] = context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+            let handler = handler.value
+            handler.timers.removeValue(forKey: timer)
+            handler.handle(.timerFired(timer, now: Date()))
+        }
+    }
+
+    private func cancelTimers() {
+        for scheduled in timers.values {
+            scheduled.cancel()
+        }
+        timers = [:]
+    }
+
+    /// The consumer answers from any thread; the answer hops back onto the event loop.
+    private func confirmation() -> PairingConfirmation {
+        guard let eventLoop = context?.eventLoop else {
+            return PairingConfirmation { _ in }
+        }
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        return PairingConfirmation { result in
+            eventLoop.execute {
+                let decision: ClientSessionMachine.PairingDecision
+                switch result {
+                case .success: decision = .accepted
+                case .failure(let error): decision = .rejected(detail: "persisting the credentials failed: \(error)")
+                }
+                handler.value.handle(.pairingConfirmed(decision, now: Date()))
+            }
+        }
+    }
+}

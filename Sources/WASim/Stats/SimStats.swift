@@ -1,0 +1,187 @@
+import Foundation
+import Synchronization
+import WAWire
+
+/// Counters of everything the simulator saw, shared by every connection; safe from any thread.
+///
+/// One lock guards plain integers and one dictionary entry per device, so a connection costs a
+/// few bytes here and an update is a short critical section even at 10,000 connections.
+public final class SimStats: Sendable {
+    /// How many violations are kept with their detail; the count keeps going past it.
+    public static let keptViolations = 200
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Counts what the world reports; the simulator passes every `SimWorldEvent` here.
+    public func record(_ event: SimWorldEvent) {
+        state.withLock { state in
+            switch event {
+            case .connectionOpened:
+                state.liveConnections += 1
+                state.connectionsAccepted += 1
+                state.maxLiveConnections = max(state.maxLiveConnections, state.liveConnections)
+            case .connectionClosed(let id):
+                state.liveConnections -= 1
+                if let device = state.loggedIn.removeValue(forKey: id) {
+                    state.devices[device]?.live -= 1
+                }
+            case .handshakeCompleted(_, let isRegistration):
+                state.handshakes += 1
+                if isRegistration { state.registrations += 1 }
+            case .refsServed(_, let count):
+                state.refsServed += count
+            case .loggedIn(let id, let jid):
+                let device = jid.description
+                state.logins += 1
+                state.loggedIn[id] = device
+                var entry = state.devices[device, default: DeviceEntry()]
+                entry.live += 1
+                entry.maximum = max(entry.maximum, entry.live)
+                state.devices[device] = entry
+                state.maxPerDevice = max(state.maxPerDevice, entry.live)
+                if entry.live > 1, !state.devicesOverOne.contains(device) {
+                    state.devicesOverOne.append(device)
+                }
+            case .loginRefused(_, let reason):
+                state.loginsRefused[String(reason), default: 0] += 1
+            case .paired:
+                state.pairingsCompleted += 1
+            case .unlinked:
+                state.unlinks += 1
+            case .faultApplied(_, let label):
+                state.faults[FaultKind(appliedLabel: label)?.rawValue ?? label, default: 0] += 1
+            case .violation(let violation):
+                state.violationCount += 1
+                state.violationsByKind[violation.kind.rawValue, default: 0] += 1
+                if state.violations.count < Self.keptViolations {
+                    state.violations.append(SimStatsSnapshot.Violation(violation))
+                }
+            }
+        }
+    }
+
+    /// A fault the simulator applied itself rather than through a connection (an unlink).
+    func faultInjected(_ kind: FaultKind) {
+        state.withLock { $0.faults[kind.rawValue, default: 0] += 1 }
+    }
+
+    /// Whether `device` has a logged-in connection right now.
+    public func isOnline(_ device: String) -> Bool {
+        state.withLock { ($0.devices[device]?.live ?? 0) > 0 }
+    }
+
+    /// Everything at one instant; `includeDevices` adds one entry per device ever seen.
+    public func snapshot(includeDevices: Bool = false) -> SimStatsSnapshot {
+        state.withLock { state in
+            SimStatsSnapshot(
+                liveConnections: state.liveConnections,
+                maxLiveConnections: state.maxLiveConnections,
+                connectionsAccepted: state.connectionsAccepted,
+                liveDevices: state.devices.values.reduce(0) { $0 + ($1.live > 0 ? 1 : 0) },
+                maxConcurrentPerDevice: state.maxPerDevice,
+                devicesOverOne: state.devicesOverOne,
+                handshakes: state.handshakes,
+                registrations: state.registrations,
+                logins: state.logins,
+                loginsRefused: state.loginsRefused,
+                refsServed: state.refsServed,
+                pairingsCompleted: state.pairingsCompleted,
+                unlinks: state.unlinks,
+                faultsInjected: state.faults,
+                violationCount: state.violationCount,
+                violationsByKind: state.violationsByKind,
+                violations: state.violations,
+                devices: includeDevices
+                    ? state.devices.map { SimStatsSnapshot.Device(jid: $0.key, live: $0.value.live, maximum: $0.value.maximum) }
+                        .sorted { $0.jid < $1.jid }
+                    : nil
+            )
+        }
+    }
+
+    private struct DeviceEntry {
+        var live = 0
+        var maximum = 0
+    }
+
+    private struct State {
+        var liveConnections = 0
+        var maxLiveConnections = 0
+        var connectionsAccepted = 0
+        var devices: [String: DeviceEntry] = [:]
+        var maxPerDevice = 0
+        var devicesOverOne: [String] = []
+        var handshakes = 0
+        var registrations = 0
+        var logins = 0
+        var loginsRefused: [String: Int] = [:]
+        var loggedIn: [SimConnectionID: String] = [:]
+        var violationsByKind: [String: Int] = [:]
+        var refsServed = 0
+        var pairingsCompleted = 0
+        var unlinks = 0
+        var faults: [String: Int] = [:]
+        var violationCount = 0
+        var violations: [SimStatsSnapshot.Violation] = []
+    }
+}
+
+/// The simulator's counters at one instant, as `GET /stats` returns them.
+public struct SimStatsSnapshot: Sendable, Hashable, Codable {
+    public struct Violation: Sendable, Hashable, Codable {
+        public var connection: UInt64
+        /// The device JID, or the phone number a registration pairs with, when known.
+        public var device: String?
+        /// `SimViolation.Kind`: transport, malformed_stanza, missing_answer, unexpected_answer, bad_signature, wrong_order.
+        public var kind: String
+        public var detail: String
+        public var at: Date
+
+        init(_ violation: SimViolation) {
+            connection = violation.connection.rawValue
+            device = violation.device
+            kind = violation.kind.rawValue
+            detail = violation.detail
+            at = violation.at
+        }
+    }
+
+    public struct Device: Sendable, Hashable, Codable {
+        public var jid: String
+        /// Logged-in connections of this device right now.
+        public var live: Int
+        /// The most it ever had at once; the fleet invariant says 1.
+        public var maximum: Int
+    }
+
+    /// Open sockets, logged in or not.
+    public var liveConnections: Int
+    public var maxLiveConnections: Int
+    public var connectionsAccepted: Int
+    /// Devices with a logged-in connection right now.
+    public var liveDevices: Int
+    /// The largest number of simultaneous logged-in connections any one device ever had.
+    public var maxConcurrentPerDevice: Int
+    /// Devices that ever had more than one logged-in connection at once.
+    public var devicesOverOne: [String]
+    /// Noise handshakes completed (registration and login).
+    public var handshakes: Int
+    public var registrations: Int
+    /// `<success>` sent.
+    public var logins: Int
+    /// `<failure>` sent on login, by reason.
+    public var loginsRefused: [String: Int]
+    public var refsServed: Int
+    /// pair-device-sign replies that verified.
+    public var pairingsCompleted: Int
+    public var unlinks: Int
+    /// Faults applied, by `FaultKind.rawValue`.
+    public var faultsInjected: [String: Int]
+    public var violationCount: Int
+    public var violationsByKind: [String: Int]
+    /// The first `SimStats.keptViolations` violations.
+    public var violations: [Violation]
+    public var devices: [Device]?
+}
