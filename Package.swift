@@ -171,7 +171,6 @@ let package = Package(
             dependencies: [
                 "AdminAPI",
                 "PostgresClient",
-                "WAClient",
                 "QRCode",
                 "PostgresStore",
                 "DevicePool",

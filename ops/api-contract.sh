@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the running API against docs/openapi.yaml with schemathesis: starts a throwaway
-# PostgreSQL and gateway, creates a tenant for contract.localhost, and runs every check
+# PostgreSQL, a simulator and a gateway, creates a tenant for contract.localhost, and runs every check
 # (no server errors, no undocumented status, no schema violation, auth enforced, 405 with
 # Allow…). Installs schemathesis with pip when it is missing. Exits with schemathesis's status.
 #   ops/api-contract.sh [--max-examples N]   (default 20 per operation)
@@ -31,6 +31,7 @@ mkdir "$PGDATA"
 
 teardown() {
     [ -n "${GATEWAY_PID:-}" ] && kill -TERM "$GATEWAY_PID" 2>/dev/null && wait "$GATEWAY_PID" 2>/dev/null || true
+    [ -n "${SIM_PID:-}" ] && kill -TERM "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null || true
     [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -43,6 +44,21 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 \
     -o "-p $PG_PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" start >/dev/null \
     || { cat "$PGDATA/server.log"; die "PostgreSQL did not start"; }
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres pairgate
+
+# The upstream is a simulator whose QR codes expire within a second or two, so pairings (and
+# their event streams) end while schemathesis is still looking.
+SIM_PORT=$(free_port)
+SIM_CONTROL_PORT=$(free_port)
+"$BIN" sim --in-memory --port "$SIM_PORT" --control-port "$SIM_CONTROL_PORT" --ref-count 2 \
+    --first-ref-seconds 1 --later-ref-seconds 1 --log-level warning >"$WORK/sim.out" 2>&1 &
+SIM_PID=$!
+for _ in $(seq 1 100); do
+    grep -q "root public key" "$WORK/sim.out" && break
+    kill -0 "$SIM_PID" 2>/dev/null || { cat "$WORK/sim.out"; die "the simulator exited"; }
+    sleep 0.1
+done
+export PAIRGATE_UPSTREAM_URL="ws://127.0.0.1:$SIM_PORT/ws/chat"
+export PAIRGATE_UPSTREAM_ROOT_KEY="$(sed -n 's/.*root public key: *//p' "$WORK/sim.out")"
 
 export PAIRGATE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/pairgate"
 export PAIRGATE_CREDENTIALS_MASTER_KEY="$("$BIN" keys generate)"

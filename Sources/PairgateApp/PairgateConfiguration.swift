@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import PostgresClient
 import SystemPackage
+import WAClient
 import WAWire
 
 /// Everything the gateway reads at startup, resolved from (highest first) command-line flags,
@@ -40,8 +41,21 @@ public struct PairgateConfiguration: Sendable {
     public var instanceID: String
     /// The admin API's bearer token (`admin.token`). Secret. Nil: the admin API is closed.
     public var adminToken: String?
-    /// The WhatsApp Web version the client announces.
-    public var webVersion = WebClientVersion.pinned.description
+    /// Where devices connect: WhatsApp, or a `pairgate sim`.
+    public var upstream = Upstream()
+
+    public struct Upstream: Sendable {
+        /// `ws://` or `wss://`.
+        public var url = "wss://web.whatsapp.com/ws/chat"
+        /// The key that must sign the server's certificate chain; nil: WhatsApp's.
+        public var rootKey: [UInt8]?
+        /// PEM trust roots for `wss://` (a simulator's generated CA); nil: the system's.
+        public var caFile: String?
+        /// `http://user:pass@host:port` or `socks5://…` for every device connection.
+        public var proxy: String?
+        /// The WhatsApp Web version the client announces.
+        public var webVersion = WebClientVersion.pinned.description
+    }
 
     /// The credential sealer from the configured master keys, or a startup error.
     public func requireSealer() throws -> CredentialSealer {
@@ -111,7 +125,7 @@ extension PairgateConfiguration {
             environmentVariables: environment,
             secretsSpecifier: .specific([
                 "PAIRGATE_DATABASE_URL", "PAIRGATE_ADMIN_TOKEN", "PAIRGATE_CREDENTIALS_MASTER_KEY", "PAIRGATE_CREDENTIALS_PREVIOUS_KEYS",
-                "PAIRGATE_HTTP_LINK_KEY",
+                "PAIRGATE_HTTP_LINK_KEY", "PAIRGATE_UPSTREAM_PROXY",
             ])
         ).prefixKeys(with: "pairgate")
         return try resolve(ConfigReader(providers: [flags, env, fileProvider]), environment: environment)
@@ -144,12 +158,7 @@ extension PairgateConfiguration {
         if let token = configuration.adminToken, token.count < 16 {
             throw ConfigurationError(key: "admin.token", problem: "must be at least 16 characters")
         }
-        if let version = try settings.string("upstream.web_version") {
-            guard WebClientVersion(version) != nil else {
-                throw ConfigurationError(key: "upstream.web_version", problem: "must look like 2.3000.1023456789 (got \(version))")
-            }
-            configuration.webVersion = version
-        }
+        try resolveUpstream(settings, into: &configuration.upstream)
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
@@ -183,6 +192,47 @@ extension PairgateConfiguration {
         http.heartbeatSeconds = try settings.int("http.sse_heartbeat_seconds", in: 1...300) ?? http.heartbeatSeconds
         http.tenantCacheSeconds = try settings.int("http.tenant_cache_seconds", in: 0...300) ?? http.tenantCacheSeconds
         http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
+    }
+
+    private static func resolveUpstream(_ settings: Settings, into upstream: inout Upstream) throws {
+        if let url = try settings.string("upstream.url") {
+            guard UpstreamEndpoint(url: url) != nil else {
+                throw ConfigurationError(key: "upstream.url", problem: "must be a ws:// or wss:// URL (got \(url))")
+            }
+            upstream.url = url
+        }
+        if let hex = try settings.string("upstream.root_key") {
+            guard let key = hexBytes(hex), key.count == 32 else {
+                throw ConfigurationError(key: "upstream.root_key", problem: "must be 64 hex digits (pairgate sim prints its own)")
+            }
+            upstream.rootKey = key
+        }
+        upstream.caFile = try settings.string("upstream.ca_file")
+        if let proxy = try settings.string("upstream.proxy", secret: true) {
+            guard ProxyConfiguration(url: proxy) != nil else {
+                throw ConfigurationError(key: "upstream.proxy", problem: "must look like http://user:pass@host:port or socks5://user:pass@host:port")
+            }
+            upstream.proxy = proxy
+        }
+        if let version = try settings.string("upstream.web_version") {
+            guard WebClientVersion(version) != nil else {
+                throw ConfigurationError(key: "upstream.web_version", problem: "must look like 2.3000.1023456789 (got \(version))")
+            }
+            upstream.webVersion = version
+        }
+    }
+
+    private static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0, digits.allSatisfy({ UInt8(ascii: "0")...UInt8(ascii: "9") ~= $0 || UInt8(ascii: "a")...UInt8(ascii: "f") ~= $0 || UInt8(ascii: "A")...UInt8(ascii: "F") ~= $0 }) else {
+            return nil
+        }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
     }
 
     static func defaultInstanceID(environment: [String: String]) -> String {

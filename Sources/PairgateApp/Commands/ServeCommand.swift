@@ -6,11 +6,13 @@ import Hummingbird
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import PostgresStore
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import WAClient
+import WAWire
 
 /// `pairgate serve`: the gateway — HTTP API, device pool, fleet bus — until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
@@ -34,7 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try await options.load(overrides)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(Gateway.metricsFactory(registry: registry))
-        try await Gateway.serve(configuration, connector: UnavailableUpstream(), metrics: registry)
+        try await Gateway.serve(configuration, connector: try Gateway.upstreamClient(configuration), metrics: registry)
     }
 }
 
@@ -47,7 +49,7 @@ enum Gateway {
         let database = try configuration.requireDatabase()
         try await DatabaseRuntime.with(configuration, label: "pairgate.postgres") { runtime in
             let migrator = try PairgateSchema.migrator(pool: runtime.pool, logger: runtime.logger)
-            var pool = PoolConfiguration(instanceID: configuration.instanceID, webVersion: configuration.webVersion)
+            var pool = PoolConfiguration(instanceID: configuration.instanceID, webVersion: configuration.upstream.webVersion)
             pool.pairingWindow = .seconds(180)
             let relay = PairingRelay()
             let supervisor = Supervisor(
@@ -88,6 +90,17 @@ enum Gateway {
         }
     }
 
+    /// WAClient's client for every device of this process (one TLS context, one event loop group).
+    static func upstreamClient(_ configuration: PairgateConfiguration) throws -> UpstreamClient {
+        var client = ClientConfiguration()
+        client.upstreamURL = configuration.upstream.url
+        if let key = configuration.upstream.rootKey { client.trustedRootKey = key }
+        if let caFile = configuration.upstream.caFile { client.tls = try ClientTLS(trustRoots: .pemFile(caFile)) }
+        client.proxy = configuration.upstream.proxy.flatMap(ProxyConfiguration.init(url:))
+        if let version = WebClientVersion(configuration.upstream.webVersion) { client.webVersion = version }
+        return UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: client, logger: Logger(label: "pairgate.upstream"))
+    }
+
     static func apiConfiguration(_ configuration: PairgateConfiguration, logger: Logger) throws -> APIConfiguration {
         let key: [UInt8]
         if let configured = configuration.http.linkKey {
@@ -117,34 +130,5 @@ enum Gateway {
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
         ]
         return factory
-    }
-}
-
-/// The connector until the WhatsApp client is wired in: every connection fails at once with a
-/// network disconnect that says so, which the pool records like any other failure.
-struct UnavailableUpstream: UpstreamConnector {
-    func newCredentials() -> DeviceCredentials {
-        var generator = SystemRandomNumberGenerator()
-        func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) } }
-        return DeviceCredentials(
-            noiseKey: bytes(32), identityKey: bytes(32), signedPreKeyID: 1, signedPreKey: bytes(32),
-            signedPreKeySignature: bytes(64), registrationID: 1, advSecret: bytes(32), preKeySeed: bytes(32)
-        )
-    }
-
-    func connect(credentials: DeviceCredentials, intent: ConnectionIntent) -> any UpstreamSession {
-        Session()
-    }
-
-    struct Session: UpstreamSession {
-        let events = AsyncStream<ClientEvent> { continuation in
-            continuation.yield(.disconnected(DisconnectReason(
-                stage: .tcp, category: .network, detail: "no upstream connector is configured in this build"
-            )))
-            continuation.finish()
-        }
-
-        func close(reason: DisconnectReason) async {}
-        func logout() async throws {}
     }
 }
