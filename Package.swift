@@ -252,13 +252,16 @@ let package = Package(
                 "PostgresClient",
                 "PostgresStore",
                 "WAClient",
+                "WASim",
                 "PairgateTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            exclude: ["Browser"],
             swiftSettings: strictSwift
         ),
         .testTarget(

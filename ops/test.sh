@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 source ops/lib.sh
 
 require_swift
-# zbar-tools: QR decoding; prometheus: promtool checks /metrics.
-ensure_packages "${BASE_PACKAGES[@]}" zbar-tools prometheus
+# zbar-tools: QR decoding; prometheus: promtool checks /metrics; chromium and its driver (with
+# selenium from PyPI): the pairing page's browser test.
+ensure_packages "${BASE_PACKAGES[@]}" zbar-tools prometheus chromium chromium-driver
+python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium \
+    || python3 -m pip install --quiet --break-system-packages selenium
 
 PGBIN=$(pg_bindir)
 WORK=$(mktemp -d /tmp/pairgate-test.XXXXXX)

@@ -48,9 +48,11 @@ struct APIHarness: Sendable {
 
     var node: GatewayNode { nodes[0] }
 
+    /// `connector` replaces the scripted upstream (the simulator through WAClient, for instance).
     static func run(
         instances: [String] = ["a"],
         configure: @Sendable (inout APIConfiguration) -> Void = { _ in },
+        connector: (any UpstreamConnector)? = nil,
         _ body: @Sendable (APIHarness) async throws -> Void
     ) async throws {
         try await TestDatabase.with { database in
@@ -74,7 +76,7 @@ struct APIHarness: Sendable {
                     poolConfiguration.rampPerSecond = 1000
                     let relay = PairingRelay(now: { clock.date })
                     let supervisor = Supervisor(
-                        configuration: poolConfiguration, store: PostgresDeviceStore(pool: pool), connector: upstream,
+                        configuration: poolConfiguration, store: PostgresDeviceStore(pool: pool), connector: connector ?? upstream,
                         sealer: sealer, clock: clock, now: { clock.date }, logger: TestDatabase.logger,
                         pairingObserver: relay.observe
                     )
