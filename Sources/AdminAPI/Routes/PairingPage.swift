@@ -61,7 +61,7 @@ enum PairingPage {
               <div id="qr"\(svg == nil ? " hidden" : "")>\(svg ?? "")</div>
               <p id="code"\(view.code == nil ? " hidden" : "")>\(escape(view.code ?? ""))</p>
               <p id="countdown"></p>
-              <ol id="steps">
+              <ol id="steps"\(view.outcome == nil ? "" : " hidden")>
                 <li>Open WhatsApp on your phone.</li>
                 <li>Go to Settings → Linked devices → Link a device.</li>
                 <li>Scan the code (or choose “Link with phone number” and type the code).</li>
@@ -165,6 +165,7 @@ enum PairingPage {
             statusLine.textContent = message;
             qr.hidden = true;
             code.hidden = true;
+            document.getElementById("steps").hidden = true;
             tick();
             source.close();
           }
