@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // MARK: C libraries from the system (apt: libpq-dev, zlib1g-dev)
@@ -142,15 +144,38 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: The HTTP surface: Host → tenant, auth, pairing routes and page, admin, metrics
+        .target(
+            name: "AdminAPI",
+            dependencies: [
+                "DevicePool",
+                "PostgresClient",
+                "PostgresStore",
+                "QRCode",
+                "WAClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: The executable: subcommands, configuration, wiring
         .target(
             name: "PairgateApp",
             dependencies: [
+                "AdminAPI",
                 "PostgresClient",
-                "WAClient",
                 "QRCode",
                 "PostgresStore",
                 "DevicePool",
+                "WAClient",
+                "WAWire",
                 "WireBench",
                 "WASim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -158,6 +183,8 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -218,8 +245,29 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(
+            name: "AdminAPITests",
+            dependencies: [
+                "AdminAPI",
+                "DevicePool",
+                "PostgresClient",
+                "PostgresStore",
+                "WAClient",
+                "WASim",
+                "PairgateTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            exclude: ["Browser"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "PairgateAppTests",
             dependencies: [
+                "AdminAPI",
                 "PairgateApp",
                 "PairgateTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Sets everything up and serves the gateway: installs what is missing, builds, starts an embedded
-# PostgreSQL cluster in .pairgate/ (kept between runs), migrates, creates the demo tenant for
-# demo.localhost once, and serves on 127.0.0.1:8080. Ctrl-C stops the gateway and the cluster.
+# The demo, and the way to run Pairgate locally: installs what is missing, builds, starts an
+# embedded PostgreSQL cluster in .pairgate/ (kept between runs), migrates, starts `pairgate sim`
+# (a simulated WhatsApp and phone, state in .pairgate/sim/), creates the demo tenant for
+# demo.localhost once, and serves the gateway on 127.0.0.1:8080 with its devices connecting to
+# the simulator. Ctrl-C stops the gateway, the simulator and the cluster.
+#   ops/run.sh              # against the simulator
+#   ops/run.sh --whatsapp   # against the real WhatsApp (pair with your own phone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ops/lib.sh
 
+UPSTREAM=sim
+[ "${1:-}" = "--whatsapp" ] && UPSTREAM=whatsapp
 CONFIGURATION=${PAIRGATE_BUILD:-debug}
 HTTP_PORT=${PAIRGATE_HTTP_PORT:-8080}
+SIM_PORT=${PAIRGATE_SIM_PORT:-5280}
+SIM_CONTROL_PORT=${PAIRGATE_SIM_CONTROL_PORT:-5281}
 
 require_swift
 ensure_packages "${BASE_PACKAGES[@]}"
@@ -43,10 +51,12 @@ PG_PORT=$(cat "$STATE/pg.port")
 
 stop_all() {
     trap - INT TERM EXIT
-    if [ -n "${GATEWAY_PID:-}" ] && kill -0 "$GATEWAY_PID" 2>/dev/null; then
-        kill -TERM "$GATEWAY_PID" 2>/dev/null || true
-        wait "$GATEWAY_PID" 2>/dev/null || true
-    fi
+    for pid in ${GATEWAY_PID:-} ${SIM_PID:-}; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     if as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
         say "stopping PostgreSQL"
         as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null || true
@@ -71,14 +81,48 @@ if ! "$BIN" tenant list --json | grep -q '"demo.localhost"'; then
     "$BIN" tenant create --name Demo --host demo.localhost --token-file "$STATE/demo-token" >/dev/null
 fi
 
+# Secrets of this local installation, made once, readable only by you.
+secret() {
+    [ -f "$STATE/$1" ] || (umask 077 && eval "$2" >"$STATE/$1")
+    cat "$STATE/$1"
+}
+export PAIRGATE_CREDENTIALS_MASTER_KEY="$(secret master-key '"$BIN" keys generate')"
+export PAIRGATE_HTTP_LINK_KEY="$(secret link-key 'head -c 32 /dev/urandom | base64')"
+export PAIRGATE_ADMIN_TOKEN="$(secret admin-token 'head -c 24 /dev/urandom | base64 | tr "+/" "-_"')"
+
+if [ "$UPSTREAM" = sim ]; then
+    say "starting the simulator on 127.0.0.1:$SIM_PORT (phone and control on 127.0.0.1:$SIM_CONTROL_PORT)"
+    mkdir -p "$STATE/sim"
+    "$BIN" sim --port "$SIM_PORT" --control-port "$SIM_CONTROL_PORT" --root-key "$STATE/sim/root.key" \
+        --state "$STATE/sim/state.json" --log-level warning >"$STATE/sim.out" 2>&1 &
+    SIM_PID=$!
+    for _ in $(seq 1 100); do
+        grep -q "root public key" "$STATE/sim.out" && break
+        kill -0 "$SIM_PID" 2>/dev/null || { cat "$STATE/sim.out"; die "the simulator did not start"; }
+        sleep 0.1
+    done
+    export PAIRGATE_UPSTREAM_URL="ws://127.0.0.1:$SIM_PORT/ws/chat"
+    export PAIRGATE_UPSTREAM_ROOT_KEY="$(sed -n 's/.*root public key: *//p' "$STATE/sim.out")"
+    PHONE="the simulated phone: http://127.0.0.1:$SIM_CONTROL_PORT (paste the \"qr\" value, Scan)"
+else
+    PHONE="your phone: WhatsApp › Settings › Linked devices › Link a device, scan the page's QR"
+fi
+
+API="http://127.0.0.1:$HTTP_PORT"
 cat <<MSG
 
-  Pairgate is starting on http://127.0.0.1:$HTTP_PORT
-    liveness    curl -i http://127.0.0.1:$HTTP_PORT/healthz
-    readiness   curl -i http://127.0.0.1:$HTTP_PORT/readyz
-    demo tenant host demo.localhost, API token in .pairgate/demo-token
-    database    $PAIRGATE_DATABASE_URL
-  Ctrl-C stops the gateway and PostgreSQL.
+  Pairgate is starting on $API (devices connect to $([ "$UPSTREAM" = sim ] && echo "the simulator" || echo "WhatsApp"))
+    demo tenant  host demo.localhost, API token in .pairgate/demo-token
+    admin token  in .pairgate/admin-token
+    database     $PAIRGATE_DATABASE_URL
+
+  Pair a device:
+    1. curl -s -H 'Host: demo.localhost:$HTTP_PORT' -H "Authorization: Bearer \$(cat .pairgate/demo-token)" \\
+            -H 'Content-Type: application/json' -d '{"method":"qr"}' $API/pair
+    2. open its "page_url" (http://demo.localhost:$HTTP_PORT/?pairing=…) in a browser: the live QR
+    3. $PHONE
+       → the page turns to "Linked"; curl -s -H 'Host: demo.localhost' -H "Authorization: Bearer \$(cat .pairgate/demo-token)" $API/status
+  Ctrl-C stops everything.
 
 MSG
 "$BIN" serve --port "$HTTP_PORT" &

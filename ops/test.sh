@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 source ops/lib.sh
 
 require_swift
-ensure_packages "${BASE_PACKAGES[@]}" zbar-tools
+# zbar-tools: QR decoding; prometheus: promtool checks /metrics; chromium and its driver (with
+# selenium from PyPI): the pairing page's browser test.
+ensure_packages "${BASE_PACKAGES[@]}" zbar-tools prometheus chromium chromium-driver
+python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium \
+    || python3 -m pip install --quiet --break-system-packages selenium
 
 PGBIN=$(pg_bindir)
 WORK=$(mktemp -d /tmp/pairgate-test.XXXXXX)
@@ -48,4 +52,8 @@ say "testing"
 status=0
 swift test --skip-build "$@" || status=$?
 [ $status -eq 0 ] && say "all tests passed" || say "tests failed (exit $status)"
+if [ $status -eq 0 ] && [ $# -eq 0 ]; then
+    say "checking the API against docs/openapi.yaml (schemathesis)"
+    ops/api-contract.sh || status=$?
+fi
 exit $status

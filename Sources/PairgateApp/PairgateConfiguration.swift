@@ -1,9 +1,12 @@
+import AdminAPI
 import Configuration
 import DevicePool
 import Foundation
 import Logging
 import PostgresClient
 import SystemPackage
+import WAClient
+import WAWire
 
 /// Everything the gateway reads at startup, resolved from (highest first) command-line flags,
 /// `PAIRGATE_*` environment variables, and the JSON configuration file.
@@ -11,6 +14,19 @@ public struct PairgateConfiguration: Sendable {
     public struct HTTP: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
+        /// IPs or CIDR ranges whose X-Forwarded-Host / X-Forwarded-Proto are believed.
+        public var trustedProxies: [String] = []
+        /// base64 of at least 32 bytes; signs pairing-page links. Secret. Nil: a random key per
+        /// process (links then work only on the instance that made them).
+        public var linkKey: [UInt8]?
+        public var pairRatePerMinute = 6
+        public var pairBurst = 3
+        public var firstCodeWaitMilliseconds = 5000
+        public var requestTimeoutSeconds = 30
+        public var heartbeatSeconds = 15
+        public var tenantCacheSeconds = 5
+        /// Connections idle this long are closed (slow or stalled clients).
+        public var idleTimeoutSeconds = 75
     }
 
     /// nil when no URL is configured; commands that need the database refuse to start.
@@ -23,6 +39,23 @@ public struct PairgateConfiguration: Sendable {
     public var previousMasterKeys: [String] = []
     /// This process's name in leases, pairings and history rows.
     public var instanceID: String
+    /// The admin API's bearer token (`admin.token`). Secret. Nil: the admin API is closed.
+    public var adminToken: String?
+    /// Where devices connect: WhatsApp, or a `pairgate sim`.
+    public var upstream = Upstream()
+
+    public struct Upstream: Sendable {
+        /// `ws://` or `wss://`.
+        public var url = "wss://web.whatsapp.com/ws/chat"
+        /// The key that must sign the server's certificate chain; nil: WhatsApp's.
+        public var rootKey: [UInt8]?
+        /// PEM trust roots for `wss://` (a simulator's generated CA); nil: the system's.
+        public var caFile: String?
+        /// `http://user:pass@host:port` or `socks5://…` for every device connection.
+        public var proxy: String?
+        /// The WhatsApp Web version the client announces.
+        public var webVersion = WebClientVersion.pinned.description
+    }
 
     /// The credential sealer from the configured master keys, or a startup error.
     public func requireSealer() throws -> CredentialSealer {
@@ -92,6 +125,7 @@ extension PairgateConfiguration {
             environmentVariables: environment,
             secretsSpecifier: .specific([
                 "PAIRGATE_DATABASE_URL", "PAIRGATE_ADMIN_TOKEN", "PAIRGATE_CREDENTIALS_MASTER_KEY", "PAIRGATE_CREDENTIALS_PREVIOUS_KEYS",
+                "PAIRGATE_HTTP_LINK_KEY", "PAIRGATE_UPSTREAM_PROXY",
             ])
         ).prefixKeys(with: "pairgate")
         return try resolve(ConfigReader(providers: [flags, env, fileProvider]), environment: environment)
@@ -119,6 +153,12 @@ extension PairgateConfiguration {
         }
         configuration.http.host = try settings.string("http.host") ?? configuration.http.host
         configuration.http.port = try settings.int("http.port", in: 0...65535) ?? configuration.http.port
+        try resolveHTTP(settings, into: &configuration.http)
+        configuration.adminToken = try settings.string("admin.token", secret: true)
+        if let token = configuration.adminToken, token.count < 16 {
+            throw ConfigurationError(key: "admin.token", problem: "must be at least 16 characters")
+        }
+        try resolveUpstream(settings, into: &configuration.upstream)
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
@@ -126,6 +166,73 @@ extension PairgateConfiguration {
             configuration.logLevel = parsed
         }
         return configuration
+    }
+
+    private static func resolveHTTP(_ settings: Settings, into http: inout HTTP) throws {
+        if let list = settings.reader.stringArray(forKey: ConfigKey("http.trusted_proxies")) {
+            http.trustedProxies = list
+        } else if let text = try settings.string("http.trusted_proxies") {
+            http.trustedProxies = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        do {
+            _ = try TrustedProxies(parsing: http.trustedProxies)
+        } catch {
+            throw ConfigurationError(key: "http.trusted_proxies", problem: "has an entry that \(error)")
+        }
+        if let text = try settings.string("http.link_key", secret: true) {
+            guard let key = Data(base64Encoded: text), key.count >= 32 else {
+                throw ConfigurationError(key: "http.link_key", problem: "must be base64 of at least 32 bytes (openssl rand -base64 32)")
+            }
+            http.linkKey = Array(key)
+        }
+        http.pairRatePerMinute = try settings.int("http.pair_rate_per_minute", in: 0...100_000) ?? http.pairRatePerMinute
+        http.pairBurst = try settings.int("http.pair_burst", in: 1...10_000) ?? http.pairBurst
+        http.firstCodeWaitMilliseconds = try settings.int("http.first_code_wait_ms", in: 0...60_000) ?? http.firstCodeWaitMilliseconds
+        http.requestTimeoutSeconds = try settings.int("http.request_timeout_seconds", in: 1...3600) ?? http.requestTimeoutSeconds
+        http.heartbeatSeconds = try settings.int("http.sse_heartbeat_seconds", in: 1...300) ?? http.heartbeatSeconds
+        http.tenantCacheSeconds = try settings.int("http.tenant_cache_seconds", in: 0...300) ?? http.tenantCacheSeconds
+        http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
+    }
+
+    private static func resolveUpstream(_ settings: Settings, into upstream: inout Upstream) throws {
+        if let url = try settings.string("upstream.url") {
+            guard UpstreamEndpoint(url: url) != nil else {
+                throw ConfigurationError(key: "upstream.url", problem: "must be a ws:// or wss:// URL (got \(url))")
+            }
+            upstream.url = url
+        }
+        if let hex = try settings.string("upstream.root_key") {
+            guard let key = hexBytes(hex), key.count == 32 else {
+                throw ConfigurationError(key: "upstream.root_key", problem: "must be 64 hex digits (pairgate sim prints its own)")
+            }
+            upstream.rootKey = key
+        }
+        upstream.caFile = try settings.string("upstream.ca_file")
+        if let proxy = try settings.string("upstream.proxy", secret: true) {
+            guard ProxyConfiguration(url: proxy) != nil else {
+                throw ConfigurationError(key: "upstream.proxy", problem: "must look like http://user:pass@host:port or socks5://user:pass@host:port")
+            }
+            upstream.proxy = proxy
+        }
+        if let version = try settings.string("upstream.web_version") {
+            guard WebClientVersion(version) != nil else {
+                throw ConfigurationError(key: "upstream.web_version", problem: "must look like 2.3000.1023456789 (got \(version))")
+            }
+            upstream.webVersion = version
+        }
+    }
+
+    private static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0, digits.allSatisfy({ UInt8(ascii: "0")...UInt8(ascii: "9") ~= $0 || UInt8(ascii: "a")...UInt8(ascii: "f") ~= $0 || UInt8(ascii: "A")...UInt8(ascii: "F") ~= $0 }) else {
+            return nil
+        }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index...index + 1], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
     }
 
     static func defaultInstanceID(environment: [String: String]) -> String {

@@ -6,7 +6,7 @@ import WAClient
 /// The device pool's store in PostgreSQL. Every write an owner makes is fenced: it applies only
 /// while the device's `lease_epoch` is the one the owner's lease carries.
 public struct PostgresDeviceStore: DeviceStore {
-    private let pool: PostgresPool
+    let pool: PostgresPool
 
     public init(pool: PostgresPool) {
         self.pool = pool

@@ -41,7 +41,7 @@ public struct TenantToken: Sendable, Hashable, CustomStringConvertible {
 
 /// Tenants, their hosts and their tokens in PostgreSQL.
 public struct TenantStore: Sendable {
-    private let pool: PostgresPool
+    let pool: PostgresPool
 
     public init(pool: PostgresPool) {
         self.pool = pool
@@ -50,9 +50,11 @@ public struct TenantStore: Sendable {
     /// Creates a tenant with its hosts and a first token, in one transaction.
     public func create(name: String, hosts: [String]) async throws -> CreatedTenant {
         let name = name.trimmingCharacters(in: " \t\n")
-        guard (1...200).contains(name.count) else {
-            throw StoreError(.invalidName, "tenant name must be 1 to 200 characters")
+        // Counted as PostgreSQL counts (code points); NUL cannot be stored in text.
+        guard (1...200).contains(name.unicodeScalars.count), !name.unicodeScalars.contains("\0") else {
+            throw StoreError(.invalidName, "tenant name must be 1 to 200 characters, without NUL")
         }
+        guard hosts.count <= 20 else { throw StoreError(.invalidHost, "a tenant has at most 20 hosts") }
         let hosts = try hosts.map(HostName.normalize)
         guard !hosts.isEmpty else { throw StoreError(.invalidHost, "a tenant needs at least one host") }
         let token = TenantToken.generate()
@@ -74,28 +76,6 @@ public struct TenantStore: Sendable {
             return CreatedTenant(tenant: tenant, token: token)
         } catch let error as PostgresError where error.code == .uniqueViolation && error.constraint == "tenant_hosts_pkey" {
             throw StoreError(.hostTaken, "one of the hosts \(hosts.joined(separator: ", ")) already belongs to a tenant")
-        }
-    }
-
-    /// Every tenant with its hosts, oldest first.
-    public func list() async throws -> [Tenant] {
-        let rows = try await pool.query("""
-            SELECT t.id, t.name, t.created_at, t.disabled_at,
-                   coalesce((SELECT array_to_string(array_agg(h.host ORDER BY h.host), ' ')
-                             FROM tenant_hosts h WHERE h.tenant_id = t.id), '') AS hosts,
-                   (SELECT count(*) FROM tenant_tokens k WHERE k.tenant_id = t.id AND k.revoked_at IS NULL) AS tokens
-            FROM tenants t
-            ORDER BY t.created_at, t.id
-            """)
-        return try rows.map { row in
-            Tenant(
-                id: try row.decode("id"),
-                name: try row.decode("name"),
-                hosts: try row.decode("hosts", as: String.self).split(separator: " ").map(String.init),
-                createdAt: try row.decode("created_at"),
-                disabledAt: try row.decode("disabled_at"),
-                activeTokens: try row.decode("tokens")
-            )
         }
     }
 }

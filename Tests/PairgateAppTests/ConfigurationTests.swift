@@ -90,3 +90,45 @@ struct ConfigurationTests {
         #expect(configuration.http.host == "127.0.0.1")
     }
 }
+
+@Suite("Configuration of the HTTP API")
+struct APIConfigurationTests {
+    @Test func apiSettingsComeFromTheFileAndTheEnvironment() async throws {
+        let path = NSTemporaryDirectory() + "pairgate-config-\(UUID().uuidString).json"
+        try #"{"http": {"trusted_proxies": ["10.0.0.0/8", "::1"], "pair_burst": 5}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let key = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let configuration = try await PairgateConfiguration.load(file: path, overrides: [:], environment: [
+            "PAIRGATE_ADMIN_TOKEN": "an-admin-token-long-enough", "PAIRGATE_HTTP_LINK_KEY": key,
+            "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "12", "PAIRGATE_HTTP_SSE_HEARTBEAT_SECONDS": "5",
+        ])
+        #expect(configuration.http.trustedProxies == ["10.0.0.0/8", "::1"])
+        #expect(configuration.http.pairBurst == 5)
+        #expect(configuration.http.pairRatePerMinute == 12)
+        #expect(configuration.http.heartbeatSeconds == 5)
+        #expect(configuration.http.linkKey == (0..<32).map { UInt8($0) })
+        #expect(configuration.adminToken == "an-admin-token-long-enough")
+        let fromEnvironment = try await PairgateConfiguration.load(file: path, overrides: [:], environment: [
+            "PAIRGATE_HTTP_TRUSTED_PROXIES": "192.168.0.0/16, 127.0.0.1",
+        ])
+        #expect(fromEnvironment.http.trustedProxies == ["192.168.0.0/16", "127.0.0.1"])
+    }
+
+    @Test func malformedAPISettingsNameTheirKey() async throws {
+        let path = NSTemporaryDirectory() + "pairgate-config-\(UUID().uuidString).json"
+        try "{}".write(toFile: path, atomically: true, encoding: .utf8)
+        let cases: [([String: String], String)] = [
+            (["PAIRGATE_HTTP_TRUSTED_PROXIES": "10.0.0.0/40"], "http.trusted_proxies"),
+            (["PAIRGATE_HTTP_LINK_KEY": "c2hvcnQ="], "http.link_key"),
+            (["PAIRGATE_ADMIN_TOKEN": "short"], "admin.token"),
+            (["PAIRGATE_HTTP_PAIR_BURST": "0"], "http.pair_burst"),
+            (["PAIRGATE_UPSTREAM_WEB_VERSION": "two"], "upstream.web_version"),
+        ]
+        for (environment, key) in cases {
+            let error = await #expect(throws: ConfigurationError.self) {
+                try await PairgateConfiguration.load(file: path, overrides: [:], environment: environment)
+            }
+            #expect(error?.key == key)
+            #expect(error.map { !$0.description.contains("short") || key != "admin.token" } == true)
+        }
+    }
+}

@@ -1,7 +1,7 @@
+import AdminAPI
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import PairgateApp
 import PairgateTestSupport
 import PostgresClient
 import PostgresStore

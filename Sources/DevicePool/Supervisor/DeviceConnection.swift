@@ -58,6 +58,8 @@ actor DeviceConnection {
     private var session: (any UpstreamSession)?
     private var generation = 0
     private var wakeToken = 0
+    /// When the current connection was opened (for the handshake duration).
+    private var connectStartedAt: ContinuousClock.Instant?
     private var finished = false
     private var random = SystemRandomNumberGenerator()
     private let inputs: AsyncStream<Input>
@@ -227,6 +229,10 @@ actor DeviceConnection {
             break
         case .online(let info):
             context.metrics.connectionResult("online")
+            if let started = connectStartedAt {
+                context.metrics.handshakeDurations.recordNanoseconds(started.duration(to: .now).nanoseconds)
+                connectStartedAt = nil
+            }
             if info.lid != nil, info.lid != credentials?.account?.lid {
                 try? await context.store.saveAccount(lease, jid: nil, lid: info.lid, platform: nil)
             }
@@ -323,6 +329,7 @@ actor DeviceConnection {
         let connection = context.connector.connect(credentials: credentials, intent: intent)
         session = connection
         context.metrics.connectionAttempt(intent)
+        connectStartedAt = .now
         let mailbox = self.mailbox
         group.addTask {
             for await event in connection.events {

@@ -12,6 +12,8 @@ struct PoolMetrics: Sendable {
     let lockRejections = Counter(label: "pairgate_pairing_lock_rejections_total")
     let qrIssued = Counter(label: "pairgate_qr_codes_issued_total")
     let pairingDurations = Timer(label: "pairgate_pairing_duration_seconds", preferredDisplayUnit: .seconds)
+    /// From opening an upstream connection to `<success>`: TCP, TLS, WebSocket, Noise and login.
+    let handshakeDurations = Timer(label: "pairgate_handshake_duration_seconds", preferredDisplayUnit: .seconds)
 
     func pairingDuration(since start: Date, now: Date) {
         pairingDurations.recordNanoseconds(Int64(max(0, now.timeIntervalSince(start)) * 1e9))
@@ -39,5 +41,12 @@ struct PoolMetrics: Sendable {
 
     func keepalive(_ change: String) {
         Counter(label: "pairgate_keepalive_changes_total", dimensions: [("change", change)]).increment()
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ attoseconds / 1_000_000_000
     }
 }

@@ -144,6 +144,16 @@ public final class Supervisor: Service, Sendable {
         state.withLock { Array($0.running.keys) }
     }
 
+    /// Stops running a device here as at shutdown (disconnect `shutdown` recorded, lease
+    /// released) without changing what it is: used when its tenant is disabled. Returns whether
+    /// this process ran it.
+    @discardableResult
+    public func stop(deviceID: UUID) -> Bool {
+        guard let actor = state.withLock({ $0.running[deviceID]?.actor }) else { return false }
+        actor.send(.shutdown)
+        return true
+    }
+
     // MARK: Pairing
 
     /// Starts a pairing for a tenant: claims the tenant's pairing lock before anything else (no
@@ -164,9 +174,14 @@ public final class Supervisor: Service, Sendable {
                 window: context.configuration.pairingWindow
             )
             context.locks.attach(claim, pairingID: begun.pairingID, deviceID: begun.device.id, expiresAt: begun.deadline)
+            let observer = pairingObserver
             let feed = PairingFeed(
                 pairingID: begun.pairingID, deviceID: begun.device.id, tenantID: tenantID, deadline: begun.deadline,
-                observer: pairingObserver
+                observer: { [weak self] feed, update in
+                    observer?(feed, update)
+                    // An ended feed is forgotten; its outcome stays in the database.
+                    if case .ended = update { self?.state.withLock { _ = $0.feeds.removeValue(forKey: feed.pairingID) } }
+                }
             )
             state.withLock { $0.feeds[begun.pairingID] = feed }
             let actor = DeviceConnection(
@@ -206,6 +221,11 @@ public final class Supervisor: Service, Sendable {
             return await ask(actor, mode)
         }
         guard let record = try await context.store.device(deviceID) else { throw SupervisorError(.unknownDevice) }
+        if record.state.kind == .pairing, let owner = record.leaseOwner, owner != context.configuration.instanceID,
+           (record.leaseExpiresAt ?? .distantPast) > context.now() {
+            // Cancelling a pairing is its owner's job; the caller routes the request there.
+            throw SupervisorError(.notHere, owner: owner)
+        }
         if !record.state.wantsConnection {
             return .unchanged(record.state)
         }

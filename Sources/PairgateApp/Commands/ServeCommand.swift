@@ -1,15 +1,24 @@
+import AdminAPI
 import ArgumentParser
+import DevicePool
+import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import NIOCore
+import NIOPosix
 import PostgresStore
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
+import WAClient
+import WAWire
 
-/// `pairgate serve`: the gateway's HTTP server and, in later stages, its device pool.
+/// `pairgate serve`: the gateway — HTTP API, device pool, fleet bus — until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the gateway (GET /healthz, GET /readyz)."
+        abstract: "Serve the gateway: the HTTP API (docs/api.md), the device pool and /metrics."
     )
 
     @OptionGroup var options: GlobalOptions
@@ -25,11 +34,41 @@ struct ServeCommand: AsyncParsableCommand {
         if let host { overrides["http.host"] = host }
         if let port { overrides["http.port"] = String(port) }
         let configuration = try await options.load(overrides)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(Gateway.metricsFactory(registry: registry))
+        try await Gateway.serve(configuration, connector: try Gateway.upstreamClient(configuration), metrics: registry)
+    }
+}
+
+/// What `pairgate serve` runs, with the upstream connector passed in so the executable (and
+/// tests) choose it.
+enum Gateway {
+    static func serve(_ configuration: PairgateConfiguration, connector: any UpstreamConnector, metrics: PrometheusCollectorRegistry?) async throws {
         let logger = Logger(label: "pairgate")
+        let sealer = try configuration.requireSealer()
+        let database = try configuration.requireDatabase()
         try await DatabaseRuntime.with(configuration, label: "pairgate.postgres") { runtime in
             let migrator = try PairgateSchema.migrator(pool: runtime.pool, logger: runtime.logger)
+            var pool = PoolConfiguration(instanceID: configuration.instanceID, webVersion: configuration.upstream.webVersion)
+            pool.pairingWindow = .seconds(180)
+            let relay = PairingRelay()
+            let supervisor = Supervisor(
+                configuration: pool, store: PostgresDeviceStore(pool: runtime.pool), connector: connector, sealer: sealer,
+                logger: Logger(label: "pairgate.pool"), pairingObserver: relay.observe
+            )
+            let directory = TenantDirectory(store: TenantStore(pool: runtime.pool), ttl: .seconds(configuration.http.tenantCacheSeconds))
+            let bus = try FleetBus(
+                pool: runtime.pool, database: database, supervisor: supervisor, relay: relay, directory: directory,
+                logger: Logger(label: "pairgate.fleet")
+            )
+            let api = GatewayAPI(
+                configuration: try apiConfiguration(configuration, logger: logger), pool: runtime.pool, supervisor: supervisor,
+                directory: directory, relay: relay, bus: bus, readiness: Readiness(migrator: migrator), metrics: metrics,
+                logger: logger
+            )
             let app = Application(
-                router: HealthRoutes(readiness: Readiness(migrator: migrator)).router(),
+                router: api.router(),
+                server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.http.idleTimeoutSeconds)))),
                 configuration: .init(
                     address: .hostname(configuration.http.host, port: configuration.http.port),
                     serverName: "pairgate"
@@ -40,12 +79,56 @@ struct ServeCommand: AsyncParsableCommand {
                 "address": "\(configuration.http.host):\(configuration.http.port)",
                 "instance": "\(configuration.instanceID)",
             ])
+            // Shutdown runs in reverse: the HTTP server stops first, then the pool closes its
+            // devices (their pairings end and are announced), then the bus.
             let services = ServiceGroup(configuration: .init(
-                services: [app],
+                services: [bus, supervisor, app],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))
             try await services.run()
         }
+    }
+
+    /// WAClient's client for every device of this process (one TLS context, one event loop group).
+    static func upstreamClient(_ configuration: PairgateConfiguration) throws -> UpstreamClient {
+        var client = ClientConfiguration()
+        client.upstreamURL = configuration.upstream.url
+        if let key = configuration.upstream.rootKey { client.trustedRootKey = key }
+        if let caFile = configuration.upstream.caFile { client.tls = try ClientTLS(trustRoots: .pemFile(caFile)) }
+        client.proxy = configuration.upstream.proxy.flatMap(ProxyConfiguration.init(url:))
+        if let version = WebClientVersion(configuration.upstream.webVersion) { client.webVersion = version }
+        return UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: client, logger: Logger(label: "pairgate.upstream"))
+    }
+
+    static func apiConfiguration(_ configuration: PairgateConfiguration, logger: Logger) throws -> APIConfiguration {
+        let key: [UInt8]
+        if let configured = configuration.http.linkKey {
+            key = configured
+        } else {
+            logger.warning("http.link_key is not set: pairing links work only on this instance and until it restarts")
+            var generator = SystemRandomNumberGenerator()
+            key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        }
+        var api = APIConfiguration(linkKey: key)
+        api.trustedProxies = try TrustedProxies(parsing: configuration.http.trustedProxies)
+        api.adminToken = configuration.adminToken
+        api.pairRatePerMinute = Double(configuration.http.pairRatePerMinute)
+        api.pairBurst = configuration.http.pairBurst
+        api.firstCodeWait = .milliseconds(configuration.http.firstCodeWaitMilliseconds)
+        api.requestTimeout = .seconds(configuration.http.requestTimeoutSeconds)
+        api.heartbeat = .seconds(configuration.http.heartbeatSeconds)
+        api.tenantCacheTTL = .seconds(configuration.http.tenantCacheSeconds)
+        return api
+    }
+
+    /// swift-metrics through swift-prometheus, with buckets that fit each duration.
+    static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["pairgate_pairing_duration_seconds"] = [5, 10, 20, 30, 45, 60, 90, 120, 180].map { .seconds($0) }
+        factory.durationHistogramBuckets["pairgate_handshake_duration_seconds"] = [
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        return factory
     }
 }

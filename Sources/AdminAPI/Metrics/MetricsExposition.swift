@@ -1,0 +1,45 @@
+import DevicePool
+import Metrics
+import Prometheus
+
+/// The Prometheus text of a registry, with a HELP line for every family: swift-metrics has no
+/// help text, so it comes from this catalogue (`promtool check metrics` wants one per metric).
+enum MetricsExposition {
+    static let help: [String: String] = [
+        "pairgate_devices": "Devices by state, fleet-wide, read from the database at scrape time.",
+        "pairgate_pairings_total": "Pairings ended, by outcome (paired, timeout, cancelled, failed, interrupted).",
+        "pairgate_pairing_duration_seconds": "Time from the start of a pairing to its end.",
+        "pairgate_qr_codes_issued_total": "QR codes shown to tenants (each rotation counts).",
+        "pairgate_connection_attempts_total": "Upstream connections opened, by intent (pair or login).",
+        "pairgate_connection_results_total": "Upstream connections that reached a result, by result.",
+        "pairgate_disconnects_total": "Upstream disconnects, by classified category and stage.",
+        "pairgate_handshake_duration_seconds": "Time from opening an upstream connection to login success (TCP, TLS, WebSocket, Noise, login).",
+        "pairgate_keepalive_changes_total": "Keepalive pings lost and restored.",
+        "pairgate_lease_renewals_total": "Batch renewals of this instance's device leases, by result.",
+        "pairgate_leases_lost_total": "Devices this instance stopped because their lease was lost.",
+        "pairgate_pairing_lock_rejections_total": "Pairing requests refused because the tenant already has one running.",
+        "pairgate_state_machine_rejections_total": "Device events the state machine rejected as invalid in the current state.",
+        "pairgate_http_requests_total": "HTTP requests by route template, method and status.",
+        "pairgate_http_request_duration_seconds": "HTTP handling time until the response head, by route template and method.",
+    ]
+
+    /// Reads the devices-by-state gauge, then renders the registry.
+    static func render(_ registry: PrometheusCollectorRegistry, devicesByState: [DeviceState.Kind: Int]) -> String {
+        for kind in DeviceState.Kind.allCases {
+            Gauge(label: "pairgate_devices", dimensions: [("state", kind.rawValue)]).record(devicesByState[kind] ?? 0)
+        }
+        return withHelp(registry.emitToString())
+    }
+
+    static func withHelp(_ text: String) -> String {
+        var lines: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE ") {
+                let name = String(line.dropFirst("# TYPE ".count).prefix { $0 != " " })
+                lines.append("# HELP \(name) \(help[name] ?? "Pairgate metric \(name).")")
+            }
+            lines.append(String(line))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

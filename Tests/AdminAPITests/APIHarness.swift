@@ -1,0 +1,261 @@
+import AdminAPI
+import AsyncHTTPClient
+import DevicePool
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+import PairgateTestSupport
+import PostgresClient
+import PostgresStore
+import Prometheus
+import ServiceLifecycle
+import Testing
+import WAClient
+
+/// A tenant the harness created: its host and its first API token.
+struct TenantFixture: Sendable {
+    var id: UUID
+    var host: String
+    var token: String
+}
+
+/// One gateway instance: its pool, its bus and its HTTP server on a free port of 127.0.0.1.
+struct GatewayNode: Sendable {
+    let name: String
+    let supervisor: Supervisor
+    let upstream: ScriptedUpstream
+    let bus: FleetBus
+    let directory: TenantDirectory
+    let port: Int
+}
+
+/// A migrated database with two tenants (acme.example, beta.example) and one or more gateway
+/// instances serving the API over real HTTP, on a manual clock that starts at the wall time.
+struct APIHarness: Sendable {
+    let pool: PostgresPool
+    let store: PostgresDeviceStore
+    let acme: TenantFixture
+    let beta: TenantFixture
+    let clock: ManualClock
+    let nodes: [GatewayNode]
+
+    static let adminToken = "admin-token-for-tests-0123456789"
+    static let linkKey = Array("a link key of at least 32 bytes!!".utf8)
+    static let sealer = CredentialSealer(current: try! MasterKey(parsing: MasterKey.generate(id: "test")))
+
+    var node: GatewayNode { nodes[0] }
+
+    /// `connector` replaces the scripted upstream (the simulator through WAClient, for instance).
+    static func run(
+        instances: [String] = ["a"],
+        configure: @Sendable (inout APIConfiguration) -> Void = { _ in },
+        connector: (any UpstreamConnector)? = nil,
+        _ body: @Sendable (APIHarness) async throws -> Void
+    ) async throws {
+        try await TestDatabase.with { database in
+            let pool = database.pool(maximumConnections: 12)
+            try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
+            let tenants = TenantStore(pool: pool)
+            let acme = try await tenants.create(name: "Acme", hosts: ["acme.example"])
+            let beta = try await tenants.create(name: "Beta", hosts: ["beta.example"])
+            let clock = ManualClock(start: Date())
+            var configuration = APIConfiguration(linkKey: linkKey)
+            configuration.adminToken = adminToken
+            configuration.firstCodeWait = .seconds(5)
+            configure(&configuration)
+            let api = configuration
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var nodes: [GatewayNode] = []
+                var groups: [ServiceGroup] = []
+                for name in instances {
+                    let upstream = ScriptedUpstream()
+                    var poolConfiguration = PoolConfiguration(instanceID: name, webVersion: "2.3000.1045649367")
+                    poolConfiguration.rampPerSecond = 1000
+                    let relay = PairingRelay(now: { clock.date })
+                    let supervisor = Supervisor(
+                        configuration: poolConfiguration, store: PostgresDeviceStore(pool: pool), connector: connector ?? upstream,
+                        sealer: sealer, clock: clock, now: { clock.date }, logger: TestDatabase.logger,
+                        pairingObserver: relay.observe
+                    )
+                    let directory = TenantDirectory(store: tenants, ttl: api.tenantCacheTTL, now: { clock.date })
+                    let bus = try FleetBus(
+                        pool: pool, database: PostgresConfiguration(url: database.url), supervisor: supervisor, relay: relay,
+                        directory: directory, logger: TestDatabase.logger
+                    )
+                    let gateway = GatewayAPI(
+                        configuration: api, pool: pool, supervisor: supervisor, directory: directory, relay: relay, bus: bus,
+                        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
+                        metrics: TestMetrics.registry, clock: clock, now: { clock.date }, logger: TestDatabase.logger
+                    )
+                    let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+                    let app = Application(
+                        router: gateway.router(),
+                        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) },
+                        logger: TestDatabase.logger
+                    )
+                    let services = ServiceGroup(configuration: .init(services: [bus, supervisor, app], logger: TestDatabase.logger))
+                    groups.append(services)
+                    group.addTask { try await services.run() }
+                    var iterator = ports.makeAsyncIterator()
+                    let port = try #require(await iterator.next())
+                    await bus.listening()
+                    nodes.append(GatewayNode(name: name, supervisor: supervisor, upstream: upstream, bus: bus, directory: directory, port: port))
+                }
+                let harness = APIHarness(
+                    pool: pool, store: PostgresDeviceStore(pool: pool),
+                    acme: TenantFixture(id: acme.tenant.id, host: "acme.example", token: acme.token.value),
+                    beta: TenantFixture(id: beta.tenant.id, host: "beta.example", token: beta.token.value),
+                    clock: clock, nodes: nodes
+                )
+                do {
+                    try await body(harness)
+                } catch {
+                    for services in groups { await services.triggerGracefulShutdown() }
+                    try? await group.waitForAll()
+                    throw error
+                }
+                for services in groups { await services.triggerGracefulShutdown() }
+                try await group.waitForAll()
+            }
+            await pool.close()
+        }
+    }
+
+    // MARK: Requests
+
+    /// An HTTP answer, body as text.
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+
+        var json: [String: any Sendable] {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: any Sendable] ?? [:]
+        }
+
+        func header(_ name: String) -> String? { headers.first(name: name) }
+    }
+
+    func request(
+        _ method: HTTPMethod, _ path: String, host: String?, token: String? = nil, json: String? = nil,
+        contentType: String? = "application/json", headers: [(String, String)] = [], node: Int = 0
+    ) async throws -> Reply {
+        let response = try await HTTPClient.shared.execute(
+            makeRequest(method, path, host: host, token: token, json: json, contentType: contentType, headers: headers, node: node),
+            timeout: .seconds(30)
+        )
+        let body = try await response.body.collect(upTo: 4 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: body))
+    }
+
+    func makeRequest(
+        _ method: HTTPMethod, _ path: String, host: String?, token: String? = nil, json: String? = nil,
+        contentType: String? = "application/json", headers: [(String, String)] = [], node: Int = 0
+    ) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(nodes[node].port)\(path)")
+        request.method = method
+        if let host { request.headers.replaceOrAdd(name: "Host", value: host) }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let json {
+            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        return request
+    }
+
+    /// Opens an event stream and hands its events to `body` one by one, as they arrive.
+    func events(_ path: String, host: String, token: String? = nil, node: Int = 0) async throws -> EventStreamReader {
+        let response = try await HTTPClient.shared.execute(makeRequest(.GET, path, host: host, token: token, node: node), timeout: .seconds(60))
+        return EventStreamReader(status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type"), body: response.body)
+    }
+
+    func admin(_ method: HTTPMethod, _ path: String, json: String? = nil, node: Int = 0) async throws -> Reply {
+        try await request(method, path, host: "anything.example", token: Self.adminToken, json: json, node: node)
+    }
+
+    /// Starts a QR pairing for `tenant` through the API while the test plays the upstream: the
+    /// first QR arrives, and POST /pair answers with it.
+    func startQRPairing(_ tenant: TenantFixture, qr: String = "2@ref-1,noise,identity,adv", node: Int = 0) async throws -> (Reply, ScriptedSession) {
+        async let reply = request(.POST, "/pair", host: tenant.host, token: tenant.token, json: #"{"method":"qr"}"#, node: node)
+        var sessions = nodes[node].upstream.sessions.makeAsyncIterator()
+        let session = try #require(await sessions.next())
+        session.emit(.qr(code: qr, validFor: .seconds(60)))
+        return (try await reply, session)
+    }
+}
+
+/// Server-Sent Events as they arrive: `next()` returns the next event (comments included as
+/// events named `:`), nil when the stream ends.
+final class EventStreamReader: @unchecked Sendable {
+    let status: Int
+    let contentType: String?
+    private var iterator: HTTPClientResponse.Body.AsyncIterator
+    private var pending = ""
+
+    init(status: Int, contentType: String?, body: HTTPClientResponse.Body) {
+        self.status = status
+        self.contentType = contentType
+        iterator = body.makeAsyncIterator()
+    }
+
+    struct Event: Sendable, Equatable {
+        var name: String
+        var data: String
+
+        var json: [String: any Sendable] {
+            (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: any Sendable] ?? [:]
+        }
+    }
+
+    func next() async throws -> Event? {
+        while true {
+            if let range = pending.range(of: "\n\n") {
+                let block = String(pending[..<range.lowerBound])
+                pending.removeSubrange(..<range.upperBound)
+                if block.hasPrefix(":") { return Event(name: ":", data: String(block.dropFirst()).trimmingCharacters(in: .whitespaces)) }
+                var name = "message"
+                var data = ""
+                for line in block.split(separator: "\n") {
+                    if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
+                    if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
+                }
+                return Event(name: name, data: data)
+            }
+            guard let chunk = try await iterator.next() else { return nil }
+            pending += String(buffer: chunk)
+        }
+    }
+
+    /// Every remaining event until the stream closes.
+    func rest() async throws -> [Event] {
+        var events: [Event] = []
+        while let event = try await next() { events.append(event) }
+        return events
+    }
+}
+
+/// The process's metrics backend for tests: bootstrapped once, shared by every test.
+enum TestMetrics {
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+}
+
+/// Waits for a condition by re-checking it between scheduler turns (no timed sleeps); fails
+/// after `limit` of wall time so a broken test cannot hang CI.
+func eventually(_ what: String, limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        await Task.yield()
+    }
+    Issue.record("timed out waiting for \(what)")
+    throw CancellationError()
+}
