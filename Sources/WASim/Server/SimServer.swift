@@ -115,8 +115,10 @@ public final class SimServer: Sendable {
             return (state.listener, state.port)
         }
         if refusing {
-            // Hold the port before closing the listener (SO_REUSEPORT lets both be bound), so it
-            // never becomes free: connects are refused by the kernel and no one else can take it.
+            // Close the listener, then hold the port at once with a bound, never-listening socket
+            // without SO_REUSEADDR or SO_REUSEPORT: connects are refused by the kernel and no other
+            // socket can share the port meanwhile (one with SO_REUSEPORT could, and would accept).
+            try await listener?.close()
             if let port {
                 do {
                     let holder = try PortHolder.hold(host: configuration.host, port: port)
@@ -125,15 +127,12 @@ public final class SimServer: Sendable {
                     logger.warning("could not hold the refused port", metadata: ["error": "\(error)"])
                 }
             }
-            try await listener?.close()
         } else if let port {
-            let listener = try await bind(port: port)
-            let holder = state.withLock { state -> Int32? in
-                state.listener = listener
-                defer { state.holder = nil }
-                return state.holder
+            if let holder = state.withLock({ state -> Int32? in defer { state.holder = nil }; return state.holder }) {
+                PortHolder.release(holder)
             }
-            if let holder { PortHolder.release(holder) }
+            let listener = try await bind(port: port)
+            state.withLock { $0.listener = listener }
         }
     }
 
@@ -159,7 +158,6 @@ public final class SimServer: Sendable {
         try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: .init(rawValue: SO_REUSEPORT)), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -239,16 +237,14 @@ private final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChann
     }
 }
 
-/// A bound, never-listening TCP socket: connections to its port are refused by the kernel.
+/// A bound, never-listening TCP socket without address or port reuse: connections to its port are
+/// refused by the kernel, and no other socket can bind the port while it is held.
 enum PortHolder {
     static func hold(host: String, port: Int) throws -> Int32 {
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         let family: Int32 = if case .v6 = address { AF_INET6 } else { AF_INET }
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
-        var one: Int32 = 1
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
         let bound = address.withSockAddr { pointer, length in bind(descriptor, pointer, socklen_t(length)) }
         guard bound == 0 else {
             let code = errno
