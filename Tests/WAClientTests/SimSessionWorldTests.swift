@@ -23,6 +23,24 @@ struct SimSessionWorldTests {
         #expect(!snapshot.accounts[0].description.contains(snapshot.accounts[0].identityPrivateKey.map { String($0) }.joined()))
     }
 
+    @Test func deviceNumbersFitOneByteAndAreReusedOnceFree() throws {
+        var random = TestRandom(seed: 2)
+        let account = SimAccount.generate(phoneNumber: "15550002222", using: &random)
+        let linked = (1...SimWorld.maxDeviceID).map { number in
+            SimLinkedDevice(
+                phoneNumber: account.phoneNumber, deviceID: number, lidUser: account.lidUser, noisePublicKey: [],
+                identityPublicKey: [], registrationID: 1, keyIndex: UInt32(number), linkedAt: Date(), os: "test"
+            )
+        }
+        let world = SimWorld(snapshot: SimWorld.Snapshot(accounts: [account], devices: linked))
+        #expect(world.reserveDevice(phoneNumber: account.phoneNumber) == nil)
+
+        #expect(world.unlink(JID(user: account.phoneNumber, device: 7, server: .whatsApp)))
+        #expect(world.reserveDevice(phoneNumber: account.phoneNumber)?.deviceID == 7)
+        #expect(world.unlink(JID(user: account.phoneNumber, device: 255, server: .whatsApp)))
+        #expect(world.reserveDevice(phoneNumber: account.phoneNumber)?.deviceID == 255)
+    }
+
     @Test func thePhoneReportsWhyAScanOrACodeCannotBeUsed() throws {
         let world = SimWorld()
         var random = TestRandom(seed: 1)

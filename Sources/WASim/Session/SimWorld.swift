@@ -284,14 +284,28 @@ public final class SimWorld: Sendable {
         }
     }
 
-    /// Takes the next device number and key index of the account, for a pair-success about to be sent.
+    /// The highest companion device number: AD JIDs carry the device in one byte (binary.md).
+    static let maxDeviceID: UInt16 = 255
+
+    /// Takes the next free device number and the next key index of the account, for a pair-success
+    /// about to be sent. Numbers are handed out in turn and reused only once free; nil when all
+    /// `maxDeviceID` are linked (the phone has no room for another companion).
     func reserveDevice(phoneNumber: String) -> (account: SimAccount, deviceID: UInt16, keyIndex: UInt32)? {
         state.withLock { state in
             guard var account = state.accounts[phoneNumber] else {
                 return nil
             }
-            let reserved = (account, account.nextDeviceID, account.nextKeyIndex)
-            account.nextDeviceID = account.nextDeviceID == UInt16.max ? 1 : account.nextDeviceID + 1
+            let start = (1...Self.maxDeviceID).contains(account.nextDeviceID) ? account.nextDeviceID : 1
+            var candidate = start
+            while state.devices[JID(user: phoneNumber, device: candidate, server: .whatsApp)] != nil {
+                candidate = candidate == Self.maxDeviceID ? 1 : candidate + 1
+                if candidate == start {
+                    return nil
+                }
+            }
+            account.nextDeviceID = candidate
+            let reserved = (account, candidate, account.nextKeyIndex)
+            account.nextDeviceID = candidate == Self.maxDeviceID ? 1 : candidate + 1
             account.nextKeyIndex &+= 1
             state.accounts[phoneNumber] = account
             return reserved
