@@ -62,6 +62,12 @@ struct ConversationKeepaliveTests {
         conversation.advance(by: .seconds(300))
         #expect(!link.eventNames.contains("keepaliveLost"))
         #expect(link.ending == nil)
+        // Every answered ping reports its round trip: the simulator's 5 s delay.
+        let roundTrips = link.events.compactMap { event -> Duration? in
+            if case .keepaliveAnswered(let roundTrip) = event { roundTrip } else { nil }
+        }
+        #expect(roundTrips.count >= 9)
+        #expect(roundTrips.allSatisfy { $0 >= .seconds(5) && $0 < .seconds(6) })
     }
 
     @Test func threeMinutesWithoutAnAnswerEndTheConnection() throws {

@@ -199,7 +199,8 @@ final class EventLog: @unchecked Sendable {
     }
 
     var names: [String] {
-        events.map { event in
+        // Keepalive round trips are left out: every answered ping has one.
+        events.compactMap { event -> String? in
             switch event {
             case .qr: "qr"
             case .pairingCode: "pairingCode"
@@ -209,6 +210,7 @@ final class EventLog: @unchecked Sendable {
             case .credentialsUpdated: "credentialsUpdated"
             case .keepaliveLost: "keepaliveLost"
             case .keepaliveRestored: "keepaliveRestored"
+            case .keepaliveAnswered: nil
             case .disconnected: "disconnected"
             case .loggedOut: "loggedOut"
             }

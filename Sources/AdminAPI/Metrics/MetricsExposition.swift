@@ -15,6 +15,7 @@ enum MetricsExposition {
         "pairgate_disconnects_total": "Upstream disconnects, by classified category and stage.",
         "pairgate_handshake_duration_seconds": "Time from opening an upstream connection to login success (TCP, TLS, WebSocket, Noise, login).",
         "pairgate_keepalive_changes_total": "Keepalive pings lost and restored.",
+        "pairgate_keepalive_round_trip_seconds": "Time from a keepalive ping to its answer.",
         "pairgate_lease_renewals_total": "Batch renewals of this instance's device leases, by result.",
         "pairgate_leases_lost_total": "Devices this instance stopped because their lease was lost.",
         "pairgate_pairing_lock_rejections_total": "Pairing requests refused because the tenant already has one running.",

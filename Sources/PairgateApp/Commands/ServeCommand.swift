@@ -129,6 +129,10 @@ enum Gateway {
         factory.durationHistogramBuckets["pairgate_handshake_duration_seconds"] = [
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
         ]
+        factory.durationHistogramBuckets["pairgate_keepalive_round_trip_seconds"] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
         return factory
     }
 }

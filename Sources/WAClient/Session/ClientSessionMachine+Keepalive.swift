@@ -9,6 +9,8 @@ extension ClientSessionMachine {
         var lastSuccess: Date?
         var failures = 0
         var isWaiting = false
+        /// When the ping now waiting for its answer was sent.
+        var sentAt: Date?
     }
 
     mutating func startKeepalive(now: Date) -> [Action] {
@@ -28,6 +30,7 @@ extension ClientSessionMachine {
             return []
         }
         keepalive.isWaiting = true
+        keepalive.sentAt = now
         let ping = Node("iq", ["xmlns": "w:p", "type": "get"])
         return sendIQ(ping, for: .keepalive, timeout: configuration.keepalive.responseDeadline)
     }
@@ -40,8 +43,11 @@ extension ClientSessionMachine {
             let wasFailing = keepalive.failures > 0
             keepalive.failures = 0
             keepalive.lastSuccess = now
-            return (wasFailing ? [.emit(.keepaliveRestored)] : []) + scheduleKeepalive()
+            let roundTrip = keepalive.sentAt.map { [Action.emit(.keepaliveAnswered(roundTrip: .seconds(max(0, now.timeIntervalSince($0)))))] } ?? []
+            keepalive.sentAt = nil
+            return roundTrip + (wasFailing ? [.emit(.keepaliveRestored)] : []) + scheduleKeepalive()
         }
+        keepalive.sentAt = nil
         keepalive.failures += 1
         let lost = Action.emit(.keepaliveLost(failures: keepalive.failures, lastSuccess: keepalive.lastSuccess))
         let silence = now.timeIntervalSince(keepalive.lastSuccess ?? keepalive.since)
