@@ -236,7 +236,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DevicePoolTests",
-            dependencies: ["DevicePool", "WAClient", "PostgresStore", "PostgresClient", "PairgateTestSupport"],
+            dependencies: ["DevicePool", "WAClient", "WASim", "WAWire", "PostgresStore", "PostgresClient", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

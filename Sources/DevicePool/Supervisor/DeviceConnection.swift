@@ -103,6 +103,13 @@ actor DeviceConnection {
             }
             group.cancelAll()
         }
+        // Cancelled (the supervisor's task ended without a graceful shutdown): nothing more is
+        // written, but the upstream connection must not outlive its actor — with no lease renewal
+        // behind it, another instance will connect the device once the lease runs out.
+        if let current = session {
+            session = nil
+            await current.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "the device's task was cancelled"))
+        }
         mailbox.finish()
     }
 
