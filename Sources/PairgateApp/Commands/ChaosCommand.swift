@@ -110,7 +110,7 @@ struct ChaosCommand: AsyncParsableCommand {
             }
             print("every invariant holds")
         case .failure(let error):
-            print("chaos run aborted: \(error)")
+            print(error is CancellationError ? "chaos run interrupted" : "chaos run aborted: \(error)")
             print("logs: \(work)")
             throw ExitCode.failure
         }

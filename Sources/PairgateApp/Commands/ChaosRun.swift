@@ -133,7 +133,10 @@ final class ChaosRun: Sendable {
         )
         gatewayConfiguration.logLevel = options.gatewayLogLevel
         // Pairing many devices per tenant back to back is the point here, not the per-tenant rate limit.
-        gatewayConfiguration.extraEnvironment = ["PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000"]
+        // A debug build on a busy machine may need more than 5 s for the first QR.
+        gatewayConfiguration.extraEnvironment = [
+            "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
+        ]
         let fleet = Fleet(configuration: gatewayConfiguration, workDirectory: workDirectory) { [self] gateway in
             state.withLock { $0.gateways.append(gateway) }
         }
@@ -281,7 +284,9 @@ final class ChaosRun: Sendable {
                     continue
                 }
                 guard let qr = pairing.qr, let device = UUID(uuidString: pairing.deviceID) else {
-                    throw FleetHarnessError("POST /pair gave no QR within http.first_code_wait_ms")
+                    // Cancel it (or it holds the tenant's lock for its whole window) and pair again.
+                    _ = try? await fleet.client().reset(tenant, deviceID: pairing.deviceID, mode: "soft")
+                    throw FleetHarnessError("POST /pair gave no QR within http.first_code_wait_ms; pairing cancelled")
                 }
                 guard case .linked(let info) = try await simulator.scan(qr: qr, phone: phone) else {
                     throw FleetHarnessError("the scan asked for a refresh")
@@ -343,12 +348,12 @@ final class ChaosRun: Sendable {
             try Task.checkCancellation()
             switch step {
             case .live(let kind):
-                guard let victim = pickOnline(record.kept, simulator: simulator, random: &random) else { continue }
+                guard let victim = try await pickOnline(record.kept, simulator: simulator, random: &random) else { continue }
                 if try simulator.injectNow(kind, device: victim.jid, delay: kind == .slowKeepalive ? nil : .zero) {
                     figures.live[kind.rawValue, default: 0] += 1
                 }
             case .replace:
-                guard let victim = pickOnline(record.kept, simulator: simulator, random: &random),
+                guard let victim = try await pickOnline(record.kept, simulator: simulator, random: &random),
                       try simulator.injectNow(.conflictReplaced, device: victim.jid, delay: .zero) else { continue }
                 figures.replaced += 1
                 event("conflict replaced on \(victim.jid)")
@@ -363,7 +368,7 @@ final class ChaosRun: Sendable {
                     event("soft reset of \(victim.jid) through POST /reset")
                 }
             case .remove:
-                guard let victim = pickOnline(record.kept, simulator: simulator, random: &random),
+                guard let victim = try await pickOnline(record.kept, simulator: simulator, random: &random),
                       try simulator.injectNow(.deviceRemoved, device: victim.jid, delay: .zero) else { continue }
                 record.kept.removeAll { $0.deviceID == victim.deviceID }
                 record.removed.append(.init(deviceID: victim.deviceID, jid: victim.jid, loginsAtRemoval: simulator.stats.logins(of: victim.jid)))
@@ -399,12 +404,19 @@ final class ChaosRun: Sendable {
         return figures
     }
 
-    private func pickOnline(_ devices: [FleetInvariants.KeptDevice], simulator: Simulator, random: inout SplitMix64) -> FleetInvariants.KeptDevice? {
+    /// A random device that is logged in now; waits up to 30 s for one (after a gateway was
+    /// killed its devices are offline until their leases expire and another instance claims them).
+    private func pickOnline(_ devices: [FleetInvariants.KeptDevice], simulator: Simulator, random: inout SplitMix64) async throws -> FleetInvariants.KeptDevice? {
         guard !devices.isEmpty else { return nil }
-        for _ in 0..<20 {
-            let candidate = devices[Int.random(in: 0..<devices.count, using: &random)]
-            if simulator.stats.isOnline(candidate.jid) { return candidate }
-        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        repeat {
+            let start = Int.random(in: 0..<devices.count, using: &random)
+            for offset in 0..<devices.count {
+                let candidate = devices[(start + offset) % devices.count]
+                if simulator.stats.isOnline(candidate.jid) { return candidate }
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        } while ContinuousClock.now < deadline
         return nil
     }
 
