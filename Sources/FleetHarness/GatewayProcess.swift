@@ -122,13 +122,13 @@ public final class GatewayProcess: Sendable {
     @discardableResult
     public func terminate(grace: Duration = .seconds(30)) async -> Int32 {
         process.signal(SIGTERM)
-        let waiter = Task { try await process.wait() }
+        async let exit = process.wait()
         let deadline = ContinuousClock.now + grace
         while !process.hasExited, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
         if !process.hasExited { process.signal(SIGKILL) }
-        let status = (try? await waiter.value) ?? -1
+        let status = (try? await exit) ?? -1
         unlink(pidFile)
         return status
     }
