@@ -172,6 +172,7 @@ let package = Package(
             dependencies: [
                 "DevicePool",
                 "PostgresClient",
+                "WASim",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -154,7 +154,7 @@ final class ChaosRun: Sendable {
         let pairings = try await pairAll(tenants: tenants, fleet: fleet, simulator: simulator)
         let pairingSeconds = (ContinuousClock.now - pairingStart).seconds
         var record = FleetInvariants.RunRecord()
-        record.kept = pairings.map { FleetInvariants.KeptDevice(deviceID: $0.device, jid: $0.jid) }
+        record.kept = pairings.map { FleetInvariants.KeptDevice(deviceID: $0.deviceID, jid: $0.jid) }
         record.pairingsPerformed = pairings.count
         let durations = pairings.map(\.milliseconds).sorted()
         say(String(format: "paired %d devices for %d tenants in %.1f s (per pairing p50 %.0f ms, p99 %.0f ms)",
@@ -167,7 +167,7 @@ final class ChaosRun: Sendable {
         say(String(format: "all %d devices online %.1f s after the last pairing", pairings.count, allOnline))
 
         // The fault phase.
-        let tenantOf = Dictionary(uniqueKeysWithValues: pairings.map { ($0.device, $0.tenant) })
+        let tenantOf = Dictionary(uniqueKeysWithValues: pairings.map { ($0.deviceID, $0.tenant) })
         let faults = try await faultPhase(
             fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, record: &record, tenantOf: tenantOf, random: &random
         )
@@ -243,20 +243,13 @@ final class ChaosRun: Sendable {
 
     // MARK: Pairing
 
-    private struct Paired: Sendable {
-        var tenant: GatewayClient.Tenant
-        var device: UUID
-        var jid: String
-        var milliseconds: Double
-    }
-
     /// Pairs `options.devices` devices through POST /pair and the simulator's phone, one pairing at a
     /// time per tenant and up to 16 tenants at once.
-    private func pairAll(tenants: [(GatewayClient.Tenant, String)], fleet: Fleet, simulator: Simulator) async throws -> [Paired] {
+    private func pairAll(tenants: [(GatewayClient.Tenant, String)], fleet: Fleet, simulator: Simulator) async throws -> [PairedDevice] {
         let perTenant = (0..<tenants.count).map { index in options.devices / tenants.count + (index < options.devices % tenants.count ? 1 : 0) }
-        return try await withThrowingTaskGroup(of: [Paired].self) { group in
+        return try await withThrowingTaskGroup(of: [PairedDevice].self) { group in
             var next = 0
-            var results: [Paired] = []
+            var results: [PairedDevice] = []
             func add() {
                 let (tenant, phone) = tenants[next]
                 let count = perTenant[next]
@@ -272,26 +265,17 @@ final class ChaosRun: Sendable {
         }
     }
 
-    private func pair(_ count: Int, tenant: GatewayClient.Tenant, phone: String, fleet: Fleet, simulator: Simulator) async throws -> [Paired] {
-        var paired: [Paired] = []
+    private func pair(_ count: Int, tenant: GatewayClient.Tenant, phone: String, fleet: Fleet, simulator: Simulator) async throws -> [PairedDevice] {
+        var paired: [PairedDevice] = []
         var failures = 0
         while paired.count < count {
-            let start = ContinuousClock.now
             do {
-                guard let pairing = try await fleet.client().pairQR(tenant, name: "device \(paired.count)") else {
+                guard let device = try await fleet.client().pairByQR(tenant, phone: phone, simulator: simulator, name: "device \(paired.count)") else {
                     // The previous pairing's end is not visible yet (409), or the bucket is empty (429).
                     try await Task.sleep(for: .milliseconds(100))
                     continue
                 }
-                guard let qr = pairing.qr, let device = UUID(uuidString: pairing.deviceID) else {
-                    // Cancel it (or it holds the tenant's lock for its whole window) and pair again.
-                    _ = try? await fleet.client().reset(tenant, deviceID: pairing.deviceID, mode: "soft")
-                    throw FleetHarnessError("POST /pair gave no QR within http.first_code_wait_ms; pairing cancelled")
-                }
-                guard case .linked(let info) = try await simulator.scan(qr: qr, phone: phone) else {
-                    throw FleetHarnessError("the scan asked for a refresh")
-                }
-                paired.append(Paired(tenant: tenant, device: device, jid: info.jid, milliseconds: (ContinuousClock.now - start).seconds * 1000))
+                paired.append(device)
             } catch {
                 failures += 1
                 if failures > 5 { throw FleetHarnessError("pairing for \(tenant.host) keeps failing: \(error)") }
@@ -355,7 +339,6 @@ final class ChaosRun: Sendable {
             case .replace:
                 guard let victim = try await pickOnline(record.kept, simulator: simulator, random: &random),
                       try simulator.injectNow(.conflictReplaced, device: victim.jid, delay: .zero) else { continue }
-                figures.replaced += 1
                 event("conflict replaced on \(victim.jid)")
                 let tenant = tenantOf[victim.deviceID]!
                 // A replaced device waits for its operator: the run is that operator, once it is suspended.
@@ -363,9 +346,12 @@ final class ChaosRun: Sendable {
                     try await self.state(of: victim.deviceID, pool: pool) == "suspended"
                 }) != nil
                 if suspended {
+                    figures.replaced += 1
                     _ = try? await fleet.client().reset(tenant, deviceID: victim.deviceID.uuidString.lowercased(), mode: "soft")
                     record.resets[victim.deviceID, default: 0] += 1
                     event("soft reset of \(victim.jid) through POST /reset")
+                } else {
+                    event("\(victim.jid) was not suspended within 30 s: its connection ended before the conflict reached it")
                 }
             case .remove:
                 guard let victim = try await pickOnline(record.kept, simulator: simulator, random: &random),
