@@ -310,9 +310,10 @@ final class ChaosRun: Sendable {
         var steps: [(at: Double, step: Step)] = [
             (0.10, .startB), (0.20, .killA), (0.45, .restartPostgres), (0.60, .killA), (0.80, .stopB),
         ]
-        let removals = max(1, options.devices / 100), replacements = max(1, options.devices / 100)
+        let plannedRemovals = max(1, options.devices / 100), replacements = max(1, options.devices / 100)
         for _ in 0..<replacements { steps.append((Double.random(in: 0.05...0.70, using: &random), .replace)) }
-        for _ in 0..<removals { steps.append((Double.random(in: 0.05...0.70, using: &random), .remove)) }
+        for _ in 0..<plannedRemovals { steps.append((Double.random(in: 0.05...0.70, using: &random), .remove)) }
+        var removals = 0
         let liveFaults = max(6, options.devices / 4)
         let kinds: [FaultKind] = [.streamError503, .streamError515, .streamError503, .streamError515, .slowKeepalive]
         for index in 0..<liveFaults {
@@ -354,11 +355,26 @@ final class ChaosRun: Sendable {
                     event("\(victim.jid) was not suspended within 30 s: its connection ended before the conflict reached it")
                 }
             case .remove:
+                // Alternately the server's device_removed (the device stays linked on the phone) and
+                // the phone unlinking it (device_removed now, 401 on every later login).
+                let kind: FaultKind = removals.isMultiple(of: 2) ? .deviceRemoved : .unlink
                 guard let victim = try await pickOnline(record.kept, simulator: simulator, random: &random),
-                      try simulator.injectNow(.deviceRemoved, device: victim.jid, delay: .zero) else { continue }
+                      try simulator.injectNow(kind, device: victim.jid, delay: .zero) else { continue }
+                let loginsAtRemoval = simulator.stats.logins(of: victim.jid)
+                event("\(kind.rawValue) on \(victim.jid)")
+                // The next step (a SIGKILL, say) waits until the gateway recorded the logout: a gateway
+                // killed before it read the stream error rightly logs in again where the phone kept the device.
+                let loggedOut = (try? await waitUntil("\(victim.jid) logged out", timeout: .seconds(30)) {
+                    try await self.state(of: victim.deviceID, pool: pool) == "logged_out"
+                }) != nil
+                if !loggedOut, simulator.stats.isOnline(victim.jid) {
+                    event("\(victim.jid) is still online: its connection ended before the fault reached it; it stays in the fleet")
+                    continue
+                }
+                removals += 1
                 record.kept.removeAll { $0.deviceID == victim.deviceID }
-                record.removed.append(.init(deviceID: victim.deviceID, jid: victim.jid, loginsAtRemoval: simulator.stats.logins(of: victim.jid)))
-                event("device_removed on \(victim.jid)")
+                record.removed.append(.init(deviceID: victim.deviceID, jid: victim.jid, loginsAtRemoval: loginsAtRemoval))
+                if loggedOut { event("\(victim.jid) is logged out") }
             case .startB:
                 try await fleet.start("b1")
                 record.fleetEvents += 1
