@@ -352,7 +352,7 @@ final class ChaosRun: Sendable {
                     record.resets[victim.deviceID, default: 0] += 1
                     event("soft reset of \(victim.jid) through POST /reset")
                 } else {
-                    event("\(victim.jid) was not suspended within 30 s: its connection ended before the conflict reached it")
+                    event("\(victim.jid) was not suspended within 30 s: the simulator never applied the conflict to its connection; no reset")
                 }
             case .remove:
                 // Alternately the server's device_removed (the device stays linked on the phone) and
