@@ -165,11 +165,28 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: A real fleet on one machine: throwaway PostgreSQL, gateway processes, the invariants
+        // (`pairgate chaos` and the fleet benchmarks; docs/chaos.md)
+        .target(
+            name: "FleetHarness",
+            dependencies: [
+                "DevicePool",
+                "PostgresClient",
+                "WASim",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: The executable: subcommands, configuration, wiring
         .target(
             name: "PairgateApp",
             dependencies: [
                 "AdminAPI",
+                "FleetHarness",
                 "PostgresClient",
                 "QRCode",
                 "PostgresStore",
@@ -262,6 +279,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             exclude: ["Browser"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "FleetHarnessTests",
+            dependencies: ["FleetHarness", "DevicePool", "PostgresClient", "PostgresStore", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

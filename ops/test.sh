@@ -21,13 +21,20 @@ mkdir "$PGDATA"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$PGDATA"
 
 teardown() {
-    # Clusters that tests started for themselves (TemporaryCluster) and the shared one.
-    for data in "$WORK"/cluster-* "$PGDATA"; do
+    # Gateways a chaos run left behind (it stops them itself unless it was killed outright).
+    for pidfile in "$WORK"/chaos/*.pid; do
+        [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    done
+    # Clusters that tests started for themselves (TemporaryCluster), the chaos run's, the shared one.
+    for data in "$WORK"/cluster-* "$WORK"/chaos/cluster-* "$PGDATA"; do
         [ -f "$data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
     done
     rm -rf "$WORK"
 }
 trap teardown EXIT
+# Ctrl-C or a CI cancellation: the EXIT trap still runs, after the children got the signal too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 say "starting a throwaway PostgreSQL in $PGDATA"
 as_pg "$PGBIN/initdb" --no-sync -D "$PGDATA" -U postgres -A trust -E UTF8 >"$WORK/initdb.log" 2>&1 \
@@ -55,5 +62,19 @@ swift test --skip-build "$@" || status=$?
 if [ $status -eq 0 ] && [ $# -eq 0 ]; then
     say "checking the API against docs/openapi.yaml (schemathesis)"
     ops/api-contract.sh || status=$?
+fi
+if [ $status -eq 0 ] && [ $# -eq 0 ]; then
+    # The 2-minute soak (docs/chaos.md): a fleet of 200 through kills, a second instance and a
+    # PostgreSQL restart, on a cluster of its own under $WORK/chaos (the teardown stops it).
+    say "soak: pairgate chaos --minutes 2 --devices 200"
+    mkdir -p "$WORK/chaos"
+    chaos=0
+    "$(swift build --show-bin-path)/pairgate" chaos --minutes 2 --devices 200 --work-dir "$WORK/chaos" \
+        --pgbin "$PGBIN" || chaos=$?
+    if [ $chaos -ne 0 ]; then
+        # The teardown deletes $WORK: show the gateways' last words first.
+        for log in "$WORK"/chaos/*.log; do [ -f "$log" ] && { echo "--- $log"; tail -n 40 "$log"; }; done
+        status=$chaos
+    fi
 fi
 exit $status

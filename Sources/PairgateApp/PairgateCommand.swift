@@ -6,7 +6,7 @@ public struct PairgateCommand: AsyncParsableCommand {
         commandName: "pairgate",
         abstract: "Multi-tenant WhatsApp linked-device gateway.",
         subcommands: [
-            ServeCommand.self, MigrateCommand.self, TenantCommand.self, KeysCommand.self, BenchCommand.self,
+            ServeCommand.self, MigrateCommand.self, TenantCommand.self, KeysCommand.self, BenchCommand.self, ChaosCommand.self,
             SimCommand.self, WAVersionCommand.self, LinkCommand.self,
         ]
     )

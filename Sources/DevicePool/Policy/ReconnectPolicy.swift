@@ -72,7 +72,7 @@ public struct ReconnectPolicy: Sendable, Hashable {
         upperBound(attempt: attempt) * Double.random(in: 0...1, using: &random)
     }
 
-    /// The largest delay `attempt` may wait (what the chaos test checks attempts against).
+    /// The largest delay `attempt` may wait; `pairgate chaos` holds every recorded backoff to `cap`.
     public func upperBound(attempt: Int) -> Duration {
         let exponent = min(max(attempt - 1, 0), 30)
         let bound = base * (1 << exponent)
