@@ -283,7 +283,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetHarnessTests",
-            dependencies: ["FleetHarness", "DevicePool", "PostgresClient", "PostgresStore", "PairgateTestSupport"],
+            dependencies: ["FleetHarness", "DevicePool", "WASim", "PostgresClient", "PostgresStore", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(
