@@ -1,5 +1,10 @@
 import ArgumentParser
+import FleetBench
 import Foundation
+import Logging
+import Metrics
+import PostgresClient
+import Prometheus
 import WireBench
 
 /// `pairgate bench …`: benchmarks that print figures and write them as JSON.
@@ -7,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the performance budgets (figures printed and written as JSON).",
-        subcommands: [Wire.self]
+        subcommands: [Wire.self, Pairing.self, Status.self]
     )
 
     struct Wire: ParsableCommand {
@@ -28,6 +33,84 @@ struct BenchCommand: AsyncParsableCommand {
             if let json { try writeJSON(result, to: json) }
         }
     }
+}
+
+extension BenchCommand {
+    struct Pairing: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "POST /pair → first QR on the event stream, with many tenants pairing at once (budget p99 ≤ 25 ms).",
+            discussion: """
+            Runs the gateway in this process on a fresh database created on the server of \
+            --database-url (dropped afterwards), its devices connecting to an in-process simulator.
+            """
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "Tenants pairing at once.")
+        var tenants = 100
+
+        @Option(help: "Measured rounds (after one warm-up round); every tenant pairs once per round.")
+        var rounds = 5
+
+        @Option(help: "Also write the figures to this JSON file.")
+        var json: String?
+
+        func run() async throws {
+            warnIfDebugBuild()
+            let (serverURL, registry) = try await benchSetup(options)
+            let result = try await PairingBenchmark.run(
+                serverURL: serverURL, tenants: tenants, rounds: rounds, metrics: registry, logger: Logger(label: "pairgate.bench")
+            )
+            print(result)
+            if let json { try writeJSON(result, to: json) }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "GET /status against GET /healthz of the same server under the same load (budget ratio ≥ 0.8).",
+            discussion: """
+            Runs the gateway in this process on a fresh database created on the server of \
+            --database-url (dropped afterwards); the tenant's devices are paired through the \
+            in-process simulator and online while /status is measured.
+            """
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "Devices of the tenant whose /status is read.")
+        var devices = 20
+
+        @Option(help: "Keep-alive connections, each sending its next request when the previous answer ended.")
+        var connections = 64
+
+        @Option(help: "Seconds measured per endpoint (after 2 s of warm-up).")
+        var seconds = 10.0
+
+        @Option(help: "Also write the figures to this JSON file.")
+        var json: String?
+
+        func run() async throws {
+            warnIfDebugBuild()
+            let (serverURL, registry) = try await benchSetup(options)
+            let result = try await StatusBenchmark.run(
+                serverURL: serverURL, devices: devices, connections: connections, seconds: seconds, metrics: registry,
+                logger: Logger(label: "pairgate.bench")
+            )
+            print(result)
+            if let json { try writeJSON(result, to: json) }
+        }
+    }
+}
+
+/// Logging at `warning` unless told otherwise, the Prometheus backend as `serve` has it, and the
+/// database server's URL.
+private func benchSetup(_ options: GlobalOptions) async throws -> (String, PrometheusCollectorRegistry) {
+    let configuration = try await options.load(options.logLevel == nil ? ["log.level": "warning"] : [:])
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(Gateway.metricsFactory(registry: registry))
+    return (try configuration.requireDatabase().url, registry)
 }
 
 func warnIfDebugBuild() {
