@@ -25,6 +25,8 @@ public struct PairgateConfiguration: Sendable {
         public var requestTimeoutSeconds = 30
         public var heartbeatSeconds = 15
         public var tenantCacheSeconds = 5
+        /// A tenant's rendered GET /status is reused this long (0 = read the database every time).
+        public var statusCacheMilliseconds = 1000
         /// Connections idle this long are closed (slow or stalled clients).
         public var idleTimeoutSeconds = 75
     }
@@ -192,6 +194,7 @@ extension PairgateConfiguration {
         http.heartbeatSeconds = try settings.int("http.sse_heartbeat_seconds", in: 1...300) ?? http.heartbeatSeconds
         http.tenantCacheSeconds = try settings.int("http.tenant_cache_seconds", in: 0...300) ?? http.tenantCacheSeconds
         http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
+        http.statusCacheMilliseconds = try settings.int("http.status_cache_ms", in: 0...60_000) ?? http.statusCacheMilliseconds
     }
 
     private static func resolveUpstream(_ settings: Settings, into upstream: inout Upstream) throws {

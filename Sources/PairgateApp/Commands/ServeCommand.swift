@@ -119,6 +119,7 @@ enum Gateway {
         api.requestTimeout = .seconds(configuration.http.requestTimeoutSeconds)
         api.heartbeat = .seconds(configuration.http.heartbeatSeconds)
         api.tenantCacheTTL = .seconds(configuration.http.tenantCacheSeconds)
+        api.statusCacheTTL = .milliseconds(configuration.http.statusCacheMilliseconds)
         return api
     }
 
