@@ -165,6 +165,21 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: A real fleet on one machine: throwaway PostgreSQL, gateway processes, the invariants
+        // (`pairgate chaos` and the fleet benchmarks; docs/chaos.md)
+        .target(
+            name: "FleetHarness",
+            dependencies: [
+                "DevicePool",
+                "PostgresClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // Figures for the fleet budgets (`pairgate bench pairing|status|fleet`): a throwaway
         // database, the gateway in process or as a child, the simulator, a keep-alive load generator.
         .target(
@@ -172,6 +187,7 @@ let package = Package(
             dependencies: [
                 "AdminAPI",
                 "DevicePool",
+                "FleetHarness",
                 "PostgresClient",
                 "PostgresStore",
                 "WAClient",
@@ -194,6 +210,7 @@ let package = Package(
             name: "PairgateApp",
             dependencies: [
                 "AdminAPI",
+                "FleetHarness",
                 "PostgresClient",
                 "QRCode",
                 "PostgresStore",
@@ -287,6 +304,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             exclude: ["Browser"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "FleetHarnessTests",
+            dependencies: ["FleetHarness", "DevicePool", "PostgresClient", "PostgresStore", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -30,8 +30,8 @@ struct SimStatsTests {
         #expect(snapshot.maxConcurrentPerDevice == 2)
         #expect(snapshot.devicesOverOne == [second.description])
         #expect(snapshot.devices == [
-            .init(jid: first.description, live: 1, maximum: 1),
-            .init(jid: second.description, live: 1, maximum: 2),
+            .init(jid: first.description, live: 1, maximum: 1, logins: 2),
+            .init(jid: second.description, live: 1, maximum: 2, logins: 2),
         ])
         #expect(snapshot.liveConnections == 2)
         #expect(snapshot.maxLiveConnections == 4)

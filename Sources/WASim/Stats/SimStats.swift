@@ -38,6 +38,7 @@ public final class SimStats: Sendable {
                 state.loggedIn[id] = device
                 var entry = state.devices[device, default: DeviceEntry()]
                 entry.live += 1
+                entry.logins += 1
                 entry.maximum = max(entry.maximum, entry.live)
                 state.devices[device] = entry
                 state.maxPerDevice = max(state.maxPerDevice, entry.live)
@@ -67,6 +68,11 @@ public final class SimStats: Sendable {
         state.withLock { $0.faults[kind.rawValue, default: 0] += 1 }
     }
 
+    /// `<success>` sent to `device` so far.
+    public func logins(of device: String) -> Int {
+        state.withLock { $0.devices[device]?.logins ?? 0 }
+    }
+
     /// Whether `device` has a logged-in connection right now.
     public func isOnline(_ device: String) -> Bool {
         state.withLock { ($0.devices[device]?.live ?? 0) > 0 }
@@ -94,7 +100,7 @@ public final class SimStats: Sendable {
                 violationsByKind: state.violationsByKind,
                 violations: state.violations,
                 devices: includeDevices
-                    ? state.devices.map { SimStatsSnapshot.Device(jid: $0.key, live: $0.value.live, maximum: $0.value.maximum) }
+                    ? state.devices.map { SimStatsSnapshot.Device(jid: $0.key, live: $0.value.live, maximum: $0.value.maximum, logins: $0.value.logins) }
                         .sorted { $0.jid < $1.jid }
                     : nil
             )
@@ -104,6 +110,7 @@ public final class SimStats: Sendable {
     private struct DeviceEntry {
         var live = 0
         var maximum = 0
+        var logins = 0
     }
 
     private struct State {
@@ -154,6 +161,8 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
         public var live: Int
         /// The most it ever had at once; the fleet invariant says 1.
         public var maximum: Int
+        /// `<success>` sent to it so far (what the chaos run bounds by the reconnect policy).
+        public var logins: Int
     }
 
     /// Open sockets, logged in or not.
