@@ -45,6 +45,9 @@ public struct PairgateConfiguration: Sendable {
     public var adminToken: String?
     /// Where devices connect: WhatsApp, or a `pairgate sim`.
     public var upstream = Upstream()
+    /// Device starts per second at boot and on takeovers (`pool.ramp_per_second`); nil: the
+    /// pool's default (`PoolConfiguration.rampPerSecond`).
+    public var rampPerSecond: Int?
 
     public struct Upstream: Sendable {
         /// `ws://` or `wss://`.
@@ -161,6 +164,7 @@ extension PairgateConfiguration {
             throw ConfigurationError(key: "admin.token", problem: "must be at least 16 characters")
         }
         try resolveUpstream(settings, into: &configuration.upstream)
+        configuration.rampPerSecond = try settings.int("pool.ramp_per_second", in: 1...100_000)
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")

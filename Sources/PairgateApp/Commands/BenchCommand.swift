@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the performance budgets (figures printed and written as JSON).",
-        subcommands: [Wire.self, Pairing.self, Status.self]
+        subcommands: [Wire.self, Pairing.self, Status.self, Fleet.self]
     )
 
     struct Wire: ParsableCommand {
@@ -98,6 +98,62 @@ extension BenchCommand {
                 serverURL: serverURL, devices: devices, connections: connections, seconds: seconds, metrics: registry,
                 logger: Logger(label: "pairgate.bench")
             )
+            print(result)
+            if let json { try writeJSON(result, to: json) }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Fleet: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Memory per online device, idle CPU and restart time of one gateway process with many devices.",
+            discussion: """
+            Starts a throwaway PostgreSQL (initdb; as the postgres user when root) and `pairgate \
+            serve` as a child process, pairs every device through the API and the in-process \
+            simulator's phones, restarts the gateway with SIGTERM and reads its /proc figures. \
+            Budgets: ≤ 64 KiB per device, ≤ 5 % of one core idle, all online ≤ 60 s after a restart.
+            """
+        )
+
+        @Option(help: "Devices to pair and keep online.")
+        var devices = 10_000
+
+        @Option(help: "Tenants pairing in parallel (one pairing per tenant at a time).")
+        var tenants = 100
+
+        @Option(help: "Seconds of idle CPU measurement.")
+        var idleSeconds = 60.0
+
+        @Option(help: "Set pool.ramp_per_second of the gateways (default: the gateway's own default).")
+        var ramp: Int?
+
+        @Option(help: "Folder for the throwaway cluster and the gateways' logs (default: a new one under /tmp).")
+        var workDirectory: String?
+
+        @Option(help: "Also write the figures to this JSON file.")
+        var json: String?
+
+        @Option(name: .customLong("log-level"), help: "Log level of this process and the gateways.")
+        var logLevel = "warning"
+
+        func run() async throws {
+            warnIfDebugBuild()
+            raiseOpenFileLimit()
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+                return handler
+            }
+            var options = FleetBenchmark.Options(
+                workDirectory: workDirectory ?? NSTemporaryDirectory() + "pairgate-bench-fleet-\(UUID().uuidString.prefix(8))"
+            )
+            options.devices = devices
+            options.tenants = max(1, min(tenants, devices))
+            options.idleSeconds = idleSeconds
+            options.rampPerSecond = ramp
+            print("work directory: \(options.workDirectory)")
+            let result = try await FleetBenchmark.run(options, logger: Logger(label: "pairgate.bench"))
             print(result)
             if let json { try writeJSON(result, to: json) }
         }
