@@ -23,7 +23,7 @@ public struct InProcessGateway: Sendable {
     public let api: BenchAPIClient
 
     /// What the benchmarks change from the defaults: the per-tenant pairing rate limit only.
-    public static func apiConfiguration(adminToken: String) -> APIConfiguration {
+    public static func apiConfiguration(adminToken: String, statusCache: Duration) -> APIConfiguration {
         var linkKey = [UInt8](repeating: 0, count: 32)
         for index in linkKey.indices { linkKey[index] = UInt8.random(in: .min ... .max) }
         var configuration = APIConfiguration(linkKey: linkKey)
@@ -31,6 +31,7 @@ public struct InProcessGateway: Sendable {
         // Benchmarks pair far faster than a person would; the limiter is not what is measured.
         configuration.pairRatePerMinute = 1_000_000
         configuration.pairBurst = 1_000_000
+        configuration.statusCacheTTL = statusCache
         return configuration
     }
 
@@ -39,6 +40,7 @@ public struct InProcessGateway: Sendable {
         database: BenchDatabase,
         metrics: PrometheusCollectorRegistry?,
         simulator simConfiguration: SimConfiguration = SimConfiguration(),
+        statusCache: Duration = APIConfiguration(linkKey: []).statusCacheTTL,
         logger: Logger,
         _ body: @Sendable (InProcessGateway) async throws -> T
     ) async throws -> T {
@@ -71,7 +73,7 @@ public struct InProcessGateway: Sendable {
                 directory: directory, logger: logger
             )
             let gateway = GatewayAPI(
-                configuration: apiConfiguration(adminToken: adminToken), pool: pool, supervisor: supervisor,
+                configuration: apiConfiguration(adminToken: adminToken, statusCache: statusCache), pool: pool, supervisor: supervisor,
                 directory: directory, relay: relay, bus: bus, readiness: Readiness(migrator: migrator), metrics: metrics, logger: logger
             )
             let (ports, portSink) = AsyncStream.makeStream(of: Int.self)

@@ -9,6 +9,7 @@ import WASim
 public enum StatusBenchmark {
     public struct Result: Sendable, Codable, CustomStringConvertible {
         public var devices: Int
+        public var statusCacheMilliseconds: Int
         public var connections: Int
         public var seconds: Double
         public var healthz: LoadGenerator.Result
@@ -19,7 +20,7 @@ public enum StatusBenchmark {
 
         public var description: String {
             """
-            status: \(connections) keep-alive connections, \(Int(seconds)) s each, one tenant with \(devices) online devices (same process, same cores)
+            status: \(connections) keep-alive connections, \(Int(seconds)) s each, one tenant with \(devices) online devices, http.status_cache_ms \(statusCacheMilliseconds) (same process, same cores)
               GET /healthz: \(Int(healthz.requestsPerSecond)) req/s, \(healthz.latency), failures \(healthz.failures)
               GET /status:  \(Int(status.requestsPerSecond)) req/s, \(status.latency), failures \(status.failures)
               ratio /status ÷ /healthz: \(String(format: "%.2f", ratio)) — budget ≥ \(budgetRatio): \(budgetMet ? "met" : "MISSED")
@@ -28,10 +29,12 @@ public enum StatusBenchmark {
     }
 
     public static func run(
-        serverURL: String, devices: Int, connections: Int, seconds: Double, metrics: PrometheusCollectorRegistry?, logger: Logger
+        serverURL: String, devices: Int, statusCacheMilliseconds: Int, connections: Int, seconds: Double, metrics: PrometheusCollectorRegistry?, logger: Logger
     ) async throws -> Result {
         try await BenchDatabase.with(serverURL: serverURL, logger: logger) { database in
-            try await InProcessGateway.with(database: database, metrics: metrics, logger: logger) { gateway in
+            try await InProcessGateway.with(
+                database: database, metrics: metrics, statusCache: .milliseconds(statusCacheMilliseconds), logger: logger
+            ) { gateway in
                 let api = gateway.api
                 let tenant = try await api.createTenant(name: "Status bench", host: "status.bench.example")
                 let simulator = gateway.simulator
@@ -44,7 +47,7 @@ public enum StatusBenchmark {
                 let status = try await load.run(
                     path: "/status", headers: [("Host", tenant.host), ("Authorization", "Bearer \(tenant.token)")]
                 )
-                return Result(devices: devices, connections: connections, seconds: seconds, healthz: healthz, status: status, budgetRatio: 0.8)
+                return Result(devices: devices, statusCacheMilliseconds: statusCacheMilliseconds, connections: connections, seconds: seconds, healthz: healthz, status: status, budgetRatio: 0.8)
             }
         }
     }

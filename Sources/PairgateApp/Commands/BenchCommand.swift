@@ -82,6 +82,9 @@ extension BenchCommand {
         @Option(help: "Devices of the tenant whose /status is read.")
         var devices = 20
 
+        @Option(name: .customLong("status-cache-ms"), help: "http.status_cache_ms of the gateway (0: every /status reads the database).")
+        var statusCacheMilliseconds = 1000
+
         @Option(help: "Keep-alive connections, each sending its next request when the previous answer ended.")
         var connections = 64
 
@@ -95,7 +98,7 @@ extension BenchCommand {
             warnIfDebugBuild()
             let (serverURL, registry) = try await benchSetup(options)
             let result = try await StatusBenchmark.run(
-                serverURL: serverURL, devices: devices, connections: connections, seconds: seconds, metrics: registry,
+                serverURL: serverURL, devices: devices, statusCacheMilliseconds: statusCacheMilliseconds, connections: connections, seconds: seconds, metrics: registry,
                 logger: Logger(label: "pairgate.bench")
             )
             print(result)
