@@ -1,7 +1,9 @@
+import AdminAPI
 import DevicePool
 import Foundation
 import NIOHTTP1
 import PairgateTestSupport
+import PostgresClient
 import PostgresStore
 import Testing
 import WAClient
