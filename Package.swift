@@ -181,6 +181,31 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // Figures for the fleet budgets (`pairgate bench pairing|status|fleet`): a throwaway
+        // database, the gateway in process or as a child, the simulator, a keep-alive load generator.
+        .target(
+            name: "FleetBench",
+            dependencies: [
+                "AdminAPI",
+                "DevicePool",
+                "FleetHarness",
+                "PostgresClient",
+                "PostgresStore",
+                "WAClient",
+                "WASim",
+                "WAWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: The executable: subcommands, configuration, wiring
         .target(
             name: "PairgateApp",
@@ -194,6 +219,7 @@ let package = Package(
                 "WAClient",
                 "WAWire",
                 "WireBench",
+                "FleetBench",
                 "WASim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -27,6 +27,9 @@ public struct APIConfiguration: Sendable {
     public var tenantCacheTTL: Duration = .seconds(5)
     /// How long a reset routed to another instance waits for its answer.
     public var forwardTimeout: Duration = .seconds(10)
+    /// How long a tenant's rendered GET /status is reused (`http.status_cache_ms`); zero reads
+    /// the database on every request.
+    public var statusCacheTTL: Duration = .seconds(1)
 
     public init(linkKey: [UInt8]) {
         self.linkKey = linkKey
@@ -47,6 +50,7 @@ public struct GatewayAPI: Sendable {
     let metrics: PrometheusCollectorRegistry?
     let limiter: PairingRateLimiter
     let links: PairingLinkSigner
+    let statusCache: StatusCache
     let clock: any Clock<Duration>
     let now: @Sendable () -> Date
     let logger: Logger
@@ -67,6 +71,7 @@ public struct GatewayAPI: Sendable {
         self.metrics = metrics
         limiter = PairingRateLimiter(perMinute: configuration.pairRatePerMinute, burst: configuration.pairBurst)
         links = PairingLinkSigner(key: configuration.linkKey)
+        statusCache = StatusCache(ttl: configuration.statusCacheTTL, now: now)
         self.clock = clock
         self.now = now
         self.logger = logger

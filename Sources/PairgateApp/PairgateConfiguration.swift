@@ -25,6 +25,8 @@ public struct PairgateConfiguration: Sendable {
         public var requestTimeoutSeconds = 30
         public var heartbeatSeconds = 15
         public var tenantCacheSeconds = 5
+        /// A tenant's rendered GET /status is reused this long (0 = read the database every time).
+        public var statusCacheMilliseconds = 1000
         /// Connections idle this long are closed (slow or stalled clients).
         public var idleTimeoutSeconds = 75
     }
@@ -43,6 +45,9 @@ public struct PairgateConfiguration: Sendable {
     public var adminToken: String?
     /// Where devices connect: WhatsApp, or a `pairgate sim`.
     public var upstream = Upstream()
+    /// Device starts per second at boot and on takeovers (`pool.ramp_per_second`); nil: the
+    /// pool's default (`PoolConfiguration.rampPerSecond`).
+    public var rampPerSecond: Int?
 
     public struct Upstream: Sendable {
         /// `ws://` or `wss://`.
@@ -159,6 +164,7 @@ extension PairgateConfiguration {
             throw ConfigurationError(key: "admin.token", problem: "must be at least 16 characters")
         }
         try resolveUpstream(settings, into: &configuration.upstream)
+        configuration.rampPerSecond = try settings.int("pool.ramp_per_second", in: 1...100_000)
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
@@ -192,6 +198,7 @@ extension PairgateConfiguration {
         http.heartbeatSeconds = try settings.int("http.sse_heartbeat_seconds", in: 1...300) ?? http.heartbeatSeconds
         http.tenantCacheSeconds = try settings.int("http.tenant_cache_seconds", in: 0...300) ?? http.tenantCacheSeconds
         http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
+        http.statusCacheMilliseconds = try settings.int("http.status_cache_ms", in: 0...60_000) ?? http.statusCacheMilliseconds
     }
 
     private static func resolveUpstream(_ settings: Settings, into upstream: inout Upstream) throws {

@@ -65,6 +65,8 @@ struct APIHarness: Sendable {
             var configuration = APIConfiguration(linkKey: linkKey)
             configuration.adminToken = adminToken
             configuration.firstCodeWait = .seconds(5)
+            // Tests read /status right after changing devices; the cache has its own test.
+            configuration.statusCacheTTL = .zero
             configure(&configuration)
             let api = configuration
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,7 +1,9 @@
+import AdminAPI
 import DevicePool
 import Foundation
 import NIOHTTP1
 import PairgateTestSupport
+import PostgresClient
 import PostgresStore
 import Testing
 import WAClient
@@ -45,6 +47,27 @@ struct StatusAndResetTests {
             let beta = try await h.request(.GET, "/status", host: h.beta.host, token: h.beta.token)
             #expect((beta.json["devices"] as? [Any])?.isEmpty == true)
             #expect(beta.json["active_pairing"] == nil)
+        }
+    }
+
+    @Test func statusIsReusedWithinItsCacheTimeAndDroppedByTheTenantsOwnReset() async throws {
+        try await APIHarness.run(configure: { $0.statusCacheTTL = .seconds(1) }) { h in
+            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net")
+            func state() async throws -> String? {
+                let status = try await h.request(.GET, "/status", host: h.acme.host, token: h.acme.token)
+                return (status.json["devices"] as? [[String: any Sendable]])?.first?["state"] as? String
+            }
+            #expect(try await state() == "online")
+            // A change made behind this instance's back shows once the cache time has passed.
+            let record = try #require(try await h.store.device(deviceID))
+            try await h.pool.query("UPDATE devices SET state = 'connecting' WHERE id = $1", [record.id])
+            #expect(try await state() == "online")
+            h.clock.advance(by: .seconds(1))
+            #expect(try await state() == "connecting")
+            // The tenant's own reset through this instance is visible at once.
+            _ = try await h.request(.POST, "/reset", host: h.acme.host, token: h.acme.token,
+                                    json: #"{"device_id":"\#(deviceID.uuidString)","mode":"logout"}"#)
+            #expect(try await state() == "logged_out")
         }
     }
 

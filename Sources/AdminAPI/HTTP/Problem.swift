@@ -86,6 +86,11 @@ enum APIJSON {
         headers.append(contentsOf: extra)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
+
+    /// A response with a body encoded before (a cached one).
+    static func response(_ status: HTTPResponse.Status, encoded body: ByteBuffer) -> Response {
+        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: body))
+    }
 }
 
 func jsonResponse(_ status: HTTPResponse.Status, _ json: String) -> Response {

@@ -77,6 +77,8 @@ extension GatewayAPI {
                                detail: "try again in \(Int(wait.seconds.rounded(.up))) s",
                                headers: [.retryAfter: String(max(1, Int(wait.seconds.rounded(.up))))])
             }
+            statusCache.invalidate(tenantID: access.tenantID)
+            defer { statusCache.invalidate(tenantID: access.tenantID) }
             let ticket = try await startPairing(access.tenantID, method: method, deviceID: body.deviceID, name: body.name)
             let (latest, outcome) = await firstUpdate(ticket.feed)
             var view = pairingView(

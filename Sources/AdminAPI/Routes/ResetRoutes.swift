@@ -55,6 +55,8 @@ extension GatewayAPI {
             let access = try context.requireTenant()
             let body = try await request.decodeJSON(ResetRequestBody.self)
             let mode = body.mode ?? .soft
+            statusCache.invalidate(tenantID: access.tenantID)
+            defer { statusCache.invalidate(tenantID: access.tenantID) }
             let targets: [UUID]
             switch (body.deviceID, body.all ?? false) {
             case (let id?, false):

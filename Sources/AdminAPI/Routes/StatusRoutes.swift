@@ -67,6 +67,9 @@ extension GatewayAPI {
     func addStatusRoutes<R>(_ routes: Routes<R>) {
         routes.get("/status") { _, context in
             let access = try context.requireTenant()
+            if let body = statusCache.body(tenantID: access.tenantID) {
+                return APIJSON.response(.ok, encoded: body)
+            }
             async let records = devices.devices(tenantID: access.tenantID)
             async let disconnects = devices.lastDisconnects(tenantID: access.tenantID)
             async let open = devices.openPairing(tenantID: access.tenantID)
@@ -84,7 +87,9 @@ extension GatewayAPI {
                 active = pairingView(pairingID: pairing.id, deviceID: pairing.deviceID, method: pairing.method,
                                      deadline: pairing.deadline, latest: latest, outcome: nil)
             }
-            return try APIJSON.response(.ok, StatusView(tenantID: access.tenantID.api, devices: views, activePairing: active))
+            let body = ByteBuffer(bytes: try APIJSON.encoder.encode(StatusView(tenantID: access.tenantID.api, devices: views, activePairing: active)))
+            statusCache.store(body, tenantID: access.tenantID)
+            return APIJSON.response(.ok, encoded: body)
         }
 
         routes.get("/devices/{id}/history") { request, context in

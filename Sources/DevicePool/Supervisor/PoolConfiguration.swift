@@ -14,7 +14,10 @@ public struct PoolConfiguration: Sendable {
     /// before its lease can expire and another instance can connect it.
     public var selfCloseAfter: Duration = .seconds(20)
     /// At most this many devices are started per second (boot ramp and takeovers), jittered.
-    public var rampPerSecond: Double = 50
+    /// 250/s brings 10,000 devices back in about 40 s, inside the 60 s budget with a margin for
+    /// the database, and stays far below what the 2-core reference machine can take
+    /// (docs/performance.md); WhatsApp sees a restart as 250 logins per second from one address.
+    public var rampPerSecond: Double = 250
     /// How often free devices (crashed or stopped owners) are looked for.
     public var claimInterval: Duration = .seconds(10)
     /// How often pairings left open by dead owners are ended.

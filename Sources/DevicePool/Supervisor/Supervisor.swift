@@ -283,9 +283,18 @@ public final class Supervisor: Service, Sendable {
     /// Claims paired devices no live instance holds: at boot, and whenever an owner dies or
     /// stops. Starts are paced at `rampPerSecond` with jitter so a restart does not storm.
     private func claimFreeDevices() async {
+        await claimFreeDevices(clock: context.clock)
+    }
+
+    /// Each start is due one jittered interval after the previous one was due, not after it
+    /// finished: the lease round trip is part of the interval, so the ramp holds its rate
+    /// instead of falling to 1 / (interval + round trip). Falling behind by more than one
+    /// interval is not caught up on, so a slow database never turns into a burst afterwards.
+    private func claimFreeDevices<C: Clock<Duration>>(clock: C) async {
         let configuration = context.configuration
         var random = SystemRandomNumberGenerator()
         let batch = 500
+        var due = clock.now
         while !Task.isCancelled {
             var found = 0
             do {
@@ -304,13 +313,15 @@ public final class Supervisor: Service, Sendable {
                         return
                     }
                     let pace = 1 / max(configuration.rampPerSecond, 0.001) * Double.random(in: 0.5...1.5, using: &random)
-                    do { try await context.clock.sleep(for: .seconds(pace)) } catch { return }
+                    due = max(due, clock.now.advanced(by: .seconds(-pace))).advanced(by: .seconds(pace))
+                    do { try await clock.sleep(until: due, tolerance: nil) } catch { return }
                 }
             } catch {
                 context.logger.warning("looking for devices to claim failed", metadata: ["error": "\(error)"])
             }
             if found < batch {
-                do { try await context.clock.sleep(for: configuration.claimInterval) } catch { return }
+                do { try await clock.sleep(for: configuration.claimInterval) } catch { return }
+                due = clock.now
             }
         }
     }

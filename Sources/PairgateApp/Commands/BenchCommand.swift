@@ -1,5 +1,10 @@
 import ArgumentParser
+import FleetBench
 import Foundation
+import Logging
+import Metrics
+import PostgresClient
+import Prometheus
 import WireBench
 
 /// `pairgate bench …`: benchmarks that print figures and write them as JSON.
@@ -7,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the performance budgets (figures printed and written as JSON).",
-        subcommands: [Wire.self]
+        subcommands: [Wire.self, Pairing.self, Status.self, Fleet.self]
     )
 
     struct Wire: ParsableCommand {
@@ -28,6 +33,143 @@ struct BenchCommand: AsyncParsableCommand {
             if let json { try writeJSON(result, to: json) }
         }
     }
+}
+
+extension BenchCommand {
+    struct Pairing: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "POST /pair → first QR on the event stream, with many tenants pairing at once (budget p99 ≤ 25 ms).",
+            discussion: """
+            Runs the gateway in this process on a fresh database created on the server of \
+            --database-url (dropped afterwards), its devices connecting to an in-process simulator.
+            """
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "Tenants pairing at once.")
+        var tenants = 100
+
+        @Option(help: "Measured rounds (after one warm-up round); every tenant pairs once per round.")
+        var rounds = 5
+
+        @Option(help: "Also write the figures to this JSON file.")
+        var json: String?
+
+        func run() async throws {
+            warnIfDebugBuild()
+            let (serverURL, registry) = try await benchSetup(options)
+            let result = try await PairingBenchmark.run(
+                serverURL: serverURL, tenants: tenants, rounds: rounds, metrics: registry, logger: Logger(label: "pairgate.bench")
+            )
+            print(result)
+            if let json { try writeJSON(result, to: json) }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "GET /status against GET /healthz of the same server under the same load (budget ratio ≥ 0.8).",
+            discussion: """
+            Runs the gateway in this process on a fresh database created on the server of \
+            --database-url (dropped afterwards); the tenant's devices are paired through the \
+            in-process simulator and online while /status is measured.
+            """
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "Devices of the tenant whose /status is read.")
+        var devices = 20
+
+        @Option(name: .customLong("status-cache-ms"), help: "http.status_cache_ms of the gateway (0: every /status reads the database).")
+        var statusCacheMilliseconds = 1000
+
+        @Option(help: "Keep-alive connections, each sending its next request when the previous answer ended.")
+        var connections = 64
+
+        @Option(help: "Seconds measured per endpoint (after 2 s of warm-up).")
+        var seconds = 10.0
+
+        @Option(help: "Also write the figures to this JSON file.")
+        var json: String?
+
+        func run() async throws {
+            warnIfDebugBuild()
+            let (serverURL, registry) = try await benchSetup(options)
+            let result = try await StatusBenchmark.run(
+                serverURL: serverURL, devices: devices, statusCacheMilliseconds: statusCacheMilliseconds, connections: connections, seconds: seconds, metrics: registry,
+                logger: Logger(label: "pairgate.bench")
+            )
+            print(result)
+            if let json { try writeJSON(result, to: json) }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Fleet: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Memory per online device, idle CPU and restart time of one gateway process with many devices.",
+            discussion: """
+            Starts a throwaway PostgreSQL (initdb; as the postgres user when root) and `pairgate \
+            serve` as a child process, pairs every device through the API and the in-process \
+            simulator's phones, restarts the gateway with SIGTERM and reads its /proc figures. \
+            Budgets: ≤ 64 KiB per device, ≤ 5 % of one core idle, all online ≤ 60 s after a restart.
+            """
+        )
+
+        @Option(help: "Devices to pair and keep online.")
+        var devices = 10_000
+
+        @Option(help: "Tenants pairing in parallel (one pairing per tenant at a time).")
+        var tenants = 100
+
+        @Option(help: "Seconds of idle CPU measurement.")
+        var idleSeconds = 60.0
+
+        @Option(help: "Set pool.ramp_per_second of the gateways (default: the gateway's own default).")
+        var ramp: Int?
+
+        @Option(help: "Folder for the throwaway cluster and the gateways' logs (default: a new one under /tmp).")
+        var workDirectory: String?
+
+        @Option(help: "Also write the figures to this JSON file.")
+        var json: String?
+
+        @Option(name: .customLong("log-level"), help: "Log level of this process and the gateways.")
+        var logLevel = "warning"
+
+        func run() async throws {
+            warnIfDebugBuild()
+            raiseOpenFileLimit()
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+                return handler
+            }
+            var options = FleetBenchmark.Options(
+                workDirectory: workDirectory ?? NSTemporaryDirectory() + "pairgate-bench-fleet-\(UUID().uuidString.prefix(8))"
+            )
+            options.devices = devices
+            options.tenants = max(1, min(tenants, devices))
+            options.idleSeconds = idleSeconds
+            options.rampPerSecond = ramp
+            print("work directory: \(options.workDirectory)")
+            let result = try await FleetBenchmark.run(options, logger: Logger(label: "pairgate.bench"))
+            print(result)
+            if let json { try writeJSON(result, to: json) }
+        }
+    }
+}
+
+/// Logging at `warning` unless told otherwise, the Prometheus backend as `serve` has it, and the
+/// database server's URL.
+private func benchSetup(_ options: GlobalOptions) async throws -> (String, PrometheusCollectorRegistry) {
+    let configuration = try await options.load(options.logLevel == nil ? ["log.level": "warning"] : [:])
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(Gateway.metricsFactory(registry: registry))
+    return (try configuration.requireDatabase().url, registry)
 }
 
 func warnIfDebugBuild() {

@@ -30,6 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     var port: Int?
 
     func run() async throws {
+        raiseOpenFileLimit()
         var overrides: [String: String] = [:]
         if let host { overrides["http.host"] = host }
         if let port { overrides["http.port"] = String(port) }
@@ -38,6 +39,15 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(Gateway.metricsFactory(registry: registry))
         try await Gateway.serve(configuration, connector: try Gateway.upstreamClient(configuration), metrics: registry)
     }
+}
+
+/// Raises the soft limit of open files to the hard one: every online device holds a socket, and
+/// the usual soft default (1024) would stop a gateway at about a thousand devices.
+func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
 }
 
 /// What `pairgate serve` runs, with the upstream connector passed in so the executable (and
@@ -51,6 +61,7 @@ enum Gateway {
             let migrator = try PairgateSchema.migrator(pool: runtime.pool, logger: runtime.logger)
             var pool = PoolConfiguration(instanceID: configuration.instanceID, webVersion: configuration.upstream.webVersion)
             pool.pairingWindow = .seconds(180)
+            if let ramp = configuration.rampPerSecond { pool.rampPerSecond = Double(ramp) }
             let relay = PairingRelay()
             let supervisor = Supervisor(
                 configuration: pool, store: PostgresDeviceStore(pool: runtime.pool), connector: connector, sealer: sealer,
@@ -119,6 +130,7 @@ enum Gateway {
         api.requestTimeout = .seconds(configuration.http.requestTimeoutSeconds)
         api.heartbeat = .seconds(configuration.http.heartbeatSeconds)
         api.tenantCacheTTL = .seconds(configuration.http.tenantCacheSeconds)
+        api.statusCacheTTL = .milliseconds(configuration.http.statusCacheMilliseconds)
         return api
     }
 
