@@ -30,6 +30,9 @@ public struct ClientConfiguration: Sendable {
     public var maximumMessageSize = 1 << 24
     /// Events kept per connection when its consumer falls behind (the newest are kept).
     public var eventBufferSize = 64
+    /// Called with every answered keepalive ping's round trip, on the connection's event loop
+    /// (keep it cheap: a metric). Not an event, so a ping costs the consumer nothing.
+    public var keepaliveRoundTrip: (@Sendable (Duration) -> Void)?
     /// The session: trusted root key, ClientPayload (web version), keepalive, QR and request timings.
     public var session = ClientSessionMachine.Configuration()
 
@@ -107,6 +110,7 @@ public final class UpstreamClient: Sendable {
         )
         let machine = ClientSessionMachine(credentials: credentials, intent: intent, configuration: configuration.session)
         let logger = logger
+        let keepaliveRoundTrip = configuration.keepaliveRoundTrip
         transport.connect(
             on: eventLoop,
             failed: { reason in
@@ -114,7 +118,7 @@ public final class UpstreamClient: Sendable {
                 events.fail(reason)
             },
             upgraded: { channel in
-                let handler = ClientSessionHandler(machine: machine, events: events)
+                let handler = ClientSessionHandler(machine: machine, events: events, keepaliveRoundTrip: keepaliveRoundTrip)
                 try channel.pipeline.syncOperations.addHandler(handler)
                 connection.sessionStarted(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
             }

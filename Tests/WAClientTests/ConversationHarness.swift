@@ -80,6 +80,8 @@ final class Conversation {
         var completions: [ClientRequestID: Result<Node, ClientRequestError>] = [:]
         /// Credentials handed over by `.confirmPairing`, until confirmed.
         var credentialsToConfirm: DeviceCredentials?
+        /// Every answered keepalive's round trip, as the machine reported it.
+        var keepaliveRoundTrips: [Duration] = []
         var clientClosed = false
         var serverClosed = false
         var toServer: [[UInt8]] = []
@@ -131,8 +133,7 @@ final class Conversation {
 
         /// Event names in order, for readable expectations.
         var eventNames: [String] {
-            // Keepalive round trips are left out: every answered ping has one.
-            events.compactMap { event -> String? in
+            events.map { event in
                 switch event {
                 case .qr: "qr"
                 case .pairingCode: "pairingCode"
@@ -142,7 +143,6 @@ final class Conversation {
                 case .credentialsUpdated: "credentialsUpdated"
                 case .keepaliveLost: "keepaliveLost"
                 case .keepaliveRestored: "keepaliveRestored"
-                case .keepaliveAnswered: nil
                 case .disconnected: "disconnected"
                 case .loggedOut: "loggedOut"
                 }
@@ -299,6 +299,8 @@ final class Conversation {
                 link.events.append(event)
             case .confirmPairing(let credentials):
                 link.credentialsToConfirm = credentials
+            case .keepaliveRoundTrip(let roundTrip):
+                link.keepaliveRoundTrips.append(roundTrip)
             case .schedule(let name, let after):
                 schedule(.client(name), after: after, on: link)
             case .cancel(let name):

@@ -63,9 +63,7 @@ struct ConversationKeepaliveTests {
         #expect(!link.eventNames.contains("keepaliveLost"))
         #expect(link.ending == nil)
         // Every answered ping reports its round trip: the simulator's 5 s delay.
-        let roundTrips = link.events.compactMap { event -> Duration? in
-            if case .keepaliveAnswered(let roundTrip) = event { roundTrip } else { nil }
-        }
+        let roundTrips = link.keepaliveRoundTrips
         #expect(roundTrips.count >= 9)
         #expect(roundTrips.allSatisfy { $0 >= .seconds(5) && $0 < .seconds(6) })
     }

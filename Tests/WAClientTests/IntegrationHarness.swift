@@ -199,8 +199,7 @@ final class EventLog: @unchecked Sendable {
     }
 
     var names: [String] {
-        // Keepalive round trips are left out: every answered ping has one.
-        events.compactMap { event -> String? in
+        events.map { event in
             switch event {
             case .qr: "qr"
             case .pairingCode: "pairingCode"
@@ -210,7 +209,6 @@ final class EventLog: @unchecked Sendable {
             case .credentialsUpdated: "credentialsUpdated"
             case .keepaliveLost: "keepaliveLost"
             case .keepaliveRestored: "keepaliveRestored"
-            case .keepaliveAnswered: nil
             case .disconnected: "disconnected"
             case .loggedOut: "loggedOut"
             }

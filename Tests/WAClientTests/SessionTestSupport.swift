@@ -148,6 +148,8 @@ struct ScriptedSession {
                 events.append(event)
             case .confirmPairing(let credentials):
                 confirmations.append(credentials)
+            case .keepaliveRoundTrip:
+                break
             case .schedule(let timer, let after):
                 timers[timer] = now.addingTimeInterval(Conversation.seconds(after))
             case .cancel(let timer):

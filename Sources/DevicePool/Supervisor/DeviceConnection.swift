@@ -250,8 +250,6 @@ actor DeviceConnection {
         case .keepaliveLost:
             context.metrics.keepalive("lost")
             await apply(.keepaliveChanged, group: &group)
-        case .keepaliveAnswered(let roundTrip):
-            context.metrics.keepaliveRoundTrips.recordNanoseconds(roundTrip.nanoseconds)
         case .keepaliveRestored:
             context.metrics.keepalive("restored")
             await apply(.keepaliveChanged, group: &group)

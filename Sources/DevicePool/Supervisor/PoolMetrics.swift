@@ -14,8 +14,6 @@ struct PoolMetrics: Sendable {
     let pairingDurations = Timer(label: "pairgate_pairing_duration_seconds", preferredDisplayUnit: .seconds)
     /// From opening an upstream connection to `<success>`: TCP, TLS, WebSocket, Noise and login.
     let handshakeDurations = Timer(label: "pairgate_handshake_duration_seconds", preferredDisplayUnit: .seconds)
-    /// From sending a keepalive ping to its answer.
-    let keepaliveRoundTrips = Timer(label: "pairgate_keepalive_round_trip_seconds", preferredDisplayUnit: .seconds)
 
     func pairingDuration(since start: Date, now: Date) {
         pairingDurations.recordNanoseconds(Int64(max(0, now.timeIntervalSince(start)) * 1e9))

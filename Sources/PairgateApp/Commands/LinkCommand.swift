@@ -152,8 +152,6 @@ struct LinkCommand: AsyncParsableCommand {
                     print("credentials updated")
                 case .keepaliveLost(let failures, let lastSuccess):
                     print("keepalive lost (\(failures) failed\(lastSuccess.map { ", last answer at \($0)" } ?? ""))")
-                case .keepaliveAnswered:
-                    break
                 case .keepaliveRestored:
                     print("keepalive restored")
                 case .disconnected(let reason):

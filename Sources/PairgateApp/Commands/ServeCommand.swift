@@ -109,6 +109,11 @@ enum Gateway {
         if let caFile = configuration.upstream.caFile { client.tls = try ClientTLS(trustRoots: .pemFile(caFile)) }
         client.proxy = configuration.upstream.proxy.flatMap(ProxyConfiguration.init(url:))
         if let version = WebClientVersion(configuration.upstream.webVersion) { client.webVersion = version }
+        let roundTrips = Metrics.Timer(label: "pairgate_keepalive_round_trip_seconds", preferredDisplayUnit: .seconds)
+        client.keepaliveRoundTrip = { roundTrip in
+            let (seconds, attoseconds) = roundTrip.components
+            roundTrips.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        }
         return UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: client, logger: Logger(label: "pairgate.upstream"))
     }
 

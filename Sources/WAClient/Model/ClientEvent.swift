@@ -33,8 +33,6 @@ public enum ClientEvent: Sendable {
     case credentialsUpdated(DeviceCredentials)
     /// A keepalive ping failed; the connection stays up for now.
     case keepaliveLost(failures: Int, lastSuccess: Date?)
-    /// A keepalive ping was answered after `roundTrip` (every successful ping).
-    case keepaliveAnswered(roundTrip: Duration)
     /// A keepalive ping succeeded after failures.
     case keepaliveRestored
     /// The connection ended; `reason` says where and why. Terminal.

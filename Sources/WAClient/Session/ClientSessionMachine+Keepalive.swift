@@ -43,7 +43,7 @@ extension ClientSessionMachine {
             let wasFailing = keepalive.failures > 0
             keepalive.failures = 0
             keepalive.lastSuccess = now
-            let roundTrip = keepalive.sentAt.map { [Action.emit(.keepaliveAnswered(roundTrip: .seconds(max(0, now.timeIntervalSince($0)))))] } ?? []
+            let roundTrip = keepalive.sentAt.map { [Action.keepaliveRoundTrip(.seconds(max(0, now.timeIntervalSince($0))))] } ?? []
             keepalive.sentAt = nil
             return roundTrip + (wasFailing ? [.emit(.keepaliveRestored)] : []) + scheduleKeepalive()
         }

@@ -101,6 +101,9 @@ public struct ClientSessionMachine: Sendable {
         /// Persist `credentials` durably, then feed `.pairingConfirmed`; the shell emits them as
         /// `ClientEvent.pairSuccess` with a `PairingConfirmation`.
         case confirmPairing(DeviceCredentials)
+        /// A keepalive ping was answered after this long: for metrics, on the connection's own
+        /// thread (not an event: a ping a minute per device must not cost a hop to the consumer).
+        case keepaliveRoundTrip(Duration)
         case schedule(Timer, after: Duration)
         case cancel(Timer)
         /// The answer to an API call.

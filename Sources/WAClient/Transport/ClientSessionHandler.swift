@@ -16,10 +16,12 @@ final class ClientSessionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var timers: [ClientSessionMachine.Timer: Scheduled<Void>] = [:]
     private var requests: [ClientRequestID: EventLoopPromise<Node>] = [:]
+    private let keepaliveRoundTrip: (@Sendable (Duration) -> Void)?
 
-    init(machine: ClientSessionMachine, events: ConnectionEvents) {
+    init(machine: ClientSessionMachine, events: ConnectionEvents, keepaliveRoundTrip: (@Sendable (Duration) -> Void)? = nil) {
         self.machine = machine
         self.events = events
+        self.keepaliveRoundTrip = keepaliveRoundTrip
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -89,6 +91,8 @@ final class ClientSessionHandler: ChannelInboundHandler {
                 events.yield(event)
             case .confirmPairing(let credentials):
                 events.yield(.pairSuccess(credentials: credentials, confirmation: confirmation()))
+            case .keepaliveRoundTrip(let roundTrip):
+                keepaliveRoundTrip?(roundTrip)
             case .schedule(let timer, let delay):
                 schedule(timer, after: delay)
             case .cancel(let timer):
