@@ -57,7 +57,9 @@ say "building"
 swift build --build-tests
 say "testing"
 status=0
-swift test --skip-build "$@" || status=$?
+# A hung test must fail the run with a message, not eat CI's whole time budget.
+timeout --kill-after=30 15m swift test --skip-build "$@" || status=$?
+[ $status -eq 124 ] && say "the test suite did not finish within 15 minutes (a test hangs)"
 [ $status -eq 0 ] && say "all tests passed" || say "tests failed (exit $status)"
 if [ $status -eq 0 ] && [ $# -eq 0 ]; then
     say "checking the API against docs/openapi.yaml (schemathesis)"
