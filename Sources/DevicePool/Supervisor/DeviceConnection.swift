@@ -43,7 +43,8 @@ actor DeviceConnection {
     enum Input: Sendable {
         case upstream(generation: Int, ClientEvent)
         case wake(token: Int)
-        case reset(ResetMode, reply: @Sendable (ResetResult) -> Void)
+        /// `reply` gets nil when the actor ended before it could handle the reset.
+        case reset(ResetMode, reply: @Sendable (ResetResult?) -> Void)
         case shutdown
         case leaseLost
     }
@@ -85,8 +86,11 @@ actor DeviceConnection {
         self.logger = logger
     }
 
-    nonisolated func send(_ input: Input) {
-        mailbox.yield(input)
+    /// Queues `input`; false when the actor has ended and will not read it.
+    @discardableResult
+    nonisolated func send(_ input: Input) -> Bool {
+        if case .terminated = mailbox.yield(input) { return false }
+        return true
     }
 
     var state: DeviceState { machine.state }
@@ -111,6 +115,12 @@ actor DeviceConnection {
             await current.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "the device's task was cancelled"))
         }
         mailbox.finish()
+        // A reset that arrived after the last input was handled is answered "ended" (nil), so
+        // its caller asks the database instead of waiting forever.
+        // (The loop above has ended, so this is the stream's only reader now.)
+        for await input in inputs {
+            if case .reset(_, let reply) = input { reply(nil) }
+        }
     }
 
     // MARK: Starting
@@ -356,14 +366,21 @@ actor DeviceConnection {
         wakeToken += 1
         let token = wakeToken
         let delay = Duration.seconds(max(0, date.timeIntervalSince(context.now())))
-        let clock = context.clock
+        // The deadline is fixed now, not when the task first runs: time that passes before the
+        // task starts must not push the wake later (a test's manual clock made that visible).
+        let sleep = Self.sleeper(on: context.clock, until: delay)
         let mailbox = self.mailbox
         group.addTask {
             do {
-                try await clock.sleep(for: delay)
+                try await sleep()
                 mailbox.yield(.wake(token: token))
             } catch {}
         }
+    }
+
+    private static func sleeper<C: Clock<Duration>>(on clock: C, until delay: Duration) -> @Sendable () async throws -> Void {
+        let deadline = clock.now.advanced(by: delay)
+        return { try await clock.sleep(until: deadline, tolerance: nil) }
     }
 
     private func endPairing(_ outcome: PairingOutcome, detail: String?) async {

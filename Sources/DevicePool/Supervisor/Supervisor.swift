@@ -217,9 +217,10 @@ public final class Supervisor: Service, Sendable {
     /// taken over first (its lease is free); a device another instance runs throws `notHere`
     /// naming the owner, so the caller can route the request there.
     public func reset(deviceID: UUID, mode: ResetMode) async throws -> ResetResult {
-        if let actor = state.withLock({ $0.running[deviceID]?.actor }) {
-            return await ask(actor, mode)
+        if let actor = state.withLock({ $0.running[deviceID]?.actor }), let result = await ask(actor, mode) {
+            return result
         }
+        // Not running here, or its actor ended before it could answer: the database decides.
         guard let record = try await context.store.device(deviceID) else { throw SupervisorError(.unknownDevice) }
         if record.state.kind == .pairing, let owner = record.leaseOwner, owner != context.configuration.instanceID,
            (record.leaseExpiresAt ?? .distantPast) > context.now() {
@@ -236,12 +237,16 @@ public final class Supervisor: Service, Sendable {
         }
         let actor = DeviceConnection(record: owned, lease: lease, credentials: nil, pairing: nil, context: context)
         guard start(actor) else { throw SupervisorError(.shuttingDown) }
-        return await ask(actor, mode)
+        guard let result = await ask(actor, mode) else { throw SupervisorError(.shuttingDown) }
+        return result
     }
 
-    private func ask(_ actor: DeviceConnection, _ mode: ResetMode) async -> ResetResult {
+    /// The actor's answer, or nil when it ended first (it then never reads the request).
+    private func ask(_ actor: DeviceConnection, _ mode: ResetMode) async -> ResetResult? {
         await withCheckedContinuation { continuation in
-            actor.send(.reset(mode, reply: { continuation.resume(returning: $0) }))
+            if !actor.send(.reset(mode, reply: { continuation.resume(returning: $0) })) {
+                continuation.resume(returning: nil)
+            }
         }
     }
 
