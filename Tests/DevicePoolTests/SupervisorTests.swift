@@ -63,17 +63,6 @@ struct PoolHarness {
     }
 }
 
-/// Waits for a condition by re-checking it between scheduler turns (no timed sleeps); fails after
-/// `limit` of wall time so a broken test cannot hang CI.
-func eventually(_ what: String, limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        await Task.yield()
-    }
-    Issue.record("timed out waiting for \(what)")
-    throw CancellationError()
-}
 
 func withPoolDatabase(_ body: (PostgresPool, UUID) async throws -> Void) async throws {
     try await TestDatabase.with { database in

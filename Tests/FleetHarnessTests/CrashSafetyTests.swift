@@ -51,14 +51,14 @@ struct CrashSafetyTests {
 
                 // One device paired and online, then a second pairing showing its QR.
                 let paired = try #require(try await api.pairByQR(tenant, phone: simulatorConfiguration.defaultPhone, simulator: simulator))
-                try await waitFor("the paired device online") { try await state(pool, paired.deviceID) == "online" }
+                try await eventually("the paired device online", limit: .seconds(60), pause: .milliseconds(20)) { try await state(pool, paired.deviceID) == "online" }
                 let pending = try #require(try await api.pairQR(tenant))
                 #expect(pending.qr != nil)
                 let historyBefore = try await historyCount(pool)
 
                 // kill -9: nothing released, nothing announced.
                 _ = await first.kill()
-                try await waitFor("the simulator saw the connection go") { simulator.stats.snapshot().liveDevices == 0 }
+                try await eventually("the simulator saw the connection go", limit: .seconds(60), pause: .milliseconds(20)) { simulator.stats.snapshot().liveDevices == 0 }
                 #expect(try await state(pool, paired.deviceID) == "online", "what the dead instance left behind")
 
                 // Time passes: the lease and the pairing's deadline run out (instead of waiting 30 s
@@ -69,11 +69,11 @@ struct CrashSafetyTests {
                     instanceID: "crash-b", configuration: configuration, workDirectory: work, executable: executable
                 )
                 let api2 = GatewayClient(baseURL: second.baseURL, adminToken: configuration.adminToken)
-                try await waitFor("the paired device online on the new instance") {
+                try await eventually("the paired device online on the new instance", limit: .seconds(60), pause: .milliseconds(20)) {
                     let row = try await pool.query("SELECT state, lease_owner FROM devices WHERE id = $1", [paired.deviceID])
                     return try row.first.map { try $0.decode(0, as: String.self) == "online" && $0.decode(1, as: String?.self) == "crash-b" } ?? false
                 }
-                try await waitFor("the pairing ended") {
+                try await eventually("the pairing ended", limit: .seconds(60), pause: .milliseconds(20)) {
                     let open: Int64 = try await pool.query("SELECT count(*) FROM pairing_sessions WHERE ended_at IS NULL")[0].decode(0)
                     return open == 0
                 }
@@ -116,16 +116,4 @@ struct CrashSafetyTests {
         try await pool.query("SELECT count(*) FROM state_transitions")[0].decode(0)
     }
 
-    /// Re-checks `condition` until it holds; fails after `limit` of wall time so a broken run cannot hang.
-    private func waitFor(_ what: String, limit: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            // A short pause between checks: the gateways are separate processes, and a busy
-            // loop of queries would take the CPU they need (the check, not the pause, decides).
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("timed out waiting for \(what)")
-        throw CancellationError()
-    }
 }
