@@ -116,8 +116,8 @@ public final class SimServer: Sendable {
         }
         if refusing {
             // Close the listener, then hold the port at once with a bound, never-listening socket
-            // without SO_REUSEADDR or SO_REUSEPORT: connects are refused by the kernel and no other
-            // socket can share the port meanwhile (one with SO_REUSEPORT could, and would accept).
+            // without SO_REUSEPORT: connects are refused by the kernel, and neither an outgoing
+            // connection (a self-connect) nor a port-0 listener gets the port meanwhile.
             try await listener?.close()
             if let port {
                 do {
@@ -237,14 +237,20 @@ private final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChann
     }
 }
 
-/// A bound, never-listening TCP socket without address or port reuse: connections to its port are
-/// refused by the kernel, and no other socket can bind the port while it is held.
+/// A bound, never-listening TCP socket without port reuse: connections to its port are refused by
+/// the kernel, and no connection's ephemeral port or port-0 listener takes it while it is held.
 enum PortHolder {
     static func hold(host: String, port: Int) throws -> Int32 {
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         let family: Int32 = if case .v6 = address { AF_INET6 } else { AF_INET }
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        // SO_REUSEADDR (not SO_REUSEPORT): connections the closed listener accepted may still
+        // hold the port (TIME_WAIT), which would refuse the bind. Only a socket binding this
+        // exact port with SO_REUSEADDR could share it (port-0 binds pick unused ports first, and
+        // outgoing connections never take a bound port).
+        var one: Int32 = 1
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         let bound = address.withSockAddr { pointer, length in bind(descriptor, pointer, socklen_t(length)) }
         guard bound == 0 else {
             let code = errno
