@@ -30,6 +30,7 @@ public final class SpawnedProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        _ = posix_spawn_file_actions_addclosefrom(&actions, 3)
         var cArguments = ([path] + arguments).map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
         var cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -87,3 +88,9 @@ private final class ExitBox: Sendable {
     var value: Int32? { status.withLock { $0 } }
     func set(_ value: Int32) { status.withLock { $0 = value } }
 }
+
+/// glibc ≥ 2.34 (Debian 12 has 2.36); not exported by Swift's Glibc module. Closes every
+/// descriptor from `lowest` up in the child: SwiftNIO opens its sockets without close-on-exec, so
+/// a child would otherwise keep this process's listeners alive after they are closed here.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+func posix_spawn_file_actions_addclosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32

@@ -128,6 +128,7 @@ enum BrowserTools {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        _ = posix_spawn_file_actions_addclosefrom(&actions, 3)
         var arguments = argv.map { strdup($0) } + [nil]
         defer { arguments.forEach { free($0) } }
         var pid: pid_t = 0
@@ -137,3 +138,9 @@ enum BrowserTools {
         return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
 }
+
+/// glibc ≥ 2.34 (Debian 12 has 2.36); not exported by Swift's Glibc module. Closes every
+/// descriptor from `lowest` up in the child: SwiftNIO opens its sockets without close-on-exec, so
+/// a child would otherwise keep this process's listeners alive after they are closed here.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+func posix_spawn_file_actions_addclosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32

@@ -38,6 +38,7 @@ public enum ChildProcess {
         var cArguments = ([path] + arguments).map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
         var pid: pid_t = 0
+        _ = posix_spawn_file_actions_addclosefrom(&actions, 3)
         let spawned = posix_spawn(&pid, path, &actions, nil, &cArguments, environ)
         guard spawned == 0 else { throw ChildProcessError(message: "cannot start \(path): errno \(spawned)") }
         var status: Int32 = 0
@@ -61,3 +62,9 @@ public struct ChildProcessError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
 }
+
+/// glibc ≥ 2.34 (Debian 12 has 2.36); not exported by Swift's Glibc module. Closes every
+/// descriptor from `lowest` up in the child: SwiftNIO opens its sockets without close-on-exec, so
+/// a child would otherwise keep this process's listeners alive after they are closed here.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+func posix_spawn_file_actions_addclosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32
