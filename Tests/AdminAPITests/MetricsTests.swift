@@ -33,36 +33,22 @@ struct MetricsTests {
             let after = try await h.request(.GET, "/metrics", host: nil).body
             #expect(after.contains(#"route="unmatched""#))
             #expect(!after.contains("random-"))
-            try checkWithPromtool(after)
+            try await checkWithPromtool(after)
         }
     }
 
     /// `promtool check metrics` must report nothing (it lints names, types, units and help).
-    private func checkWithPromtool(_ text: String) throws {
+    private func checkWithPromtool(_ text: String) async throws {
         let promtool = "/usr/bin/promtool"
         guard FileManager.default.isExecutableFile(atPath: promtool) else {
             if TestEnvironment.requiresTools { Issue.record("promtool is missing: apt-get install prometheus") }
             return
         }
         let input = TestEnvironment.scratchDirectory + "/metrics-\(UUID().uuidString).txt"
-        let output = input + ".out"
         try Data(text.utf8).write(to: URL(fileURLWithPath: input))
-        defer {
-            unlink(input)
-            unlink(output)
-        }
-        let status = try run(["/bin/sh", "-c", "\(promtool) check metrics < '\(input)' > '\(output)' 2>&1"])
-        let report = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        #expect(status == 0 && report.isEmpty, "promtool check metrics: \(report)")
-    }
-
-    private func run(_ argv: [String]) throws -> Int32 {
-        var pid: pid_t = 0
-        var arguments = argv.map { strdup($0) } + [nil]
-        defer { arguments.forEach { free($0) } }
-        guard posix_spawn(&pid, argv[0], nil, nil, &arguments, environ) == 0 else { return -1 }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return status
+        defer { unlink(input) }
+        let result = try await ChildProcess.run("/bin/sh", ["-c", "\(promtool) check metrics < '\(input)'"])
+        let report = result.outputText + result.errorText
+        #expect(result.status == 0 && report.isEmpty, "promtool check metrics: \(report)")
     }
 }

@@ -120,27 +120,8 @@ enum BrowserTools {
     }
 
     private static func runSync(_ argv: [String]) throws -> (status: Int32, output: String) {
-        let log = TestEnvironment.scratchDirectory + "/browser-\(UUID().uuidString).log"
-        defer { unlink(log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        _ = posix_spawn_file_actions_addclosefrom(&actions, 3)
-        var arguments = argv.map { strdup($0) } + [nil]
-        defer { arguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &arguments, environ) == 0 else { return (-1, "cannot start \(argv[0])") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        let result = try ChildProcess.runBlocking(argv[0], Array(argv.dropFirst()))
+        return (result.status, result.outputText + result.errorText)
     }
 }
 
-/// glibc ≥ 2.34 (Debian 12 has 2.36); not exported by Swift's Glibc module. Closes every
-/// descriptor from `lowest` up in the child: SwiftNIO opens its sockets without close-on-exec, so
-/// a child would otherwise keep this process's listeners alive after they are closed here.
-@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
-func posix_spawn_file_actions_addclosefrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32
