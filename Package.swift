@@ -248,6 +248,8 @@ let package = Package(
             name: "PairgateTestSupport",
             dependencies: [
                 "PostgresClient",
+                "DevicePool",
+                "WAClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

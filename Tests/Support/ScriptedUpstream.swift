@@ -3,21 +3,21 @@ import Foundation
 import Synchronization
 import WAClient
 
-/// An upstream whose connections the test drives: every `connect` appears on `sessions`, and the
+/// An upstream whose connections the test drives (pool and API tests alike): every `connect` appears on `sessions`, and the
 /// test emits the events the real client would.
-final class ScriptedUpstream: UpstreamConnector {
-    let sessions: AsyncStream<ScriptedSession>
+public final class ScriptedUpstream: UpstreamConnector {
+    public let sessions: AsyncStream<ScriptedSession>
     private let sink: AsyncStream<ScriptedSession>.Continuation
     private let count = Mutex(0)
 
     /// How many connections the pool opened.
-    var sessionCount: Int { count.withLock { $0 } }
+    public var sessionCount: Int { count.withLock { $0 } }
 
-    init() {
+    public init() {
         (sessions, sink) = AsyncStream.makeStream(of: ScriptedSession.self)
     }
 
-    func newCredentials() -> DeviceCredentials {
+    public func newCredentials() -> DeviceCredentials {
         var rng = SystemRandomNumberGenerator()
         func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
         return DeviceCredentials(
@@ -26,7 +26,7 @@ final class ScriptedUpstream: UpstreamConnector {
         )
     }
 
-    func connect(credentials: DeviceCredentials, intent: ConnectionIntent) -> any UpstreamSession {
+    public func connect(credentials: DeviceCredentials, intent: ConnectionIntent) -> any UpstreamSession {
         let session = ScriptedSession(credentials: credentials, intent: intent)
         count.withLock { $0 += 1 }
         sink.yield(session)
@@ -34,10 +34,10 @@ final class ScriptedUpstream: UpstreamConnector {
     }
 }
 
-final class ScriptedSession: UpstreamSession {
-    let credentials: DeviceCredentials
-    let intent: ConnectionIntent
-    let events: AsyncStream<ClientEvent>
+public final class ScriptedSession: UpstreamSession {
+    public let credentials: DeviceCredentials
+    public let intent: ConnectionIntent
+    public let events: AsyncStream<ClientEvent>
     private let sink: AsyncStream<ClientEvent>.Continuation
     private let closed = Mutex<DisconnectReason?>(nil)
     private let loggedOut = Mutex(false)
@@ -48,7 +48,7 @@ final class ScriptedSession: UpstreamSession {
         (events, sink) = AsyncStream.makeStream(of: ClientEvent.self)
     }
 
-    func emit(_ event: ClientEvent) {
+    public func emit(_ event: ClientEvent) {
         sink.yield(event)
         switch event {
         case .disconnected, .loggedOut: sink.finish()
@@ -56,21 +56,22 @@ final class ScriptedSession: UpstreamSession {
         }
     }
 
-    var closeReason: DisconnectReason? { closed.withLock { $0 } }
-    var didLogOut: Bool { loggedOut.withLock { $0 } }
+    public var closeReason: DisconnectReason? { closed.withLock { $0 } }
+    public var didLogOut: Bool { loggedOut.withLock { $0 } }
 
-    func close(reason: DisconnectReason) async {
+    public func close(reason: DisconnectReason) async {
         closed.withLock { $0 = reason }
         emit(.disconnected(reason))
     }
 
-    func logout() async throws {
+    public func logout() async throws {
         loggedOut.withLock { $0 = true }
         emit(.loggedOut(DisconnectReason(stage: .local, category: .loggedOut, detail: "logged out")))
     }
 
     /// Emits pair-success with an account and waits for the pool's answer.
-    func pairSuccess(jid: String) async -> Result<Void, any Error> {
+    @discardableResult
+    public func pairSuccess(jid: String) async -> Result<Void, any Error> {
         var paired = credentials
         paired.account = PairedAccount(jid: jid, lid: nil, platform: "android", businessName: nil, signedIdentity: [1, 2, 3], keyIndex: 1)
         return await withCheckedContinuation { continuation in
