@@ -1,3 +1,4 @@
+import Foundation
 import WAWire
 
 /// Binary-node encode and decode rates for the stanzas a device connection handles most.
@@ -15,9 +16,15 @@ public enum NodeBenchmark {
             let decodeRate = try rate(minimumDuration: minimumDuration) {
                 _ = try decoder.decode(frame: frame)
             }
+            // Connections decode the Data the transport decrypts into, read in place.
+            let frameData = Data(frame)
+            let dataDecodeRate = try rate(minimumDuration: minimumDuration) {
+                _ = try decoder.decode(frame: frameData)
+            }
             figures += [
                 .init(name: "node.encode.\(name)", value: encodeRate, unit: "ops/s"),
                 .init(name: "node.decode.\(name)", value: decodeRate, unit: "ops/s"),
+                .init(name: "node.decode_data.\(name)", value: dataDecodeRate, unit: "ops/s"),
                 .init(name: "node.size.\(name)", value: Double(frame.count), unit: "bytes"),
             ]
         }

@@ -52,7 +52,7 @@ struct ScriptedServer {
         }
         let body = try transport.encrypt(plaintext)
         self.transport = transport
-        return Self.framed(body)
+        return Self.framed(Array(body))
     }
 
     static func framed(_ body: [UInt8]) -> [UInt8] {

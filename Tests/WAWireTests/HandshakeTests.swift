@@ -105,9 +105,9 @@ import Testing
         var clientTransport = clientSide.transport
         var serverTransport = serverSide.transport
         let fromServer = try serverTransport.encrypt([0x00, 0x01, 0x02])
-        #expect(try clientTransport.decrypt(fromServer) == [0x00, 0x01, 0x02])
+        #expect(Array(try clientTransport.decrypt(fromServer)) == [0x00, 0x01, 0x02])
         let fromClient = try clientTransport.encrypt([0x00, 0x03])
-        #expect(try serverTransport.decrypt(fromClient) == [0x00, 0x03])
+        #expect(Array(try serverTransport.decrypt(fromClient)) == [0x00, 0x03])
     }
 
     @Test func loginHandshakeTellsTheServerWhoLogsIn() throws {

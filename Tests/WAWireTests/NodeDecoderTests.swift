@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WAWire
 
@@ -105,6 +106,19 @@ struct NodeDecoderTests {
         #expect(frame.first == 0x02)
         #expect(try NodeDecoder().decode(frame: frame) == node)
         #expect(try FramePayload.nodeBytes(of: frame) == Array(NodeEncoder.encode(node).dropFirst()))
+    }
+
+    @Test func decryptedDataDecodesInPlaceLikeAnArray() throws {
+        let node = NodeModelTests.pairSuccess
+        let plain = try NodeEncoder.encode(node)
+        let compressed = try FramePayload.compressed(plain)
+        // The transport hands out slices whose indices do not start at 0.
+        #expect(try NodeDecoder().decode(frame: Data([9, 9, 9] + plain).dropFirst(3)) == node)
+        #expect(try NodeDecoder().decode(frame: Data([9] + compressed).dropFirst()) == node)
+        #expect(throws: NodeError(.emptyFrame)) { try NodeDecoder().decode(frame: Data([9]).dropFirst()) }
+        #expect(throws: NodeError(.truncated, offset: 2)) {
+            try NodeDecoder().decode(frame: Data([9, 0x00, 0xF8, 0x02]).dropFirst())
+        }
     }
 
     @Test func flagBitsOtherThanCompressionAreIgnored() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WAWire
 
@@ -32,6 +33,14 @@ struct NodeFuzzTests {
         var codes: Set<String> = []
         for _ in 0..<inputCount {
             let frame = Self.makeFrame(&random)
+            // Connections decode the Data the transport decrypts, a slice that does not start at 0:
+            // it must read exactly as the array does, node for node and error for error.
+            let asDecrypted = Data([0xAA, 0xBB] + frame).dropFirst(2)
+            let fromArray = Result { () throws(NodeError) in try decoder.decode(frame: frame) }
+            let fromData = Result { () throws(NodeError) in try decoder.decode(frame: asDecrypted) }
+            if fromArray != fromData {
+                Issue.record("array and Data decodes differ for \(frame.hex): \(fromArray) vs \(fromData)")
+            }
             do {
                 let node = try decoder.decode(frame: frame)
                 decoded += 1

@@ -80,7 +80,7 @@ import WAWire
         let exchange = try NoiseHandshakeTests.exchange(&generator)
         var sender = exchange.initiator.split()
         let receiver = exchange.responder.split()
-        let frame = try sender.encrypt(generator.bytes(100))
+        let frame = Array(try sender.encrypt(generator.bytes(100)))
         var passed = 0
         for round in 0..<50_000 {
             var candidate: [UInt8]

@@ -236,7 +236,7 @@ public struct ClientSessionMachine: Sendable {
         guard var transport else {
             return []
         }
-        let plaintext: [UInt8]
+        let plaintext: Data
         do {
             plaintext = try transport.decrypt(frame)
         } catch {

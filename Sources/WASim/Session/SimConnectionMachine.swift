@@ -250,7 +250,7 @@ public struct SimConnectionMachine: Sendable {
         guard var transport else {
             return []
         }
-        let plaintext: [UInt8]
+        let plaintext: Data
         do {
             plaintext = try transport.decrypt(frame)
         } catch {
@@ -405,9 +405,13 @@ public struct SimConnectionMachine: Sendable {
     }
 
     /// One frame on the wire: a 3-byte big-endian length, then the body (the server sends no header).
-    static func framed(_ body: [UInt8]) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: body.count >> 16), UInt8(truncatingIfNeeded: body.count >> 8),
-         UInt8(truncatingIfNeeded: body.count)] + body
+    static func framed(_ body: some Collection<UInt8>) -> [UInt8] {
+        let count = body.count
+        var message: [UInt8] = []
+        message.reserveCapacity(3 + count)
+        message += [UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count)]
+        message.append(contentsOf: body)
+        return message
     }
 
     /// Unix seconds; out-of-range clocks read as 0 rather than trapping.

@@ -22,7 +22,7 @@ public struct FrameWriter: Sendable {
     }
 
     /// The bytes of one WebSocket message carrying `body` as one frame.
-    public mutating func encode(_ body: [UInt8]) throws -> [UInt8] {
+    public mutating func encode(_ body: some Collection<UInt8>) throws -> [UInt8] {
         guard body.count <= Self.maximumBodySize else {
             throw FrameError(.frameTooLarge)
         }

@@ -230,7 +230,7 @@ public struct NoiseHandshake: Sendable {
             }
             return plaintext
         }
-        let ciphertext = try NoiseCipher.seal(plaintext, key: key, counter: counter, associatedData: handshakeHash)
+        let ciphertext = Array(try NoiseCipher.seal(plaintext, key: key, counter: counter, associatedData: handshakeHash))
         counter += 1
         mixHash(ciphertext)
         return ciphertext
@@ -243,7 +243,7 @@ public struct NoiseHandshake: Sendable {
             }
             return ciphertext
         }
-        let plaintext = try NoiseCipher.open(ciphertext, key: key, counter: counter, associatedData: handshakeHash)
+        let plaintext = Array(try NoiseCipher.open(ciphertext, key: key, counter: counter, associatedData: handshakeHash))
         counter += 1
         mixHash(ciphertext)
         return plaintext
