@@ -261,14 +261,13 @@ public struct NoiseHandshake: Sendable {
     /// Written out with HMAC because swift-crypto's generic HKDF takes about twice as long for
     /// these sizes, and each side runs it four times per handshake.
     private static func hkdf(chainingKey: [UInt8], inputKeyMaterial: [UInt8]) -> ([UInt8], [UInt8]) {
-        let extracted = HMAC<SHA256>.authenticationCode(for: inputKeyMaterial, using: SymmetricKey(data: chainingKey))
-        let expander = HMAC<SHA256>(key: SymmetricKey(data: extracted))
+        let expander = HMACSHA256(key: HMACSHA256.authenticationCode(for: inputKeyMaterial, key: chainingKey))
         var first = expander
-        first.update(data: [1])
-        let output1 = Array(first.finalize())
+        first.update([UInt8(1)])
+        let output1 = first.finalize()
         var second = expander
-        second.update(data: output1)
-        second.update(data: [2])
-        return (output1, Array(second.finalize()))
+        second.update(output1)
+        second.update([UInt8(2)])
+        return (output1, second.finalize())
     }
 }
