@@ -59,6 +59,7 @@ public final class UpstreamClient: Sendable {
     private let logger: Logger
     private let endpoint: UpstreamEndpoint?
     private let tlsContext: ClientTLS?
+    private let timerWheels = TimerWheels()
 
     public init(eventLoopGroup: any EventLoopGroup, configuration: ClientConfiguration, logger: Logger) {
         self.eventLoopGroup = eventLoopGroup
@@ -111,6 +112,7 @@ public final class UpstreamClient: Sendable {
         let machine = ClientSessionMachine(credentials: credentials, intent: intent, configuration: configuration.session)
         let logger = logger
         let keepaliveRoundTrip = configuration.keepaliveRoundTrip
+        let timerWheels = timerWheels
         transport.connect(
             on: eventLoop,
             failed: { reason in
@@ -118,7 +120,9 @@ public final class UpstreamClient: Sendable {
                 events.fail(reason)
             },
             upgraded: { channel in
-                let handler = ClientSessionHandler(machine: machine, events: events, keepaliveRoundTrip: keepaliveRoundTrip)
+                let handler = ClientSessionHandler(
+                    machine: machine, events: events, wheel: timerWheels.wheel(on: channel.eventLoop),
+                    keepaliveRoundTrip: keepaliveRoundTrip)
                 try channel.pipeline.syncOperations.addHandler(handler)
                 connection.sessionStarted(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
             }

@@ -7,20 +7,34 @@ import WAWire
 ///
 /// Added after the WebSocket upgrade, behind the `WebSocketMessageHandler`; everything it does happens on
 /// the event loop, so it needs no locks and no Swift task.
-final class ClientSessionHandler: ChannelInboundHandler {
+final class ClientSessionHandler: ChannelInboundHandler, TimerWheelOwner {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var machine: ClientSessionMachine
     private let events: ConnectionEvents
     private var context: ChannelHandlerContext?
+    /// Timers shorter than `wheelMinimum`, as NIO tasks (exact).
     private var timers: [ClientSessionMachine.Timer: Scheduled<Void>] = [:]
+    /// Timers on the event loop's wheel, by the generation their entry carries.
+    private var wheelTimers: [ClientSessionMachine.Timer: UInt64] = [:]
+    private var generation: UInt64 = 0
+    private let wheel: TimerWheel?
     private var requests: [ClientRequestID: EventLoopPromise<Node>] = [:]
     private let keepaliveRoundTrip: (@Sendable (Duration) -> Void)?
 
-    init(machine: ClientSessionMachine, events: ConnectionEvents, keepaliveRoundTrip: (@Sendable (Duration) -> Void)? = nil) {
+    /// `wheel` takes every timer of ten of its resolutions or more (in production: all of them —
+    /// keepalive, request deadlines, QR rotation, the handshake timeout); shorter ones would be
+    /// off by more than a tenth, so they stay NIO tasks.
+    init(
+        machine: ClientSessionMachine,
+        events: ConnectionEvents,
+        wheel: TimerWheel? = nil,
+        keepaliveRoundTrip: (@Sendable (Duration) -> Void)? = nil
+    ) {
         self.machine = machine
         self.events = events
+        self.wheel = wheel
         self.keepaliveRoundTrip = keepaliveRoundTrip
     }
 
@@ -97,6 +111,7 @@ final class ClientSessionHandler: ChannelInboundHandler {
                 schedule(timer, after: delay)
             case .cancel(let timer):
                 timers.removeValue(forKey: timer)?.cancel()
+                wheelTimers.removeValue(forKey: timer)
             case .complete(let id, let result):
                 requests.removeValue(forKey: id)?.completeWith(result.mapError { $0 as any Error })
             case .close:
@@ -118,13 +133,29 @@ final class ClientSessionHandler: ChannelInboundHandler {
         guard let context else {
             return
         }
+        timers.removeValue(forKey: timer)?.cancel()
+        let amount = TimeAmount(delay)
+        if let wheel, amount.nanoseconds >= 10 * wheel.resolution.nanoseconds {
+            generation &+= 1
+            wheelTimers[timer] = generation
+            wheel.add(after: amount, owner: self, timer: timer, generation: generation)
+            return
+        }
+        wheelTimers.removeValue(forKey: timer)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timers[timer]?.cancel()
-        timers[timer] = context.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+        timers[timer] = context.eventLoop.scheduleTask(in: amount) {
             let handler = handler.value
             handler.timers.removeValue(forKey: timer)
             handler.handle(.timerFired(timer, now: Date()))
         }
+    }
+
+    func timerWheelFired(_ timer: ClientSessionMachine.Timer, generation: UInt64) {
+        guard wheelTimers[timer] == generation else {
+            return
+        }
+        wheelTimers.removeValue(forKey: timer)
+        handle(.timerFired(timer, now: Date()))
     }
 
     private func cancelTimers() {
@@ -132,6 +163,8 @@ final class ClientSessionHandler: ChannelInboundHandler {
             scheduled.cancel()
         }
         timers = [:]
+        // Their entries stay on the wheel until their slots come round, and are ignored then.
+        wheelTimers = [:]
     }
 
     /// The consumer answers from any thread; the answer hops back onto the event loop.
