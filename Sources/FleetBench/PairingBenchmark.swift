@@ -10,6 +10,8 @@ public enum PairingBenchmark {
     public struct Result: Sendable, Codable, CustomStringConvertible {
         public var tenants: Int
         public var rounds: Int
+        /// The POSTs of a round were spread evenly over this many seconds (0: all at one instant).
+        public var spreadSeconds: Double
         /// POST /pair sent → first `qr` event read on the stream of `events_url`.
         public var firstQR: LatencySummary
         /// POST /pair sent → its answer (which waits for the first QR itself).
@@ -17,9 +19,13 @@ public enum PairingBenchmark {
         public var budgetP99Milliseconds: Double
         public var budgetMet: Bool { firstQR.p99 <= budgetP99Milliseconds }
 
+        var arrivals: String {
+            spreadSeconds == 0 ? "all POSTs at the same instant" : "POSTs spread evenly over \(spreadSeconds) s"
+        }
+
         public var description: String {
             """
-            pairing: \(tenants) tenants pairing at once, \(rounds) rounds (gateway, simulator and PostgreSQL on this machine)
+            pairing: \(tenants) tenants pairing at once, \(arrivals), \(rounds) rounds (gateway, simulator and PostgreSQL on this machine)
               POST /pair → first QR on the SSE stream: \(firstQR)
               POST /pair → its 201 answer:           \(postPair)
               budget: p99 ≤ \(Int(budgetP99Milliseconds)) ms — \(budgetMet ? "met" : "MISSED")
@@ -27,7 +33,9 @@ public enum PairingBenchmark {
         }
     }
 
-    public static func run(serverURL: String, tenants: Int, rounds: Int, metrics: PrometheusCollectorRegistry?, logger: Logger) async throws -> Result {
+    public static func run(
+        serverURL: String, tenants: Int, rounds: Int, spread: Duration = .zero, metrics: PrometheusCollectorRegistry?, logger: Logger
+    ) async throws -> Result {
         try await BenchDatabase.with(serverURL: serverURL, logger: logger) { database in
             try await InProcessGateway.with(database: database, metrics: metrics, logger: logger) { gateway in
                 let api = gateway.api
@@ -36,16 +44,16 @@ public enum PairingBenchmark {
                     fixtures.append(try await api.createTenant(name: "Bench \(index)", host: "t\(index).bench.example"))
                 }
                 // One warm-up round: connections opened, code paths and caches warm.
-                _ = try await round(fixtures, api: api)
+                _ = try await round(fixtures, spread: spread, api: api)
                 var firstQR: [Double] = []
                 var postPair: [Double] = []
                 for _ in 0..<rounds {
-                    let samples = try await round(fixtures, api: api)
+                    let samples = try await round(fixtures, spread: spread, api: api)
                     firstQR += samples.map(\.firstQR)
                     postPair += samples.map(\.postPair)
                 }
                 return Result(
-                    tenants: tenants, rounds: rounds,
+                    tenants: tenants, rounds: rounds, spreadSeconds: spread.seconds,
                     firstQR: LatencySummary(milliseconds: firstQR), postPair: LatencySummary(milliseconds: postPair),
                     budgetP99Milliseconds: 25
                 )
@@ -58,11 +66,19 @@ public enum PairingBenchmark {
         var firstQR: Double
     }
 
-    /// Every tenant starts a pairing at the same moment; afterwards every pairing is cancelled.
-    static func round(_ tenants: [BenchAPIClient.Tenant], api: BenchAPIClient) async throws -> [Sample] {
+    /// Every tenant starts a pairing — at the same moment, or the i-th of n at i·spread/n — and
+    /// keeps it open until all have their first QR; then every pairing is cancelled.
+    static func round(_ tenants: [BenchAPIClient.Tenant], spread: Duration, api: BenchAPIClient) async throws -> [Sample] {
+        let start = ContinuousClock.now
         let samples = try await withThrowingTaskGroup(of: Sample.self) { group in
-            for tenant in tenants {
-                group.addTask { try await pairUntilFirstQR(tenant, api: api) }
+            for (index, tenant) in tenants.enumerated() {
+                let arrival = start + spread * (Double(index) / Double(tenants.count))
+                group.addTask {
+                    if spread > .zero {
+                        try await Task.sleep(until: arrival, clock: .continuous)
+                    }
+                    return try await pairUntilFirstQR(tenant, api: api)
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }

@@ -53,14 +53,25 @@ extension BenchCommand {
         @Option(help: "Measured rounds (after one warm-up round); every tenant pairs once per round.")
         var rounds = 5
 
+        @Option(help: """
+            Seconds over which the tenants' POSTs are spread, evenly (0: all at the same instant).             Every pairing of a round stays open until the round ends, so all tenants still pair at once.
+            """)
+        var spread = 0.0
+
         @Option(help: "Also write the figures to this JSON file.")
         var json: String?
+
+        func validate() throws {
+            guard tenants > 0, rounds > 0 else { throw ValidationError("--tenants and --rounds must be at least 1") }
+            guard spread >= 0, spread <= 600 else { throw ValidationError("--spread must be 0 to 600 seconds") }
+        }
 
         func run() async throws {
             warnIfDebugBuild()
             let (serverURL, registry) = try await benchSetup(options)
             let result = try await PairingBenchmark.run(
-                serverURL: serverURL, tenants: tenants, rounds: rounds, metrics: registry, logger: Logger(label: "pairgate.bench")
+                serverURL: serverURL, tenants: tenants, rounds: rounds, spread: .milliseconds(Int64(spread * 1000)),
+                metrics: registry, logger: Logger(label: "pairgate.bench")
             )
             print(result)
             if let json { try writeJSON(result, to: json) }
