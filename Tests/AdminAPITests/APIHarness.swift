@@ -55,6 +55,9 @@ struct APIHarness: Sendable {
         connector: (any UpstreamConnector)? = nil,
         _ body: @Sendable (APIHarness) async throws -> Void
     ) async throws {
+        // Bootstraps the metrics backend before the supervisor makes its metrics: made first, they would
+        // go to swift-metrics' no-op default (MetricsTests failed when it ran alone).
+        let registry = TestMetrics.registry
         try await TestDatabase.with { database in
             let pool = database.pool(maximumConnections: 12)
             try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
@@ -90,7 +93,7 @@ struct APIHarness: Sendable {
                     let gateway = GatewayAPI(
                         configuration: api, pool: pool, supervisor: supervisor, directory: directory, relay: relay, bus: bus,
                         readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
-                        metrics: TestMetrics.registry, clock: clock, now: { clock.date }, logger: TestDatabase.logger
+                        metrics: registry, clock: clock, now: { clock.date }, logger: TestDatabase.logger
                     )
                     let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
                     let app = Application(

@@ -40,6 +40,7 @@ struct ContractTests {
         let file = try String(contentsOf: Self.repository.appending(path: "docs/openapi.yaml"), encoding: .utf8)
         let documented = Set(Self.operations(inYAML: file))
         // Building the router touches neither the database nor the network.
+        let registry = TestMetrics.registry  // bootstrapped before the supervisor makes its metrics
         let pool = PostgresPool(configuration: .init(url: "postgresql://127.0.0.1:1/none"), threadPool: TestDatabase.threadPool, logger: TestDatabase.logger)
         let supervisor = Supervisor(
             configuration: PoolConfiguration(instanceID: "routes", webVersion: "2.3000.1"), store: PostgresDeviceStore(pool: pool),
@@ -49,7 +50,7 @@ struct ContractTests {
         let api = GatewayAPI(
             configuration: APIConfiguration(linkKey: APIHarness.linkKey), pool: pool, supervisor: supervisor, directory: directory,
             relay: PairingRelay(), bus: nil, readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
-            metrics: TestMetrics.registry, logger: TestDatabase.logger
+            metrics: registry, logger: TestDatabase.logger
         )
         let table = RouteTable()
         _ = api.router(table: table)
