@@ -47,8 +47,8 @@ as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres pairgate
 
 # The upstream is a simulator whose QR codes expire within a second or two, so pairings (and
 # their event streams) end while schemathesis is still looking.
-SIM_PORT=$(free_port)
-SIM_CONTROL_PORT=$(free_port)
+SIM_PORT=$(free_port "$PG_PORT")
+SIM_CONTROL_PORT=$(free_port "$PG_PORT" "$SIM_PORT")
 "$BIN" sim --in-memory --port "$SIM_PORT" --control-port "$SIM_CONTROL_PORT" --ref-count 2 \
     --first-ref-seconds 1 --later-ref-seconds 1 --log-level warning >"$WORK/sim.out" 2>&1 &
 SIM_PID=$!
@@ -71,7 +71,7 @@ export PAIRGATE_LOG_LEVEL=warning
 export TENANT_TOKEN="$("$BIN" tenant create --name Contract --host contract.localhost --json \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
 
-HTTP_PORT=$(free_port)
+HTTP_PORT=$(free_port "$PG_PORT" "$SIM_PORT" "$SIM_CONTROL_PORT")
 "$BIN" serve --port "$HTTP_PORT" >"$WORK/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 for _ in $(seq 1 100); do

@@ -46,13 +46,24 @@ as_pg() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+# free_port [PORT...]: a TCP port on 127.0.0.1 that no socket uses right now, and none of PORT.
+# It is taken below the kernel's ephemeral range: an outgoing connection can hold an ephemeral
+# port without listening on it, and a server binding that port later fails with EADDRINUSE (a CI
+# run lost the simulator that way after the test suite had made thousands of connections).
 free_port() {
-    local port tries=0
-    while [ $tries -lt 200 ]; do
-        port=$(( (RANDOM << 1 | RANDOM & 1) % 30000 + 20000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+    local low=32768 high=60999 port hex tries=0
+    read -r low high < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    while [ $tries -lt 500 ]; do
         tries=$((tries + 1))
+        if [ "$low" -gt 12000 ]; then
+            port=$(( (RANDOM << 1 | RANDOM & 1) % (low - 11000) + 10000 ))
+        else
+            port=$(( (RANDOM << 1 | RANDOM & 1) % (65535 - high) + high + 1 ))
+        fi
+        case " $* " in *" $port "*) continue ;; esac
+        hex=$(printf '%04X' "$port")
+        # Local or remote address column: a match either way means the port is in use or near it.
+        if ! grep -qi ":$hex " /proc/net/tcp /proc/net/tcp6 2>/dev/null; then echo "$port"; return 0; fi
     done
     die "no free TCP port found"
 }
