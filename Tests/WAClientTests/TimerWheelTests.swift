@@ -141,7 +141,7 @@ struct TimerWheelTests {
         let loop = EmbeddedEventLoop()
         let wheel = TimerWheel(eventLoop: loop, resolution: .milliseconds(100), slotCount: 512)
         let owner = Owner(loop)
-        var random = SplitMix(state: 0x77EE1)
+        var random = TestRandom(seed: 0x77EE1)
         var deadlines: [ClientSessionMachine.Timer: Int64] = [:]
         for index in 0..<10_000 {
             let timer = ClientSessionMachine.Timer.request(String(index))
@@ -164,18 +164,5 @@ struct TimerWheelTests {
         }
         #expect(outside.isEmpty, "\(outside.prefix(3))")
         #expect(wheel.pendingCount == 0)
-    }
-
-    /// SplitMix64: the same delays and steps on every run.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var value = state
-            value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-            return value ^ (value >> 31)
-        }
     }
 }
