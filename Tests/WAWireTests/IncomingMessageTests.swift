@@ -161,6 +161,13 @@ import WAWire
         }
     }
 
+    @Test func errorDescriptionNamesThePlaceNotTheValue() {
+        var node = F.directMessage()
+        node.attributes["from"] = "secret-peer@lid"
+        let error = F.failure { () throws(StanzaError) in try IncomingMessage(node, own: F.own) }
+        #expect(error?.description == "StanzaError(invalid_attribute at message.from)")
+    }
+
     @Test func retryCountsContinueFromAResendAndStopAtFive() throws {
         let fresh = try IncomingMessage(F.directMessage([F.enc("msg")]), own: F.own)
         #expect(fresh.retryReceiptCount(previouslySent: 0) == 1)

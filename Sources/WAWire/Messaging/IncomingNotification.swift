@@ -6,6 +6,7 @@
 public struct IncomingNotification: Hashable, Sendable {
     /// A device added to, removed from or updated in an account's list (`<add>`, `<remove>`, `<update>`).
     public struct DeviceChange: Hashable, Sendable {
+        /// The child's tag; an `update` (meaning unknown) should drop the cached list.
         public enum Action: String, Hashable, Sendable {
             case add, remove, update
         }
