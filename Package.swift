@@ -57,6 +57,16 @@ let package = Package(
             exclude: ["Protobuf/proto"],
             swiftSettings: strictSwift
         ),
+        // Signal v3 (X3DH, Double Ratchet, sender keys) as values in, values out (docs/signal.md).
+        .target(
+            name: "Signal",
+            dependencies: [
+                "WAWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "QRCode",
             swiftSettings: strictSwift
@@ -259,6 +269,12 @@ let package = Package(
         .testTarget(
             name: "WAWireTests",
             dependencies: ["WAWire"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "SignalTests",
+            dependencies: ["Signal", "WAWire"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSwift
         ),

@@ -126,7 +126,7 @@ public struct JID: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The AD_JID domain byte: fixed for the four servers that have one, else the raw agent (whatsmeow `ActualAgent`).
-    var domainType: UInt8 {
+    public var domainType: UInt8 {
         switch server {
         case .whatsApp: 0
         case .lid: 1
