@@ -1,5 +1,4 @@
 import AdminAPI
-import AsyncHTTPClient
 import DevicePool
 import Foundation
 import Hummingbird
@@ -13,8 +12,8 @@ import WAClient
 import WASim
 import WAWire
 
-/// A gateway wired as `pairgate serve` wires it (pool, fleet bus, API, HTTP server), in this process
-/// on a free port, on a fresh database, with its devices connecting to an in-process simulator.
+/// A gateway built as `pairgate serve` builds it (`buildGateway`), in this process on a free port,
+/// on a fresh database, with its devices connecting to an in-process simulator.
 public struct InProcessGateway: Sendable {
     public let port: Int
     public let pool: PostgresPool
@@ -60,36 +59,23 @@ public struct InProcessGateway: Sendable {
             let migrator = try PairgateSchema.migrator(pool: pool, logger: logger)
             try await migrator.migrate()
             let sealer = CredentialSealer(current: try MasterKey(parsing: MasterKey.generate(id: "bench")))
-            let poolConfiguration = PoolConfiguration(instanceID: "bench-\(getpid())", webVersion: client.webVersion.description)
-            let relay = PairingRelay()
-            let supervisor = Supervisor(
-                configuration: poolConfiguration, store: PostgresDeviceStore(pool: pool), connector: upstream, sealer: sealer,
-                logger: logger, pairingObserver: relay.observe
-            )
-            let tenants = TenantStore(pool: pool)
-            let directory = TenantDirectory(store: tenants, ttl: .seconds(5))
-            let bus = try FleetBus(
-                pool: pool, database: PostgresConfiguration(url: database.url), supervisor: supervisor, relay: relay,
-                directory: directory, logger: logger
-            )
-            let gateway = GatewayAPI(
-                configuration: apiConfiguration(adminToken: adminToken, statusCache: statusCache), pool: pool, supervisor: supervisor,
-                directory: directory, relay: relay, bus: bus, readiness: Readiness(migrator: migrator), metrics: metrics, logger: logger
+            let configuration = GatewayConfiguration(
+                pool: PoolConfiguration(instanceID: "bench-\(getpid())", webVersion: client.webVersion.description),
+                api: apiConfiguration(adminToken: adminToken, statusCache: statusCache),
+                address: .hostname("127.0.0.1", port: 0)
             )
             let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-            let app = Application(
-                router: gateway.router(),
-                server: .http1(configuration: .init(idleTimeout: .seconds(75))),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "pairgate"),
-                onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) },
-                logger: logger
+            let gateway = try buildGateway(
+                configuration, database: pool, connector: upstream, sealer: sealer, metrics: metrics,
+                onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) }, logger: logger
             )
-            let services = ServiceGroup(configuration: .init(services: [bus, supervisor, app], logger: logger))
+            let tenants = TenantStore(pool: pool)
+            let services = ServiceGroup(configuration: .init(services: [gateway.application], logger: logger))
             let result = try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await services.run() }
                 var iterator = ports.makeAsyncIterator()
                 guard let port = await iterator.next(), port > 0 else { throw BenchError("the gateway did not start listening") }
-                await bus.listening()
+                await gateway.fleet.listening()
                 let api = BenchAPIClient(baseURL: "http://127.0.0.1:\(port)", adminToken: adminToken)
                 let gatewayHere = InProcessGateway(port: port, pool: pool, tenants: tenants, simulator: simulator, api: api)
                 do {

@@ -66,7 +66,7 @@ public struct PostgresDeviceStore: DeviceStore {
                         [deviceID, tenantID]
                     )
                     guard let row = rows.first else {
-                        throw DeviceStoreError(.deviceNotPairable, "device \(deviceID.uuidString.lowercased()) is not an unpaired device of this tenant")
+                        throw StoreError(.deviceNotPairable, "device \(deviceID.uuidString.lowercased()) is not an unpaired device of this tenant")
                     }
                     id = try row.decode(0)
                 } else {
@@ -81,7 +81,7 @@ public struct PostgresDeviceStore: DeviceStore {
                     RETURNING \(Self.deviceColumns)
                     """, [id, owner, leaseTTL.seconds, name])
                 guard let row = leased.first else {
-                    throw DeviceStoreError(.deviceNotPairable, "device \(id.uuidString.lowercased()) is owned by another instance")
+                    throw StoreError(.deviceNotPairable, "device \(id.uuidString.lowercased()) is owned by another instance")
                 }
                 let device = try Self.device(from: row)
                 let session = try connection.query("""
@@ -324,18 +324,4 @@ public struct PostgresDeviceStore: DeviceStore {
             RETURNING device_id
             """, [deviceID, kind, old.keyID, old.bytes, new.keyID, new.bytes]).isEmpty
     }
-}
-
-/// A device-level refusal the API turns into a problem document.
-public struct DeviceStoreError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case deviceNotPairable = "device_not_pairable"
-    }
-    public var code: Code
-    public var message: String
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var description: String { message }
 }

@@ -2,8 +2,9 @@ import NIOCore
 import Synchronization
 import WAWire
 
-/// One device's connection to the upstream, from `UpstreamClient.connect`. Read `events` (once) to follow
-/// it; it ends by itself (failure, logout, restart) or with `close(reason:)`.
+/// One device's connection to the upstream, from `UpstreamClient.connect`. Its events go to the
+/// consumer given to `connect`, which calls `handled()` after each; it ends by itself (failure,
+/// logout, restart) or with `close(reason:)`.
 public final class UpstreamConnection: Sendable {
     private enum State {
         /// Resolving and connecting; no channel yet.
@@ -24,9 +25,14 @@ public final class UpstreamConnection: Sendable {
         eventSink = events
     }
 
-    /// What happens on this connection, in order; ends after `.disconnected` or `.loggedOut`.
-    public var events: AsyncStream<ClientEvent> {
-        eventSink.stream
+    /// The consumer is done with one delivered event. The connection stops reading from its
+    /// socket while `ClientConfiguration.eventBufferSize` events wait for this, and reads on once
+    /// half of them were handled.
+    public func handled() {
+        guard eventSink.handled(), case .session(_, let handler) = state.withLock({ $0 }) else { return }
+        eventLoop.execute {
+            handler.value.resumeReading()
+        }
     }
 
     /// Ends the connection on purpose; returns once the terminal `.disconnected(reason)` was emitted

@@ -28,7 +28,8 @@ public struct ClientConfiguration: Sendable {
     public var timeouts = Timeouts()
     /// The largest WebSocket message accepted (the frame format allows 16 MiB).
     public var maximumMessageSize = 1 << 24
-    /// Events kept per connection when its consumer falls behind (the newest are kept).
+    /// How many delivered events a connection's consumer may have in hand (not yet `handled()`)
+    /// before the connection stops reading from its socket; it reads on at half. Nothing is dropped.
     public var eventBufferSize = 64
     /// Called with every answered keepalive ping's round trip, on the connection's event loop
     /// (keep it cheap: a metric). Not an event, so a ping costs the consumer nothing.
@@ -80,15 +81,17 @@ public final class UpstreamClient: Sendable {
         }
     }
 
-    /// Starts a connection for one device; `proxy` overrides the configured one. Its events tell how it
-    /// goes, ending with `.disconnected` or `.loggedOut`.
+    /// Starts a connection for one device; `proxy` overrides the configured one. Its events go to
+    /// `deliver` one at a time, on the connection's event loop (hand them over; do not work there),
+    /// ending with `.disconnected` or `.loggedOut`. Call the connection's `handled()` after each.
     public func connect(
         credentials: DeviceCredentials,
         intent: ConnectionIntent,
-        proxy: ProxyConfiguration? = nil
+        proxy: ProxyConfiguration? = nil,
+        deliver: @escaping @Sendable (ClientEvent) -> Void
     ) -> UpstreamConnection {
         let eventLoop = eventLoopGroup.next()
-        let events = ConnectionEvents(bufferSize: configuration.eventBufferSize, eventLoop: eventLoop)
+        let events = ConnectionEvents(window: configuration.eventBufferSize, eventLoop: eventLoop, deliver: deliver)
         let connection = UpstreamConnection(eventLoop: eventLoop, events: events)
         guard let endpoint else {
             events.fail(DisconnectReason(stage: .websocket, category: .other, detail: "the upstream URL \(configuration.upstreamURL) is not ws:// or wss://"))

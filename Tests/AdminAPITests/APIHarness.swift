@@ -22,14 +22,14 @@ struct TenantFixture: Sendable {
     var token: String
 }
 
-/// One gateway instance: its pool, its bus and its HTTP server on a free port of 127.0.0.1.
+/// One gateway instance, built by `buildGateway`, serving on a free port of 127.0.0.1.
 struct GatewayNode: Sendable {
     let name: String
-    let supervisor: Supervisor
+    let gateway: Gateway
     let upstream: ScriptedUpstream
-    let bus: FleetBus
-    let directory: TenantDirectory
     let port: Int
+
+    var supervisor: Supervisor { gateway.supervisor }
 }
 
 /// A migrated database with two tenants (acme.example, beta.example) and one or more gateway
@@ -79,36 +79,21 @@ struct APIHarness: Sendable {
                     let upstream = ScriptedUpstream()
                     var poolConfiguration = PoolConfiguration(instanceID: name, webVersion: "2.3000.1045649367")
                     poolConfiguration.rampPerSecond = 1000
-                    let relay = PairingRelay(now: { clock.date })
-                    let supervisor = Supervisor(
-                        configuration: poolConfiguration, store: PostgresDeviceStore(pool: pool), connector: connector ?? upstream,
-                        sealer: sealer, clock: clock, now: { clock.date }, logger: TestDatabase.logger,
-                        pairingObserver: relay.observe
-                    )
-                    let directory = TenantDirectory(store: tenants, ttl: api.tenantCacheTTL, now: { clock.date })
-                    let bus = try FleetBus(
-                        pool: pool, database: PostgresConfiguration(url: database.url), supervisor: supervisor, relay: relay,
-                        directory: directory, logger: TestDatabase.logger
-                    )
-                    let gateway = GatewayAPI(
-                        configuration: api, pool: pool, supervisor: supervisor, directory: directory, relay: relay, bus: bus,
-                        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
-                        metrics: registry, clock: clock, now: { clock.date }, logger: TestDatabase.logger
-                    )
                     let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-                    let app = Application(
-                        router: gateway.router(),
-                        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                    let gateway = try buildGateway(
+                        GatewayConfiguration(pool: poolConfiguration, api: api, address: .hostname("127.0.0.1", port: 0)),
+                        database: pool, connector: connector ?? upstream, sealer: sealer, metrics: registry,
+                        clock: clock, now: { clock.date },
                         onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) },
                         logger: TestDatabase.logger
                     )
-                    let services = ServiceGroup(configuration: .init(services: [bus, supervisor, app], logger: TestDatabase.logger))
+                    let services = ServiceGroup(configuration: .init(services: [gateway.application], logger: TestDatabase.logger))
                     groups.append(services)
                     group.addTask { try await services.run() }
                     var iterator = ports.makeAsyncIterator()
                     let port = try #require(await iterator.next())
-                    await bus.listening()
-                    nodes.append(GatewayNode(name: name, supervisor: supervisor, upstream: upstream, bus: bus, directory: directory, port: port))
+                    await gateway.fleet.listening()
+                    nodes.append(GatewayNode(name: name, gateway: gateway, upstream: upstream, port: port))
                 }
                 let harness = APIHarness(
                     pool: pool, store: PostgresDeviceStore(pool: pool),

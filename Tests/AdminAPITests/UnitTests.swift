@@ -1,9 +1,10 @@
 @testable import AdminAPI
+import DevicePool
 import Foundation
 import PostgresStore
 import Testing
 
-@Suite("Pairing links, the pairing rate limit, masked numbers")
+@Suite("Pairing links, the pairing rate limit, masked numbers, fleet messages")
 struct UnitTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
@@ -62,5 +63,24 @@ struct UnitTests {
         #expect(helped.hasPrefix("# HELP pairgate_leases_lost_total Devices this instance stopped"))
         #expect(helped.contains("# HELP other_thing Pairgate metric other_thing.\n# TYPE other_thing gauge"))
         #expect(helped.hasSuffix("other_thing 1\n"))
+    }
+
+    @Test func fleetMessagesRoundTripUnderNotifysLimitAndOversizedOnesAreRefused() throws {
+        let pairing = PairingEvent(
+            pairingID: UUID(), tenantID: UUID(), deviceID: UUID(), deadline: now,
+            update: .qr("2@" + String(repeating: "A", count: 200), expiresAt: now)
+        )
+        for message in [
+            FleetMessage(from: "gateway-a", body: .event(.pairing(pairing))),
+            FleetMessage(from: "gateway-b", body: .resetResult(ResetReply(id: UUID(), to: "gateway-a", outcome: .applied(.unpaired)))),
+            FleetMessage(from: "gateway-b", body: .resetResult(ResetReply(id: UUID(), to: "gateway-a", outcome: .elsewhere(owner: "gateway-c")))),
+        ] {
+            let payload = try message.payload()
+            #expect(payload.utf8.count < FleetMessage.payloadLimit)
+            #expect(try JSONDecoder().decode(FleetMessage.self, from: Data(payload.utf8)) == message)
+        }
+        var huge = pairing
+        huge.update = .ended(.failed, detail: String(repeating: "x", count: FleetMessage.payloadLimit))
+        #expect(throws: FleetMessage.TooLarge.self) { try FleetMessage(from: "gateway-a", body: .event(.pairing(huge))).payload() }
     }
 }

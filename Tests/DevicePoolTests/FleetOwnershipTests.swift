@@ -33,11 +33,12 @@ struct FleetOwnershipTests {
 
         try await withPoolDatabase { pool, tenant in
             let store = PostgresDeviceStore(pool: pool)
+            let events = EventBus()
             func supervisor(_ instance: String) -> Supervisor {
                 var pool = PoolConfiguration(instanceID: instance, webVersion: "\(client.webVersion)")
                 pool.rampPerSecond = 1000
                 pool.claimInterval = .milliseconds(100)
-                return Supervisor(configuration: pool, store: store, connector: upstream, sealer: PoolHarness.sealer, logger: Self.logger)
+                return Supervisor(configuration: pool, store: store, connector: upstream, sealer: PoolHarness.sealer, events: events, logger: Self.logger)
             }
             func owners() async throws -> [String?] {
                 try await pool.query("SELECT lease_owner FROM devices WHERE state = 'online' ORDER BY id").map { try $0.decode(0) }
@@ -50,7 +51,7 @@ struct FleetOwnershipTests {
                 var devices: [UUID] = []
                 for _ in 0..<Self.deviceCount {
                     let ticket = try await a.startPairing(tenantID: tenant, method: .qr)
-                    var updates = ticket.feed.watch().makeAsyncIterator()
+                    var updates = events.pairings.watch(ticket.pairingID, deadline: ticket.deadline).updates.makeAsyncIterator()
                     guard case .qr(let qr, _) = await updates.next() else {
                         Issue.record("no QR")
                         throw CancellationError()

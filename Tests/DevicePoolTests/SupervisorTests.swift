@@ -14,6 +14,7 @@ struct PoolHarness {
     let clock: ManualClock
     let upstream: ScriptedUpstream
     let supervisor: Supervisor
+    let events: EventBus
     let sealer: CredentialSealer
 
     static let sealer = CredentialSealer(current: try! MasterKey(parsing: MasterKey.generate(id: "test")))
@@ -23,11 +24,20 @@ struct PoolHarness {
         let upstream = ScriptedUpstream()
         var configuration = PoolConfiguration(instanceID: instance, webVersion: "2.3000.1045649367")
         configuration.rampPerSecond = 1000
+        // Pairing deadlines come from the database's clock; the bus forgets pairings by the wall's.
+        let events = EventBus()
         let supervisor = Supervisor(
-            configuration: configuration, store: store, connector: upstream, sealer: sealer,
+            configuration: configuration, store: store, connector: upstream, sealer: sealer, events: events,
             clock: clock, now: { clock.date }, logger: TestDatabase.logger
         )
-        return PoolHarness(pool: pool, store: store, tenant: tenant, clock: clock, upstream: upstream, supervisor: supervisor, sealer: sealer)
+        return PoolHarness(
+            pool: pool, store: store, tenant: tenant, clock: clock, upstream: upstream, supervisor: supervisor, events: events, sealer: sealer
+        )
+    }
+
+    /// A pairing's updates as a watcher on this instance sees them.
+    func updates(_ ticket: PairingTicket) -> AsyncStream<PairingUpdate>.Iterator {
+        events.pairings.watch(ticket.pairingID, deadline: ticket.deadline).updates.makeAsyncIterator()
     }
 
     /// Runs `body` with the supervisor running; shuts it down gracefully afterwards.
@@ -84,7 +94,7 @@ struct SupervisorTests {
                 let ticket = try await h.supervisor.startPairing(tenantID: tenant, method: .qr, name: "front desk")
                 let pairing = try #require(await sessions.next())
                 #expect(pairing.intent == .pair(.qr))
-                var updates = ticket.feed.watch().makeAsyncIterator()
+                var updates = h.updates(ticket)
                 pairing.emit(.qr(code: "QR-1", validFor: .seconds(60)))
                 guard case .qr("QR-1", _) = await updates.next() else { Issue.record("expected the QR"); return }
 
@@ -101,6 +111,8 @@ struct SupervisorTests {
                 #expect(login.credentials.account?.jid == "15551234567:3@s.whatsapp.net")
                 login.emit(.online(OnlineInfo(jid: "15551234567:3@s.whatsapp.net", lid: "99:3@lid", serverTimeOffset: .zero)))
                 try await eventually("online") { try await h.state(ticket.deviceID) == .online }
+                // The pool told each connection it was done with every event (their flow control).
+                try await eventually("every event handled") { pairing.unhandledEvents == 0 && login.unhandledEvents == 0 }
 
                 #expect(try await h.history(ticket.deviceID) == ["unpaired>pairing", "pairing>paired", "paired>connecting", "connecting>online"])
                 let record = try await h.store.device(ticket.deviceID)
@@ -144,7 +156,7 @@ struct SupervisorTests {
                 var sessions = h.upstream.sessions.makeAsyncIterator()
                 let ticket = try await h.supervisor.startPairing(tenantID: tenant, method: .qr)
                 let pairing = try #require(await sessions.next())
-                var updates = ticket.feed.watch().makeAsyncIterator()
+                var updates = h.updates(ticket)
                 pairing.emit(.disconnected(DisconnectReason(stage: .pairing, category: .pairingTimeout, detail: "refs exhausted")))
                 #expect(await updates.next() == .ended(.timeout, detail: "pairing/pairing_timeout: refs exhausted"))
                 try await eventually("unpaired") { try await h.state(ticket.deviceID) == .unpaired }

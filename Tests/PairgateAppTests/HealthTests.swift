@@ -1,4 +1,4 @@
-import AdminAPI
+@testable import AdminAPI
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -9,9 +9,13 @@ import Testing
 
 @Suite("Health and readiness over HTTP", .requiresDatabase)
 struct HealthTests {
+    /// The gateway's operational routes, served alone.
     private func application(pool: PostgresPool) throws -> some ApplicationProtocol {
         let migrator = try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)
-        return Application(router: HealthRoutes(readiness: Readiness(migrator: migrator)).router())
+        let router = Router()
+        OperationsController(readiness: Readiness(migrator: migrator), devices: PostgresDeviceStore(pool: pool), metrics: nil)
+            .addRoutes(to: router)
+        return Application(router: router)
     }
 
     @Test func readyOnlyOnceTheSchemaIsCurrent() async throws {

@@ -26,34 +26,53 @@ public final class ScriptedUpstream: UpstreamConnector {
         )
     }
 
-    public func connect(credentials: DeviceCredentials, intent: ConnectionIntent) -> any UpstreamSession {
-        let session = ScriptedSession(credentials: credentials, intent: intent)
+    public func connect(
+        credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
+    ) -> any UpstreamSession {
+        let session = ScriptedSession(credentials: credentials, intent: intent, deliver: deliver)
         count.withLock { $0 += 1 }
         sink.yield(session)
         return session
     }
 }
 
+/// One scripted connection: what the test emits goes to the pool as the real client's events
+/// would, and nothing after the terminal one.
 public final class ScriptedSession: UpstreamSession {
     public let credentials: DeviceCredentials
     public let intent: ConnectionIntent
-    public let events: AsyncStream<ClientEvent>
-    private let sink: AsyncStream<ClientEvent>.Continuation
+    private let deliver: @Sendable (ClientEvent) -> Void
+    private let ended = Mutex(false)
+    private let unhandled = Mutex(0)
     private let closed = Mutex<DisconnectReason?>(nil)
     private let loggedOut = Mutex(false)
 
-    init(credentials: DeviceCredentials, intent: ConnectionIntent) {
+    init(credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void) {
         self.credentials = credentials
         self.intent = intent
-        (events, sink) = AsyncStream.makeStream(of: ClientEvent.self)
+        self.deliver = deliver
     }
 
     public func emit(_ event: ClientEvent) {
-        sink.yield(event)
-        switch event {
-        case .disconnected, .loggedOut: sink.finish()
-        default: break
+        let open = ended.withLock { ended in
+            defer {
+                switch event {
+                case .disconnected, .loggedOut: ended = true
+                default: break
+                }
+            }
+            return !ended
         }
+        guard open else { return }
+        unhandled.withLock { $0 += 1 }
+        deliver(event)
+    }
+
+    /// Events delivered that the pool has not finished handling.
+    public var unhandledEvents: Int { unhandled.withLock { $0 } }
+
+    public func handled() {
+        unhandled.withLock { $0 -= 1 }
     }
 
     public var closeReason: DisconnectReason? { closed.withLock { $0 } }

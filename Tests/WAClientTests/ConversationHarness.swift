@@ -370,7 +370,7 @@ final class Conversation {
                     progressed = true
                 }
                 if link.serverClosed, !link.clientClosed, link.toClient.isEmpty {
-                    apply(link.client.handle(.transportClosed(nil)), to: link)
+                    apply(link.client.handle(.transportClosed), to: link)
                     link.clientClosed = true
                     progressed = true
                 }

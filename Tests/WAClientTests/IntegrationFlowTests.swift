@@ -134,7 +134,7 @@ struct IntegrationFlowTests {
     @Test func logoutBeforeTheSessionRunsIsRefused() async throws {
         try await LoopbackSimulator.with { sim in
             try await sim.server.setRefusingConnections(true)
-            let connection = try sim.client().connect(credentials: .generate(), intent: .login)
+            let (connection, _) = try sim.client().connect(credentials: .generate(), intent: .login)
             await #expect(throws: ClientRequestError.self) { try await connection.logout() }
         }
     }
@@ -163,9 +163,8 @@ struct IntegrationFlowTests {
 
     @Test func closingWhileConnectingReportsTheLocalReason() async throws {
         try await LoopbackSimulator.with { sim in
-            let connection = try sim.client().connect(credentials: .generate(), intent: .pair(.qr))
-            let events = EventLog(connection)
-            await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "reset"))
+            let events = EventLog(try sim.client().connect(credentials: .generate(), intent: .pair(.qr)))
+            await events.connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "reset"))
             let ending = try #require(await events.ending())
             #expect(ending.stage == .local)
             #expect(ending.category == .shutdown)

@@ -104,8 +104,7 @@ final class LoopbackSimulator: Sendable {
 
     /// Pairs a new device by QR (accepting pair-success at once) and returns its credentials after the 515.
     func pairedCredentials(_ client: UpstreamClient, account: SimAccount) async throws -> DeviceCredentials {
-        let connection = client.connect(credentials: .generate(), intent: .pair(.qr))
-        let events = EventLog(connection)
+        let events = EventLog(client.connect(credentials: .generate(), intent: .pair(.qr)))
         let qr = try #require(await events.nextQR())
         try world.scan(qr, phoneNumber: account.phoneNumber)
         let credentials = try #require(await events.acceptPairSuccess())
@@ -137,13 +136,13 @@ final class Setting<Value: Sendable>: Sendable {
 
 /// Reads one connection's events in order, remembering them all.
 final class EventLog: @unchecked Sendable {
-    private var iterator: AsyncStream<ClientEvent>.AsyncIterator
+    private var iterator: UpstreamEvents.AsyncIterator
     private(set) var events: [ClientEvent] = []
     let connection: UpstreamConnection
 
-    init(_ connection: UpstreamConnection) {
-        self.connection = connection
-        iterator = connection.events.makeAsyncIterator()
+    init(_ opened: (connection: UpstreamConnection, events: UpstreamEvents)) {
+        connection = opened.connection
+        iterator = opened.events.makeAsyncIterator()
     }
 
     /// The next event, or nil once the stream ended.

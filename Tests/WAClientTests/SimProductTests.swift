@@ -15,10 +15,10 @@ import FoundationNetworking
 struct SimProductTests {
     /// Reads one connection's events in order, waiting (bounded) for the next.
     final class EventReader: @unchecked Sendable {
-        private var iterator: AsyncStream<ClientEvent>.Iterator
+        private var iterator: UpstreamEvents.AsyncIterator
 
-        init(_ connection: UpstreamConnection) {
-            iterator = connection.events.makeAsyncIterator()
+        init(_ opened: (connection: UpstreamConnection, events: UpstreamEvents)) {
+            iterator = opened.events.makeAsyncIterator()
         }
 
         /// The next event that `match` accepts, skipping others; fails after `timeout`.
@@ -80,8 +80,7 @@ struct SimProductTests {
 
     /// Pairs fresh credentials by QR through `POST /phone/scan` and returns them as persisted.
     private static func pairByQR(_ client: UpstreamClient, controlURL: String) async throws -> (DeviceCredentials, String) {
-        let connection = client.connect(credentials: .generate(), intent: .pair(.qr))
-        let events = EventReader(connection)
+        let events = EventReader(client.connect(credentials: .generate(), intent: .pair(.qr)))
         let qr = try await events.next { if case .qr(let code, _) = $0 { code } else { nil } }
         async let scanned = post(controlURL + "/phone/scan", json: String(decoding: try JSONEncoder().encode(["qr": qr]), as: UTF8.self))
         let credentials = try await events.next { event -> DeviceCredentials? in
@@ -129,7 +128,7 @@ struct SimProductTests {
             #expect(stats.refsServed == 6)
             #expect(stats.maxConcurrentPerDevice == 1)
             #expect(stats.violationCount == 0, "\(stats.violations)")
-            await login.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "test over"))
+            await login.connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "test over"))
         }
     }
 
@@ -170,8 +169,7 @@ struct SimProductTests {
     @Test func pairsByCodeForAPhoneNumber() async throws {
         try await Self.withSimulator({ $0.phones = ["447700900123"] }) { simulator, endpoints in
             let client = try Self.client(for: simulator, endpoints)
-            let connection = client.connect(credentials: .generate(), intent: .pair(.code(phoneNumber: "447700900123")))
-            let events = EventReader(connection)
+            let events = EventReader(client.connect(credentials: .generate(), intent: .pair(.code(phoneNumber: "447700900123"))))
             let code = try await events.next { if case .pairingCode(let code, _) = $0 { code } else { nil } }
             async let linked = simulator.enterCode(code, phone: "+44 7700 900123")
             _ = try await events.next { event -> Bool? in

@@ -47,9 +47,9 @@ struct SimScaleTests {
         for batch in stride(from: 0, to: count, by: 250) {
             let opened = devices[batch..<min(count, batch + 250)].map { client.connect(credentials: $0, intent: .login) }
             try await withThrowingTaskGroup(of: Void.self) { tasks in
-                for connection in opened {
+                for (_, events) in opened {
                     tasks.addTask {
-                        for await event in connection.events {
+                        for await event in events {
                             switch event {
                             case .online: return
                             case .disconnected(let reason), .loggedOut(let reason): throw ScaleError.ended("\(reason)")
@@ -61,7 +61,7 @@ struct SimScaleTests {
                 }
                 try await tasks.waitForAll()
             }
-            connections += opened
+            connections += opened.map(\.connection)
         }
         let rampSeconds = Double((ContinuousClock.now - started).components.seconds)
 

@@ -88,8 +88,8 @@ struct TransportScaleTests {
 
     /// Connects `device` and returns once it is online.
     private static func online(_ client: UpstreamClient, _ device: DeviceCredentials) async throws -> UpstreamConnection {
-        let connection = client.connect(credentials: device, intent: .login)
-        for await event in connection.events {
+        let (connection, events) = client.connect(credentials: device, intent: .login)
+        for await event in events {
             switch event {
             case .online:
                 return connection

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOEmbedded
+import Synchronization
 import Testing
 @testable import WAClient
 @testable import WASim
@@ -14,7 +15,8 @@ struct TransportShellTests {
         let loop = EmbeddedEventLoop()
         let channel = EmbeddedChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let events = ConnectionEvents(bufferSize: 8, eventLoop: loop)
+        let recorder = EventRecorder()
+        let events = ConnectionEvents(window: 8, eventLoop: loop, deliver: recorder.record)
         var configuration = ClientSessionMachine.Configuration()
         configuration.timeouts.handshake = .seconds(5)
         let machine = ClientSessionMachine(credentials: .generate(), intent: .pair(.qr), configuration: configuration)
@@ -27,7 +29,7 @@ struct TransportShellTests {
         loop.advanceTime(by: .seconds(1))
         #expect(!channel.isActive)
         #expect(events.hasEnded)
-        let reasons = await Self.terminalReasons(events)
+        let reasons = recorder.terminalReasons
         #expect(reasons.map(\.stage) == [.noise])
         #expect(reasons.map(\.category) == [.timeout])
     }
@@ -36,7 +38,8 @@ struct TransportShellTests {
         let loop = EmbeddedEventLoop()
         let channel = EmbeddedChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let events = ConnectionEvents(bufferSize: 8, eventLoop: loop)
+        let recorder = EventRecorder()
+        let events = ConnectionEvents(window: 8, eventLoop: loop, deliver: recorder.record)
         let machine = ClientSessionMachine(credentials: .generate(), intent: .pair(.qr))
         try channel.pipeline.syncOperations.addHandler(ClientSessionHandler(machine: machine, events: events))
         _ = try channel.readOutbound(as: ByteBuffer.self)
@@ -44,19 +47,46 @@ struct TransportShellTests {
         let reason = DisconnectReason(stage: .local, category: .shutdown, detail: "lease lost")
         events.closeRequested(reason)
         try await channel.close().get()
-        #expect(await Self.terminalReasons(events) == [reason])
+        #expect(recorder.terminalReasons == [reason])
     }
 
     @Test func clientShellTurnsAnOversizedMessageIntoAProtocolViolation() async throws {
         let loop = EmbeddedEventLoop()
         let channel = EmbeddedChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let events = ConnectionEvents(bufferSize: 8, eventLoop: loop)
+        let recorder = EventRecorder()
+        let events = ConnectionEvents(window: 8, eventLoop: loop, deliver: recorder.record)
         let machine = ClientSessionMachine(credentials: .generate(), intent: .pair(.qr))
         try channel.pipeline.syncOperations.addHandler(ClientSessionHandler(machine: machine, events: events))
         channel.pipeline.fireErrorCaught(WebSocketMessageHandler.MessageTooLarge())
         #expect(!channel.isActive)
-        #expect(await Self.terminalReasons(events).map(\.category) == [.protocolViolation])
+        #expect(recorder.terminalReasons.map(\.category) == [.protocolViolation])
+    }
+
+    @Test func aConsumerThatFallsBehindPausesTheSocketAndLosesNothing() async throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let recorder = EventRecorder()
+        let events = ConnectionEvents(window: 4, eventLoop: loop, deliver: recorder.record)
+        let reads = ReadCounter()
+        let shell = ClientSessionHandler(machine: ClientSessionMachine(credentials: .generate(), intent: .pair(.qr)), events: events)
+        try channel.pipeline.syncOperations.addHandlers([reads, shell])
+
+        channel.read()
+        #expect(reads.count == 1)
+        for index in 0..<4 {
+            events.yield(.qr(code: "QR-\(index)", validFor: .seconds(20)))
+        }
+        // Four events in the consumer's hands: the socket is not read until it catches up.
+        channel.read()
+        #expect(reads.count == 1)
+        #expect(events.handled() == false)
+        #expect(events.handled())
+        shell.resumeReading()
+        #expect(reads.count == 2)
+        // Every event arrived, in order.
+        #expect(recorder.codes == ["QR-0", "QR-1", "QR-2", "QR-3"])
     }
 
     @Test func simShellClosesARefusedConnectionAndTellsTheWorld() async throws {
@@ -82,16 +112,39 @@ struct TransportShellTests {
         #expect(world.liveConnections.isEmpty)
     }
 
-    /// The terminal events of a stream that has ended (so reading it never waits).
-    private static func terminalReasons(_ events: ConnectionEvents) async -> [DisconnectReason] {
-        var reasons: [DisconnectReason] = []
-        for await event in events.stream {
-            switch event {
-            case .disconnected(let reason), .loggedOut(let reason): reasons.append(reason)
-            default: continue
+    /// What a shell delivered, as its consumer got it.
+    final class EventRecorder: Sendable {
+        private let events = Mutex<[ClientEvent]>([])
+
+        @Sendable func record(_ event: ClientEvent) {
+            events.withLock { $0.append(event) }
+        }
+
+        var terminalReasons: [DisconnectReason] {
+            events.withLock { events in
+                events.compactMap { event in
+                    switch event {
+                    case .disconnected(let reason), .loggedOut(let reason): reason
+                    default: nil
+                    }
+                }
             }
         }
-        return reasons
+
+        var codes: [String] {
+            events.withLock { events in events.compactMap { if case .qr(let code, _) = $0 { code } else { nil } } }
+        }
+    }
+
+    /// Counts the reads that reach the socket.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        private(set) var count = 0
+
+        func read(context: ChannelHandlerContext) {
+            count += 1
+            context.read()
+        }
     }
 
     private static func serverConfiguration() -> SimConnectionMachine.Configuration {

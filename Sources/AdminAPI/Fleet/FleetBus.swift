@@ -6,41 +6,51 @@ import PostgresStore
 import ServiceLifecycle
 import Synchronization
 
-/// The instances' conversation over PostgreSQL LISTEN/NOTIFY (one channel, `pairgate_fleet`):
-/// pairing updates for watchers on other instances, resets routed to a device's owner, and
-/// cache invalidation after admin changes. A Service: it listens until shutdown.
+/// The instances' conversation over PostgreSQL LISTEN/NOTIFY (one channel, `pairgate_fleet`): it
+/// carries the events published on this instance's `EventBus` to the other instances' buses,
+/// and its own messages — replay requests, resets routed to a device's owner and their answers,
+/// tenancy changes. An instance ignores its own notifications: it acted on them when it sent
+/// them. A Service: it listens until shutdown.
 public final class FleetBus: Service, Sendable {
     private let pool: PostgresPool
     private let listener: PostgresListener
     private let supervisor: Supervisor
-    private let relay: PairingRelay
+    private let events: EventBus
     private let directory: TenantDirectory
     private let instanceID: String
     private let logger: Logger
-    private let pendingResets = Mutex<[UUID: AsyncStream<ResetReply.Outcome>.Continuation]>([:])
+    /// This bus's own messages, sent in order.
+    private let outbox: AsyncStream<FleetMessage.Body>
+    private let outboxSink: AsyncStream<FleetMessage.Body>.Continuation
+    /// Messages to act on: other instances', and the tenancy changes made here.
+    private let inbox: AsyncStream<FleetMessage>
+    private let inboxSink: AsyncStream<FleetMessage>.Continuation
+    private let pendingResets = Mutex<[UUID: AsyncStream<ResetOutcome>.Continuation]>([:])
     private let listeningState = Mutex<(listening: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-    private let incoming: AsyncStream<FleetMessage>
-    private let incomingSink: AsyncStream<FleetMessage>.Continuation
 
-    public init(
-        pool: PostgresPool, database: PostgresConfiguration, supervisor: Supervisor, relay: PairingRelay,
-        directory: TenantDirectory, logger: Logger
-    ) throws {
+    /// Listens with `pool`'s configuration on a connection of its own.
+    public init(pool: PostgresPool, supervisor: Supervisor, events: EventBus, directory: TenantDirectory, logger: Logger) throws {
         self.pool = pool
-        listener = try PostgresListener(configuration: database, channels: [FleetMessage.channel], logger: logger)
+        listener = try PostgresListener(configuration: pool.configuration, channels: [FleetMessage.channel], logger: logger)
         self.supervisor = supervisor
-        self.relay = relay
+        self.events = events
         self.directory = directory
         instanceID = supervisor.configuration.instanceID
         self.logger = logger
-        (incoming, incomingSink) = AsyncStream.makeStream(of: FleetMessage.self)
+        (outbox, outboxSink) = AsyncStream.makeStream(of: FleetMessage.Body.self, bufferingPolicy: .bufferingNewest(10_000))
+        (inbox, inboxSink) = AsyncStream.makeStream(of: FleetMessage.self)
     }
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.listener.run() }
-            group.addTask { await self.sendOutgoing() }
-            group.addTask { await self.handleIncoming() }
+            group.addTask {
+                for await event in self.events.outbound { await self.send(.event(event)) }
+            }
+            group.addTask {
+                for await body in self.outbox { await self.send(body) }
+            }
+            group.addTask { await self.handleInbox() }
             await cancelWhenGracefulShutdown {
                 for await event in self.listener.events {
                     switch event {
@@ -58,11 +68,11 @@ public final class FleetBus: Service, Sendable {
                             self.logger.warning("ignored a malformed fleet message")
                             continue
                         }
-                        self.incomingSink.yield(message)
+                        if message.from != self.instanceID { self.inboxSink.yield(message) }
                     }
                 }
             }
-            incomingSink.finish()
+            inboxSink.finish()
             group.cancelAll()
         }
     }
@@ -78,37 +88,25 @@ public final class FleetBus: Service, Sendable {
         }
     }
 
-    /// Local feed updates and requests, sent one at a time so their order holds.
-    private func sendOutgoing() async {
-        for await message in relay.outgoing {
-            await publish(message)
-        }
-    }
-
-    func publish(_ message: FleetMessage) async {
+    private func send(_ body: FleetMessage.Body) async {
         do {
-            let payload = String(decoding: try JSONEncoder().encode(message), as: UTF8.self)
-            try await pool.notify(channel: FleetMessage.channel, payload: payload)
+            try await pool.notify(channel: FleetMessage.channel, payload: try FleetMessage(from: instanceID, body: body).payload())
         } catch {
             logger.warning("could not send a fleet message", metadata: ["error": "\(error)"])
         }
     }
 
-    private func handleIncoming() async {
+    private func handleInbox() async {
         await withDiscardingTaskGroup { group in
-            for await message in incoming {
-                switch message {
-                case .pairing(let notice):
-                    relay.receive(notice)
+            for await message in inbox {
+                switch message.body {
+                case .event(let event):
+                    events.receive(event)
                 case .replay(let pairingID):
-                    guard let feed = supervisor.pairingFeed(pairingID) else { continue }
-                    let (latest, outcome) = feed.current
-                    for update in [latest, outcome].compactMap({ $0 }) {
-                        relay.observe(feed, update)
-                    }
+                    events.republish(pairingID: pairingID)
                 case .reset(let request) where request.to == instanceID:
                     // A reset may take a while (upstream logout); the next message need not wait.
-                    group.addTask { await self.perform(request) }
+                    group.addTask { await self.perform(request, for: message.from) }
                 case .resetResult(let reply) where reply.to == instanceID:
                     pendingResets.withLock { $0[reply.id] }?.yield(reply.outcome)
                 case .tenancyChanged:
@@ -135,28 +133,18 @@ public final class FleetBus: Service, Sendable {
         }
     }
 
-    private func perform(_ request: ResetRequest) async {
-        let outcome: ResetReply.Outcome
-        do {
-            outcome = switch try await supervisor.reset(deviceID: request.deviceID, mode: request.mode) {
-            case .applied(let state): .applied(state: state.kind.rawValue)
-            case .unchanged(let state): .unchanged(state: state.kind.rawValue)
-            }
-        } catch let error as SupervisorError {
-            outcome = .failed(code: error.code.rawValue)
-        } catch {
-            outcome = .failed(code: "internal")
-        }
-        await publish(.resetResult(ResetReply(id: request.id, to: request.from, outcome: outcome)))
+    private func perform(_ request: ResetRequest, for asker: String) async {
+        let outcome = await DeviceResets.here(request.deviceID, mode: request.mode, supervisor: supervisor, logger: logger)
+        outboxSink.yield(.resetResult(ResetReply(id: request.id, to: asker, outcome: outcome)))
     }
 
     /// Asks `owner` to reset a device and waits for its answer at most `timeout`; nil when none came.
-    func forwardReset(deviceID: UUID, mode: ResetMode, owner: String, timeout: Duration) async -> ResetReply.Outcome? {
+    func forwardReset(deviceID: UUID, mode: ResetMode, owner: String, timeout: Duration) async -> ResetOutcome? {
         let id = UUID()
-        let (answers, sink) = AsyncStream.makeStream(of: ResetReply.Outcome.self)
+        let (answers, sink) = AsyncStream.makeStream(of: ResetOutcome.self)
         pendingResets.withLock { $0[id] = sink }
-        relay.send(.reset(ResetRequest(id: id, from: instanceID, to: owner, deviceID: deviceID, mode: mode)))
-        return await withTaskGroup(of: ResetReply.Outcome?.self) { group in
+        outboxSink.yield(.reset(ResetRequest(id: id, to: owner, deviceID: deviceID, mode: mode)))
+        return await withTaskGroup(of: ResetOutcome?.self) { group in
             group.addTask {
                 for await answer in answers { return answer }
                 return nil
@@ -172,9 +160,16 @@ public final class FleetBus: Service, Sendable {
         }
     }
 
-    /// Tells every instance (this one included) that tenants, hosts or tokens changed.
+    /// Asks a pairing's owner, wherever it is, to send what the pairing showed so far again.
+    func requestReplay(_ pairingID: UUID) {
+        outboxSink.yield(.replay(pairingID: pairingID))
+    }
+
+    /// Tenants, hosts or tokens changed: this instance acts at once, every other one when it
+    /// hears the news.
     func announceTenancyChange() {
         directory.invalidate()
-        relay.send(.tenancyChanged)
+        inboxSink.yield(FleetMessage(from: instanceID, body: .tenancyChanged))
+        outboxSink.yield(.tenancyChanged)
     }
 }

@@ -1,63 +1,45 @@
 import DevicePool
 import Foundation
 
-/// What instances tell each other over PostgreSQL NOTIFY on one channel, as JSON. Payloads stay
-/// far below NOTIFY's 8000-byte limit (a QR string is about 200 characters).
-enum FleetMessage: Codable, Sendable, Hashable {
-    /// A pairing's update, sent by the instance that runs it.
-    case pairing(PairingNotice)
-    /// Someone watches a pairing and has nothing yet: its owner sends the current state again.
-    case replay(pairingID: UUID)
-    /// Reset a device this instance does not run; `to` is the owner.
-    case reset(ResetRequest)
-    case resetResult(ResetReply)
-    /// Tenants, hosts or tokens changed: forget cached lookups.
-    case tenancyChanged
+/// What one instance tells the others over PostgreSQL NOTIFY on one channel, as JSON: who sends
+/// it, and what. An instance ignores its own messages (it acted on them when it sent them).
+struct FleetMessage: Codable, Sendable, Hashable {
+    /// The sending instance's id.
+    var from: String
+    var body: Body
+
+    enum Body: Codable, Sendable, Hashable {
+        /// An event published on the sender's bus.
+        case event(GatewayEvent)
+        /// Someone here watches a pairing and has nothing yet: its owner sends what it showed again.
+        case replay(pairingID: UUID)
+        /// Reset a device that instance `to` runs.
+        case reset(ResetRequest)
+        /// The answer to a reset, for the instance that asked.
+        case resetResult(ResetReply)
+        /// Tenants, hosts or tokens changed: forget cached lookups, stop a disabled tenant's devices.
+        case tenancyChanged
+    }
 
     static let channel = "pairgate_fleet"
-}
+    /// NOTIFY refuses a payload of this many bytes or more.
+    static let payloadLimit = 8000
 
-/// One pairing update as it travels between instances.
-struct PairingNotice: Codable, Sendable, Hashable {
-    var pairingID: UUID
-    var tenantID: UUID
-    var deviceID: UUID
-    var deadline: Date
-    var update: Update
-
-    enum Update: Codable, Sendable, Hashable {
-        case qr(String, expiresAt: Date)
-        case code(String, expiresAt: Date)
-        case paired(jid: String)
-        case ended(PairingOutcome, detail: String?)
+    /// The NOTIFY payload; throws `TooLarge` rather than send what PostgreSQL would refuse.
+    func payload() throws -> String {
+        let data = try JSONEncoder().encode(self)
+        guard data.count < Self.payloadLimit else { throw TooLarge(bytes: data.count) }
+        return String(decoding: data, as: UTF8.self)
     }
 
-    init(feed: PairingFeed, update: PairingUpdate) {
-        pairingID = feed.pairingID
-        tenantID = feed.tenantID
-        deviceID = feed.deviceID
-        deadline = feed.deadline
-        self.update = switch update {
-        case .qr(let code, let expiresAt): .qr(code, expiresAt: expiresAt)
-        case .code(let code, let expiresAt): .code(code, expiresAt: expiresAt)
-        case .paired(_, let jid): .paired(jid: jid)
-        case .ended(let outcome, let detail): .ended(outcome, detail: detail)
-        }
-    }
-
-    var pairingUpdate: PairingUpdate {
-        switch update {
-        case .qr(let code, let expiresAt): .qr(code, expiresAt: expiresAt)
-        case .code(let code, let expiresAt): .code(code, expiresAt: expiresAt)
-        case .paired(let jid): .paired(deviceID: deviceID, jid: jid)
-        case .ended(let outcome, let detail): .ended(outcome, detail: detail)
-        }
+    struct TooLarge: Error, CustomStringConvertible {
+        var bytes: Int
+        var description: String { "a fleet message of \(bytes) bytes exceeds NOTIFY's limit of \(FleetMessage.payloadLimit)" }
     }
 }
 
 struct ResetRequest: Codable, Sendable, Hashable {
     var id: UUID
-    var from: String
     var to: String
     var deviceID: UUID
     var mode: ResetMode
@@ -66,11 +48,5 @@ struct ResetRequest: Codable, Sendable, Hashable {
 struct ResetReply: Codable, Sendable, Hashable {
     var id: UUID
     var to: String
-    var outcome: Outcome
-
-    enum Outcome: Codable, Sendable, Hashable {
-        case applied(state: String)
-        case unchanged(state: String)
-        case failed(code: String)
-    }
+    var outcome: ResetOutcome
 }

@@ -31,3 +31,11 @@ public struct TenantAccess: Sendable, Hashable {
     public var host: String
     public var credential: Credential
 }
+
+extension APIContext {
+    /// The tenant the middleware admitted; routes behind it always have one.
+    func requireTenant() throws -> TenantAccess {
+        guard let tenant else { throw APIError.unauthorized }
+        return tenant
+    }
+}

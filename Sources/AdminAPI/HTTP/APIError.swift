@@ -1,41 +1,141 @@
 import Hummingbird
+import PostgresStore
 
 /// A refusal the API answers with a problem document; `code` is stable, `detail` is safe to show
-/// to the caller (never a token, key or another tenant's data).
-public struct APIError: Error, Sendable, CustomStringConvertible {
+/// to the caller (never a token, key or another tenant's data). `description` names only the
+/// status and the code; the detail and where it was thrown are in `debugDescription`.
+public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The problem's `code`, stable across releases (docs/api.md lists them).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case validationFailed = "validation_failed"
+            case unauthorized
+            case adminDisabled = "admin_disabled"
+            case unknownHost = "unknown_host"
+            case linkExpired = "link_expired"
+            case linkInvalid = "link_invalid"
+            case tenantDisabled = "tenant_disabled"
+            case unsupportedMediaType = "unsupported_media_type"
+            case rateLimited = "rate_limited"
+            case pairingInProgress = "pairing_in_progress"
+            case deviceNotPairable = "device_not_pairable"
+            case invalidHost = "invalid_host"
+            case hostTaken = "host_taken"
+            case invalidName = "invalid_name"
+            case invalidCursor = "invalid_cursor"
+            case tenantNotFound = "tenant_not_found"
+            case hostNotFound = "host_not_found"
+            case tokenNotFound = "token_not_found"
+            case deviceNotFound = "device_not_found"
+            case pairingNotFound = "pairing_not_found"
+            case noActivePairing = "no_active_pairing"
+            case noQR = "no_qr"
+            case qrEncodingFailed = "qr_encoding_failed"
+            case shuttingDown = "shutting_down"
+            case ownerUnreachable = "owner_unreachable"
+            case requestTimeout = "request_timeout"
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The body or a parameter breaks a rule; `detail` says which.
+        public static let validationFailed = Code(.validationFailed)
+        public static let unauthorized = Code(.unauthorized)
+        /// No `admin.token` is configured.
+        public static let adminDisabled = Code(.adminDisabled)
+        /// No tenant is bound to the request's Host.
+        public static let unknownHost = Code(.unknownHost)
+        public static let linkExpired = Code(.linkExpired)
+        public static let linkInvalid = Code(.linkInvalid)
+        public static let tenantDisabled = Code(.tenantDisabled)
+        public static let unsupportedMediaType = Code(.unsupportedMediaType)
+        public static let rateLimited = Code(.rateLimited)
+        /// The tenant's one pairing is running; the problem names it.
+        public static let pairingInProgress = Code(.pairingInProgress)
+        public static let deviceNotPairable = Code(.deviceNotPairable)
+        public static let invalidHost = Code(.invalidHost)
+        public static let hostTaken = Code(.hostTaken)
+        public static let invalidName = Code(.invalidName)
+        public static let invalidCursor = Code(.invalidCursor)
+        public static let tenantNotFound = Code(.tenantNotFound)
+        public static let hostNotFound = Code(.hostNotFound)
+        public static let tokenNotFound = Code(.tokenNotFound)
+        public static let deviceNotFound = Code(.deviceNotFound)
+        public static let pairingNotFound = Code(.pairingNotFound)
+        public static let noActivePairing = Code(.noActivePairing)
+        public static let noQR = Code(.noQR)
+        public static let qrEncodingFailed = Code(.qrEncodingFailed)
+        public static let shuttingDown = Code(.shuttingDown)
+        /// The instance running the device did not answer a routed request in time.
+        public static let ownerUnreachable = Code(.ownerUnreachable)
+        public static let requestTimeout = Code(.requestTimeout)
+
+        public var description: String { base.rawValue }
+    }
+
     public var status: HTTPResponse.Status
-    public var code: String
+    public var code: Code
     public var title: String
     public var detail: String?
     public var headers: HTTPFields
     public var activePairing: ActivePairing?
+    public var file: String
+    public var line: Int
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ title: String, detail: String? = nil,
-                headers: HTTPFields = [:], activePairing: ActivePairing? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, _ code: Code, _ title: String, detail: String? = nil,
+        headers: HTTPFields = [:], activePairing: ActivePairing? = nil, file: String = #fileID, line: Int = #line
+    ) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.headers = headers
         self.activePairing = activePairing
+        self.file = file
+        self.line = line
     }
 
     public var problem: Problem {
-        Problem(status: status, code: code, title: title, detail: detail, activePairing: activePairing)
+        Problem(status: status, code: code.description, title: title, detail: detail, activePairing: activePairing)
     }
 
-    public var description: String { "\(status.code) \(code)" + (detail.map { ": \($0)" } ?? "") }
+    public var description: String { "\(status.code) \(code)" }
 
-    static func notFound(_ code: String = "not_found", _ title: String = "Not found", detail: String? = nil) -> APIError {
-        APIError(.notFound, code, title, detail: detail)
+    public var debugDescription: String {
+        description + (detail.map { ": \($0)" } ?? "") + " [\(file):\(line)]"
+    }
+
+    static func notFound(_ code: Code, _ title: String) -> APIError {
+        APIError(.notFound, code, title)
     }
 
     static func invalid(_ detail: String) -> APIError {
-        APIError(.unprocessableContent, "validation_failed", "The request is not valid", detail: detail)
+        APIError(.unprocessableContent, .validationFailed, "The request is not valid", detail: detail)
     }
 
     static let unauthorized = APIError(
-        .unauthorized, "unauthorized", "Missing or invalid credentials",
+        .unauthorized, .unauthorized, "Missing or invalid credentials",
         detail: "send Authorization: Bearer <token>", headers: [.wwwAuthenticate: #"Bearer realm="pairgate""#]
     )
+
+    static let shuttingDown = APIError(.serviceUnavailable, .shuttingDown, "The gateway is shutting down", headers: [.retryAfter: "5"])
+
+    /// The store refused the caller's input: 409 for a host already taken or a device that
+    /// cannot be paired, 422 for anything malformed.
+    init(_ refusal: StoreError) {
+        switch refusal.code {
+        case .hostTaken:
+            self.init(.conflict, .hostTaken, "The host already belongs to a tenant", detail: refusal.message)
+        case .deviceNotPairable:
+            self.init(.conflict, .deviceNotPairable, "This device cannot be paired now",
+                      detail: "device_id must name an unpaired or logged-out device of this tenant that no instance holds")
+        case .invalidHost:
+            self.init(.unprocessableContent, .invalidHost, "The request is not valid", detail: refusal.message)
+        case .invalidName:
+            self.init(.unprocessableContent, .invalidName, "The request is not valid", detail: refusal.message)
+        default:
+            self.init(.unprocessableContent, .validationFailed, "The request is not valid", detail: refusal.message)
+        }
+    }
 }

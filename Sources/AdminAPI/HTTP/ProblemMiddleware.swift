@@ -1,18 +1,23 @@
 import Foundation
 import Hummingbird
 import Logging
+import PostgresStore
 
-/// Turns every failure into a problem document with a stable code: our own errors, Hummingbird's
-/// (404, 413, …), body decoding errors, and anything unexpected (500, logged, never detailed).
-/// A path that exists under other methods is 405 with Allow.
+/// Turns every failure into a problem document with a stable code: our own errors, the store's
+/// refusals of bad input, Hummingbird's (404, 413, …), body decoding errors, and anything
+/// unexpected (500, logged, never detailed). A path that exists under other methods is 405 with
+/// Allow.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = APIContext
-    let routes: RouteTable
+    let methods: AllowedMethods
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
+            return error.problem.response(headers: error.headers)
+        } catch let refusal as StoreError {
+            let error = APIError(refusal)
             return error.problem.response(headers: error.headers)
         } catch let error as HTTPError {
             return problem(for: error, request: request).response(headers: error.status == .notFound ? allowHeader(request) : [:])
@@ -27,7 +32,7 @@ struct ProblemMiddleware: RouterMiddleware {
     private func problem(for error: HTTPError, request: Request) -> Problem {
         switch error.status {
         case .notFound:
-            if let allowed = routes.allowedMethods(for: request.uri.path) {
+            if let allowed = methods.allowed(for: request.uri.path) {
                 return Problem(
                     status: .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
                     detail: "\(request.method.rawValue) is not allowed here; use \(allowed.map(\.rawValue).joined(separator: ", "))"
@@ -45,7 +50,7 @@ struct ProblemMiddleware: RouterMiddleware {
     }
 
     private func allowHeader(_ request: Request) -> HTTPFields {
-        guard let allowed = routes.allowedMethods(for: request.uri.path) else { return [:] }
+        guard let allowed = methods.allowed(for: request.uri.path) else { return [:] }
         return [.allow: allowed.map(\.rawValue).joined(separator: ", ")]
     }
 }

@@ -6,7 +6,7 @@ extension Request {
     func decodeJSON<T: Decodable>(_ type: T.Type) async throws -> T {
         let mediaType = headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard mediaType == "application/json" else {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Send the body as application/json")
+            throw APIError(.unsupportedMediaType, .unsupportedMediaType, "Send the body as application/json")
         }
         if let length = headers[.contentLength].flatMap(Int.init), length > APIContext.bodyLimit {
             throw HTTPError(.contentTooLarge)

@@ -102,15 +102,15 @@ struct TenantGate: Sendable {
     static func problem(_ failure: Failure) -> APIError {
         switch failure {
         case .unknownHost:
-            APIError(.notFound, "unknown_host", "No tenant is served at this host")
+            APIError(.notFound, .unknownHost, "No tenant is served at this host")
         case .unauthorized:
             .unauthorized
         case .linkExpired:
-            APIError(.unauthorized, "link_expired", "This pairing link has expired", headers: [.wwwAuthenticate: #"Bearer realm="pairgate""#])
+            APIError(.unauthorized, .linkExpired, "This pairing link has expired", headers: [.wwwAuthenticate: #"Bearer realm="pairgate""#])
         case .linkInvalid:
-            APIError(.unauthorized, "link_invalid", "This pairing link is not valid", headers: [.wwwAuthenticate: #"Bearer realm="pairgate""#])
+            APIError(.unauthorized, .linkInvalid, "This pairing link is not valid", headers: [.wwwAuthenticate: #"Bearer realm="pairgate""#])
         case .disabled:
-            APIError(.forbidden, "tenant_disabled", "This tenant is disabled")
+            APIError(.forbidden, .tenantDisabled, "This tenant is disabled")
         }
     }
 }
@@ -144,13 +144,13 @@ struct AdminMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
         guard let tokenDigest else {
-            throw APIError(.unauthorized, "admin_disabled", "The admin API is disabled",
+            throw APIError(.unauthorized, .adminDisabled, "The admin API is disabled",
                            detail: "set admin.token to enable it", headers: [.wwwAuthenticate: #"Bearer realm="pairgate-admin""#])
         }
         guard let presented = TenantGate.bearer(request),
               constantTimeEqual(Array(SHA256.hash(data: Data(presented.utf8))), tokenDigest)
         else {
-            throw APIError(.unauthorized, "unauthorized", "Missing or invalid admin credentials",
+            throw APIError(.unauthorized, .unauthorized, "Missing or invalid admin credentials",
                            detail: "send Authorization: Bearer <admin token>", headers: [.wwwAuthenticate: #"Bearer realm="pairgate-admin""#])
         }
         return try await next(request, context)

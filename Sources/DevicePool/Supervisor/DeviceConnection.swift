@@ -11,6 +11,7 @@ struct PoolContext: Sendable {
     let connector: any UpstreamConnector
     let sealer: CredentialSealer
     let locks: PairingLocks
+    let events: EventBus
     let clock: any Clock<Duration>
     let now: @Sendable () -> Date
     let logger: Logger
@@ -24,7 +25,7 @@ struct PairingContext: Sendable {
     let id: UUID
     let method: PairingMethod
     let claim: PairingLocks.Claim
-    let feed: PairingFeed
+    let deadline: Date
     let startedAt: Date
 }
 
@@ -41,10 +42,11 @@ public enum ResetResult: Sendable, Hashable {
 /// machine decides. Inputs are handled one at a time from a mailbox, so nothing interleaves.
 actor DeviceConnection {
     enum Input: Sendable {
+        /// An event of the connection opened as `generation`, delivered by the connection itself.
         case upstream(generation: Int, ClientEvent)
         case wake(token: Int)
-        /// `reply` gets nil when the actor ended before it could handle the reset.
-        case reset(ResetMode, reply: @Sendable (ResetResult?) -> Void)
+        /// Resumed with nil when the actor ended before it could handle the reset.
+        case reset(ResetMode, CheckedContinuation<ResetResult?, Never>)
         case shutdown
         case leaseLost
     }
@@ -93,8 +95,6 @@ actor DeviceConnection {
         return true
     }
 
-    var state: DeviceState { machine.state }
-
     /// Runs until the device leaves this process (logged out, unpaired, shutdown, lease lost).
     func run() async {
         await withDiscardingTaskGroup { group in
@@ -119,7 +119,7 @@ actor DeviceConnection {
         // its caller asks the database instead of waiting forever.
         // (The loop above has ended, so this is the stream's only reader now.)
         for await input in inputs {
-            if case .reset(_, let reply) = input { reply(nil) }
+            if case .reset(_, let answer) = input { answer.resume(returning: nil) }
         }
     }
 
@@ -159,7 +159,7 @@ actor DeviceConnection {
         case .suspended:
             guard await loadCredentials() else { return }
         case .unpaired, .pairing, .loggedOut:
-            await finish(releasing: true)
+            await finish()
         }
     }
 
@@ -177,7 +177,7 @@ actor DeviceConnection {
             // Unreadable credentials (a master key missing from the configuration) are an operator
             // problem, not the device's: leave the device as it is for a fixed configuration.
             logger.error("cannot read the device's credentials; leaving it untouched", metadata: ["error": "\(error)"])
-            await finish(releasing: true)
+            await finish()
             return false
         }
     }
@@ -188,12 +188,16 @@ actor DeviceConnection {
         switch input {
         case .upstream(let generation, let event):
             guard generation == self.generation else {
+                // Its connection was closed on purpose; only a pending confirmation needs an answer.
                 if case .pairSuccess(_, let confirmation) = event {
                     confirmation.reject(LeaseLost(deviceID: deviceID))
                 }
                 return
             }
+            let source = session
             await handleUpstream(event, group: &group)
+            // Room for the next event: the connection reads on while its consumer keeps up.
+            source?.handled()
         case .wake(let token):
             guard token == wakeToken else { return }
             switch machine.state {
@@ -201,13 +205,13 @@ actor DeviceConnection {
             case .suspended: await apply(.suspensionLifted, group: &group)
             default: break
             }
-        case .reset(let mode, let reply):
+        case .reset(let mode, let answer):
             let before = machine.state
             await apply(.reset(mode), group: &group)
-            reply(machine.state == before ? .unchanged(before) : .applied(machine.state))
+            answer.resume(returning: machine.state == before ? .unchanged(before) : .applied(machine.state))
         case .shutdown:
             await apply(.shutdown, group: &group)
-            await finish(releasing: true)
+            await finish()
         case .leaseLost:
             context.metrics.leasesLost.increment()
             logger.warning("lease lost; closing the connection without further writes")
@@ -219,10 +223,10 @@ actor DeviceConnection {
         switch event {
         case .qr(let code, let validFor):
             context.metrics.qrIssued.increment()
-            pairing?.feed.publish(.qr(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
+            publish(.qr(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
             await issuedCode(group: &group)
         case .pairingCode(let code, let validFor):
-            pairing?.feed.publish(.code(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
+            publish(.code(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
             await issuedCode(group: &group)
         case .pairSuccess(let paired, let confirmation):
             // Durable before the phone is told: the reply waits for this confirmation.
@@ -238,8 +242,8 @@ actor DeviceConnection {
             }
             credentials = paired
             confirmation.accept()
-            if let pairing, let jid = paired.account?.jid {
-                pairing.feed.publish(.paired(deviceID: deviceID, jid: jid))
+            if let jid = paired.account?.jid {
+                publish(.paired(jid: jid))
             }
             await apply(.paired, group: &group)
         case .paired:
@@ -289,7 +293,7 @@ actor DeviceConnection {
                 await perform(action, group: &group)
             }
             if !finished, machine.state.kind == .unpaired || machine.state.kind == .loggedOut {
-                await finish(releasing: true)
+                await finish()
             }
         }
     }
@@ -306,7 +310,7 @@ actor DeviceConnection {
         case .persist(let transition):
             await write { try await $0.store.recordTransition(self.lease, transition, instance: $0.configuration.instanceID) }
         case .connect(let intent):
-            connect(intent, group: &group)
+            connect(intent)
         case .closeConnection(let reason):
             await closeSession(reason)
         case .logoutUpstream:
@@ -334,7 +338,8 @@ actor DeviceConnection {
         }
     }
 
-    private func connect(_ intent: ConnectionIntent, group: inout DiscardingTaskGroup) {
+    /// The connection delivers its events straight into the mailbox: no task per connection.
+    private func connect(_ intent: ConnectionIntent) {
         guard let credentials else {
             send(.upstream(generation: generation, .disconnected(
                 DisconnectReason(stage: .local, category: .loggedOut, detail: "no credentials to connect with")
@@ -343,16 +348,12 @@ actor DeviceConnection {
         }
         generation += 1
         let current = generation
-        let connection = context.connector.connect(credentials: credentials, intent: intent)
-        session = connection
+        let mailbox = self.mailbox
+        session = context.connector.connect(credentials: credentials, intent: intent) { event in
+            mailbox.yield(.upstream(generation: current, event))
+        }
         context.metrics.connectionAttempt(intent)
         connectStartedAt = .now
-        let mailbox = self.mailbox
-        group.addTask {
-            for await event in connection.events {
-                mailbox.yield(.upstream(generation: current, event))
-            }
-        }
     }
 
     private func closeSession(_ reason: DisconnectReason) async {
@@ -394,7 +395,18 @@ actor DeviceConnection {
             logger.error("could not close the pairing session; the sweeper ends it at its deadline", metadata: ["error": "\(error)"])
         }
         context.locks.release(pairing.claim)
-        pairing.feed.publish(.ended(outcome, detail: detail))
+        publish(.ended(outcome, detail: detail), of: pairing)
+    }
+
+    /// Tells every watcher of the running pairing, here and on other instances.
+    private func publish(_ update: PairingUpdate) {
+        if let pairing { publish(update, of: pairing) }
+    }
+
+    private func publish(_ update: PairingUpdate, of pairing: PairingContext) {
+        context.events.publish(.pairing(PairingEvent(
+            pairingID: pairing.id, tenantID: tenantID, deviceID: deviceID, deadline: pairing.deadline, update: update
+        )))
     }
 
     // MARK: Persistence
@@ -440,22 +452,21 @@ actor DeviceConnection {
         if let pairing {
             self.pairing = nil
             context.locks.release(pairing.claim)
-            pairing.feed.publish(.ended(.interrupted, detail: "this instance lost the device's lease"))
+            publish(.ended(.interrupted, detail: "this instance lost the device's lease"), of: pairing)
         }
         finished = true
     }
 
-    private func finish(releasing: Bool) async {
+    /// The device leaves this process in good order: connection closed, lease released.
+    private func finish() async {
         guard !finished else { return }
         await closeSession(DeviceStateMachine.local("device leaves this instance"))
         if let pairing {
             self.pairing = nil
             context.locks.release(pairing.claim)
-            pairing.feed.publish(.ended(.interrupted, detail: nil))
+            publish(.ended(.interrupted, detail: nil), of: pairing)
         }
         finished = true
-        if releasing {
-            try? await context.store.releaseLease(lease)
-        }
+        try? await context.store.releaseLease(lease)
     }
 }

@@ -5,34 +5,12 @@ import ServiceLifecycle
 import Synchronization
 import WAClient
 
-/// A started pairing: where to watch it and when it ends at the latest.
+/// A started pairing: which device it pairs and when it ends at the latest. Its QR codes and
+/// outcome come as `.pairing` events on the bus (`EventBus.pairings.watch`).
 public struct PairingTicket: Sendable {
     public var pairingID: UUID
     public var deviceID: UUID
     public var deadline: Date
-    public var feed: PairingFeed
-}
-
-/// Why the supervisor refused a request.
-public struct SupervisorError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case shuttingDown = "shutting_down"
-        case notHere = "device_not_owned_here"
-        case unknownDevice = "unknown_device"
-    }
-    public var code: Code
-    public var owner: String?
-    public init(_ code: Code, owner: String? = nil) {
-        self.code = code
-        self.owner = owner
-    }
-    public var description: String {
-        switch code {
-        case .shuttingDown: "the gateway is shutting down"
-        case .notHere: "the device is connected by another instance (\(owner ?? "unknown"))"
-        case .unknownDevice: "no such device"
-        }
-    }
 }
 
 /// The device pool of one gateway process: one connection actor per device it owns. At start it
@@ -55,13 +33,10 @@ public final class Supervisor: Service, Sendable {
 
     private struct State {
         var running: [UUID: Running] = [:]
-        var feeds: [UUID: PairingFeed] = [:]
         var shuttingDown = false
-        var unreadable: Set<UUID> = []
     }
 
     private let context: PoolContext
-    private let pairingObserver: (@Sendable (PairingFeed, PairingUpdate) -> Void)?
     private let state = Mutex(State())
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
@@ -71,15 +46,14 @@ public final class Supervisor: Service, Sendable {
         store: any DeviceStore,
         connector: any UpstreamConnector,
         sealer: CredentialSealer,
+        events: EventBus,
         clock: any Clock<Duration> = ContinuousClock(),
         now: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger,
-        pairingObserver: (@Sendable (PairingFeed, PairingUpdate) -> Void)? = nil
+        logger: Logger
     ) {
-        self.pairingObserver = pairingObserver
         context = PoolContext(
             configuration: configuration, store: store, connector: connector, sealer: sealer,
-            locks: PairingLocks(), clock: clock, now: now, logger: logger, metrics: PoolMetrics()
+            locks: PairingLocks(), events: events, clock: clock, now: now, logger: logger, metrics: PoolMetrics()
         )
         (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
     }
@@ -174,19 +148,9 @@ public final class Supervisor: Service, Sendable {
                 window: context.configuration.pairingWindow
             )
             context.locks.attach(claim, pairingID: begun.pairingID, deviceID: begun.device.id, expiresAt: begun.deadline)
-            let observer = pairingObserver
-            let feed = PairingFeed(
-                pairingID: begun.pairingID, deviceID: begun.device.id, tenantID: tenantID, deadline: begun.deadline,
-                observer: { [weak self] feed, update in
-                    observer?(feed, update)
-                    // An ended feed is forgotten; its outcome stays in the database.
-                    if case .ended = update { self?.state.withLock { _ = $0.feeds.removeValue(forKey: feed.pairingID) } }
-                }
-            )
-            state.withLock { $0.feeds[begun.pairingID] = feed }
             let actor = DeviceConnection(
                 record: begun.device, lease: begun.lease, credentials: context.connector.newCredentials(),
-                pairing: PairingContext(id: begun.pairingID, method: method, claim: claim, feed: feed, startedAt: context.now()),
+                pairing: PairingContext(id: begun.pairingID, method: method, claim: claim, deadline: begun.deadline, startedAt: context.now()),
                 context: context
             )
             guard start(actor) else {
@@ -195,7 +159,7 @@ public final class Supervisor: Service, Sendable {
                 context.locks.release(claim)
                 throw SupervisorError(.shuttingDown)
             }
-            return PairingTicket(pairingID: begun.pairingID, deviceID: begun.device.id, deadline: begun.deadline, feed: feed)
+            return PairingTicket(pairingID: begun.pairingID, deviceID: begun.device.id, deadline: begun.deadline)
         } catch let error as PairingInProgress {
             context.locks.release(claim)
             context.metrics.lockRejections.increment()
@@ -204,11 +168,6 @@ public final class Supervisor: Service, Sendable {
             context.locks.release(claim)
             throw error
         }
-    }
-
-    /// The live feed of a pairing run by this process.
-    public func pairingFeed(_ pairingID: UUID) -> PairingFeed? {
-        state.withLock { $0.feeds[pairingID] }
     }
 
     // MARK: Resets
@@ -243,10 +202,8 @@ public final class Supervisor: Service, Sendable {
 
     /// The actor's answer, or nil when it ended first (it then never reads the request).
     private func ask(_ actor: DeviceConnection, _ mode: ResetMode) async -> ResetResult? {
-        await withCheckedContinuation { continuation in
-            if !actor.send(.reset(mode, reply: { continuation.resume(returning: $0) })) {
-                continuation.resume(returning: nil)
-            }
+        await withCheckedContinuation { answer in
+            if !actor.send(.reset(mode, answer)) { answer.resume(returning: nil) }
         }
     }
 
@@ -307,8 +264,7 @@ public final class Supervisor: Service, Sendable {
                 found = candidates.count
                 for deviceID in candidates {
                     if Task.isCancelled || state.withLock({ $0.shuttingDown }) { return }
-                    let skip = state.withLock { $0.running[deviceID] != nil || $0.unreadable.contains(deviceID) }
-                    if skip { continue }
+                    if state.withLock({ $0.running[deviceID] != nil }) { continue }
                     guard let (record, lease) = try await context.store.acquireLease(
                         deviceID: deviceID, owner: configuration.instanceID, ttl: configuration.leaseTTL
                     ) else { continue }

@@ -6,8 +6,10 @@ extension UpstreamClient: UpstreamConnector {
         DeviceCredentials.generate()
     }
 
-    public func connect(credentials: DeviceCredentials, intent: ConnectionIntent) -> any UpstreamSession {
-        connect(credentials: credentials, intent: intent, proxy: nil)
+    public func connect(
+        credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
+    ) -> any UpstreamSession {
+        connect(credentials: credentials, intent: intent, proxy: nil, deliver: deliver)
     }
 }
 

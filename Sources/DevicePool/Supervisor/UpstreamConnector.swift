@@ -5,14 +5,19 @@ import WAClient
 public protocol UpstreamConnector: Sendable {
     /// Fresh companion keys for a new pairing.
     func newCredentials() -> DeviceCredentials
-    func connect(credentials: DeviceCredentials, intent: ConnectionIntent) -> any UpstreamSession
+    /// Opens a connection that hands its events to `deliver` one at a time, in order, ending
+    /// with `.disconnected` or `.loggedOut`. Nothing is dropped: while the consumer has many
+    /// delivered events not yet `handled()`, the connection stops reading from its socket.
+    func connect(
+        credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
+    ) -> any UpstreamSession
 }
 
 /// One upstream connection as the pool sees it.
 public protocol UpstreamSession: Sendable {
-    /// Ends after `.disconnected` or `.loggedOut`.
-    var events: AsyncStream<ClientEvent> { get }
-    /// Closes the connection; its stream ends with `.disconnected(reason)`.
+    /// The consumer is done with one delivered event.
+    func handled()
+    /// Closes the connection; its last event is `.disconnected(reason)`.
     func close(reason: DisconnectReason) async
     /// Unlinks the companion upstream (remove-companion-device), then closes.
     func logout() async throws

@@ -179,7 +179,7 @@ extension BenchCommand {
 private func benchSetup(_ options: GlobalOptions) async throws -> (String, PrometheusCollectorRegistry) {
     let configuration = try await options.load(options.logLevel == nil ? ["log.level": "warning"] : [:])
     let registry = PrometheusCollectorRegistry()
-    MetricsSystem.bootstrap(Gateway.metricsFactory(registry: registry))
+    MetricsSystem.bootstrap(ServeCommand.metricsFactory(registry: registry))
     return (try configuration.requireDatabase().url, registry)
 }
 

@@ -117,9 +117,9 @@ struct LinkCommand: AsyncParsableCommand {
         let proxyConfiguration = proxy.flatMap(ProxyConfiguration.init(url:))
         while true {
             print("connecting to \(upstream)\(proxyConfiguration.map { " through \($0)" } ?? "") to \(intent == .login ? "log in" : "pair")")
-            let connection = client.connect(credentials: credentials, intent: intent, proxy: proxyConfiguration)
+            let (connection, events) = client.connect(credentials: credentials, intent: intent, proxy: proxyConfiguration)
             var restart = false
-            for await event in connection.events {
+            for await event in events {
                 switch event {
                 case .qr(let code, let validFor):
                     print("qr (valid for \(validFor)): \(code)")

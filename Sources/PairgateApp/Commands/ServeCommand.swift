@@ -5,11 +5,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
-import NIOCore
 import NIOPosix
-import PostgresStore
 import Prometheus
-import ServiceLifecycle
 import UnixSignals
 import WAClient
 import WAWire
@@ -36,8 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { overrides["http.port"] = String(port) }
         let configuration = try await options.load(overrides)
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(Gateway.metricsFactory(registry: registry))
-        try await Gateway.serve(configuration, connector: try Gateway.upstreamClient(configuration), metrics: registry)
+        MetricsSystem.bootstrap(Self.metricsFactory(registry: registry))
+        try await Self.serve(configuration, connector: try Self.upstreamClient(configuration), metrics: registry)
     }
 }
 
@@ -50,55 +47,35 @@ func raiseOpenFileLimit() {
     _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
 }
 
-/// What `pairgate serve` runs, with the upstream connector passed in so the executable (and
-/// tests) choose it.
-enum Gateway {
+/// How `pairgate serve` builds its gateway from the configuration (`buildGateway` does the
+/// wiring), with the upstream connector passed in so the executable (and tests) choose it.
+extension ServeCommand {
     static func serve(_ configuration: PairgateConfiguration, connector: any UpstreamConnector, metrics: PrometheusCollectorRegistry?) async throws {
         let logger = Logger(label: "pairgate")
         let sealer = try configuration.requireSealer()
-        let database = try configuration.requireDatabase()
+        let gatewayConfiguration = try gatewayConfiguration(configuration, logger: logger)
         try await DatabaseRuntime.with(configuration, label: "pairgate.postgres") { runtime in
-            let migrator = try PairgateSchema.migrator(pool: runtime.pool, logger: runtime.logger)
-            var pool = PoolConfiguration(instanceID: configuration.instanceID, webVersion: configuration.upstream.webVersion)
-            pool.pairingWindow = .seconds(180)
-            if let ramp = configuration.rampPerSecond { pool.rampPerSecond = Double(ramp) }
-            let relay = PairingRelay()
-            let supervisor = Supervisor(
-                configuration: pool, store: PostgresDeviceStore(pool: runtime.pool), connector: connector, sealer: sealer,
-                logger: Logger(label: "pairgate.pool"), pairingObserver: relay.observe
-            )
-            let directory = TenantDirectory(store: TenantStore(pool: runtime.pool), ttl: .seconds(configuration.http.tenantCacheSeconds))
-            let bus = try FleetBus(
-                pool: runtime.pool, database: database, supervisor: supervisor, relay: relay, directory: directory,
-                logger: Logger(label: "pairgate.fleet")
-            )
-            let api = GatewayAPI(
-                configuration: try apiConfiguration(configuration, logger: logger), pool: runtime.pool, supervisor: supervisor,
-                directory: directory, relay: relay, bus: bus, readiness: Readiness(migrator: migrator), metrics: metrics,
-                logger: logger
-            )
-            let app = Application(
-                router: api.router(),
-                server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.http.idleTimeoutSeconds)))),
-                configuration: .init(
-                    address: .hostname(configuration.http.host, port: configuration.http.port),
-                    serverName: "pairgate"
-                ),
-                logger: logger
+            let gateway = try buildGateway(
+                gatewayConfiguration, database: runtime.pool, connector: connector, sealer: sealer, metrics: metrics, logger: logger
             )
             logger.info("serving", metadata: [
                 "address": "\(configuration.http.host):\(configuration.http.port)",
                 "instance": "\(configuration.instanceID)",
             ])
-            // Shutdown runs in reverse: the HTTP server stops first, then the pool closes its
-            // devices (their pairings end and are announced), then the bus.
-            let services = ServiceGroup(configuration: .init(
-                services: [bus, supervisor, app],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            ))
-            try await services.run()
+            try await gateway.application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
         }
+    }
+
+    /// The pool, the API and the listening address as the configuration says.
+    static func gatewayConfiguration(_ configuration: PairgateConfiguration, logger: Logger) throws -> GatewayConfiguration {
+        var pool = PoolConfiguration(instanceID: configuration.instanceID, webVersion: configuration.upstream.webVersion)
+        if let ramp = configuration.rampPerSecond { pool.rampPerSecond = Double(ramp) }
+        var gateway = GatewayConfiguration(
+            pool: pool, api: try apiConfiguration(configuration, logger: logger),
+            address: .hostname(configuration.http.host, port: configuration.http.port)
+        )
+        gateway.idleTimeout = .seconds(configuration.http.idleTimeoutSeconds)
+        return gateway
     }
 
     /// WAClient's client for every device of this process (one TLS context, one event loop group).

@@ -80,8 +80,8 @@ public struct ClientSessionMachine: Sendable {
         case request(ClientRequestID, ClientRequest)
         /// The consumer's answer to `Action.confirmPairing`.
         case pairingConfirmed(PairingDecision, now: Date)
-        /// The socket closed without us asking; `reason` is the transport's classification when it has one.
-        case transportClosed(DisconnectReason?)
+        /// The socket closed without us asking.
+        case transportClosed
         /// End the connection on purpose (shutdown, reset, lease lost).
         case close(DisconnectReason)
     }
@@ -197,8 +197,8 @@ public struct ClientSessionMachine: Sendable {
             return timerFired(timer, now: now)
         case .pairingConfirmed(let decision, let now):
             return pairingConfirmed(decision, now: now)
-        case .transportClosed(let reason):
-            return terminate(reason ?? closedByPeerReason())
+        case .transportClosed:
+            return terminate(closedByPeerReason())
         case .close(let reason):
             return terminate(reason)
         }

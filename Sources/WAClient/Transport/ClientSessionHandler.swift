@@ -6,9 +6,11 @@ import WAWire
 /// timer firings and API calls, and carries out its actions (writes, events, timers, the close).
 ///
 /// Added after the WebSocket upgrade, behind the `WebSocketMessageHandler`; everything it does happens on
-/// the event loop, so it needs no locks and no Swift task.
-final class ClientSessionHandler: ChannelInboundHandler, TimerWheelOwner {
+/// the event loop, so it needs no locks and no Swift task. It holds back the channel's reads while the
+/// consumer has too many events in hand (`ConnectionEvents`).
+final class ClientSessionHandler: ChannelDuplexHandler, TimerWheelOwner {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var machine: ClientSessionMachine
@@ -22,6 +24,8 @@ final class ClientSessionHandler: ChannelInboundHandler, TimerWheelOwner {
     private let wheel: TimerWheel?
     private var requests: [ClientRequestID: EventLoopPromise<Node>] = [:]
     private let keepaliveRoundTrip: (@Sendable (Duration) -> Void)?
+    /// A read the channel asked for while the consumer was behind.
+    private var readHeld = false
 
     /// `wheel` takes every timer of ten of its resolutions or more (in production: all of them —
     /// keepalive, request deadlines, QR rotation, the handshake timeout); shorter ones would be
@@ -59,7 +63,7 @@ final class ClientSessionHandler: ChannelInboundHandler, TimerWheelOwner {
         if let reason = events.requestedCloseReason {
             handle(.close(reason))
         } else {
-            handle(.transportClosed(nil))
+            handle(.transportClosed)
         }
         cancelTimers()
         context.fireChannelInactive()
@@ -72,6 +76,23 @@ final class ClientSessionHandler: ChannelInboundHandler, TimerWheelOwner {
             // The machine tells a close during the handshake from one while connected.
             context.close(promise: nil)
         }
+    }
+
+    // MARK: Flow control
+
+    func read(context: ChannelHandlerContext) {
+        if events.isPaused {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The consumer caught up: a held read goes ahead.
+    func resumeReading() {
+        guard readHeld, !events.isPaused, let context else { return }
+        readHeld = false
+        context.read()
     }
 
     // MARK: API calls, already on the event loop

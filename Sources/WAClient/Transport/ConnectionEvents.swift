@@ -1,24 +1,40 @@
 import NIOCore
 import Synchronization
 
-/// The event stream of one connection and the rule that it ends exactly once.
+/// Where one connection's events go, and the rules around them: each is delivered once, in
+/// order, the terminal one (`.disconnected` or `.loggedOut`) last, and none is ever dropped.
 ///
-/// The session machine emits its own terminal event and then `finish()` ends the stream; failures before
-/// the machine runs (connect, proxy, TLS, upgrade) come through `fail(_:)`, which emits the terminal event
-/// itself. A close the API asked for wins over what the transport saw when the socket went down.
+/// The consumer says when it is done with each (`handled()`). While `window` delivered events
+/// are not handled yet, the connection stops reading from its socket, and it reads on once the
+/// consumer is down to half of that: a slow consumer slows the server down (TCP backpressure)
+/// instead of growing a queue or losing a QR code — or, later, a message.
+///
+/// The session machine emits its own terminal event and then `finish()` ends the delivery;
+/// failures before the machine runs (connect, proxy, TLS, upgrade) come through `fail(_:)`, which
+/// emits the terminal event itself. A close the API asked for wins over what the transport saw
+/// when the socket went down. Everything but `handled()` runs on the connection's event loop,
+/// which keeps the deliveries in order.
 final class ConnectionEvents: Sendable {
-    let stream: AsyncStream<ClientEvent>
-    private let continuation: AsyncStream<ClientEvent>.Continuation
-    private let state = Mutex<(ended: Bool, localReason: DisconnectReason?)>((false, nil))
+    private struct State {
+        var ended = false
+        var localReason: DisconnectReason?
+        /// Delivered and not yet handled by the consumer.
+        var outstanding = 0
+        var paused = false
+    }
+
+    private let deliver: @Sendable (ClientEvent) -> Void
+    private let window: Int
+    private let state = Mutex(State())
     private let endedPromise: EventLoopPromise<Void>
 
-    /// Keeps the newest `bufferSize` events when the consumer falls behind (the terminal event is always last).
-    init(bufferSize: Int, eventLoop: any EventLoop) {
-        (stream, continuation) = AsyncStream.makeStream(of: ClientEvent.self, bufferingPolicy: .bufferingNewest(max(bufferSize, 1)))
+    init(window: Int, eventLoop: any EventLoop, deliver: @escaping @Sendable (ClientEvent) -> Void) {
+        self.deliver = deliver
+        self.window = max(window, 1)
         endedPromise = eventLoop.makePromise()
     }
 
-    /// Completes once the stream has ended.
+    /// Completes once the terminal event was delivered.
     var ended: EventLoopFuture<Void> {
         endedPromise.futureResult
     }
@@ -27,11 +43,32 @@ final class ConnectionEvents: Sendable {
         state.withLock { $0.ended }
     }
 
-    func yield(_ event: ClientEvent) {
-        continuation.yield(event)
+    /// Whether the connection should not read from its socket now.
+    var isPaused: Bool {
+        state.withLock { $0.paused }
     }
 
-    /// The terminal event was yielded already.
+    func yield(_ event: ClientEvent) {
+        let open = state.withLock { state in
+            guard !state.ended else { return false }
+            state.outstanding += 1
+            if state.outstanding >= window { state.paused = true }
+            return true
+        }
+        if open { deliver(event) }
+    }
+
+    /// The consumer is done with one event; true when reading should resume.
+    func handled() -> Bool {
+        state.withLock { state in
+            state.outstanding = max(0, state.outstanding - 1)
+            guard state.paused, state.outstanding <= window / 2 else { return false }
+            state.paused = false
+            return true
+        }
+    }
+
+    /// The terminal event was delivered already.
     func finish() {
         guard state.withLock({ state in
             defer { state.ended = true }
@@ -39,11 +76,10 @@ final class ConnectionEvents: Sendable {
         }) else {
             return
         }
-        continuation.finish()
         endedPromise.succeed()
     }
 
-    /// The transport failed before the session machine ran (or it never ran): emit `reason` and end.
+    /// The transport failed before the session machine ran (or it never ran): deliver `reason` and end.
     func fail(_ reason: DisconnectReason) {
         let terminal = state.withLock { state -> DisconnectReason? in
             guard !state.ended else {
@@ -55,8 +91,7 @@ final class ConnectionEvents: Sendable {
         guard let terminal else {
             return
         }
-        continuation.yield(terminal.category == .loggedOut ? .loggedOut(terminal) : .disconnected(terminal))
-        continuation.finish()
+        deliver(terminal.category == .loggedOut ? .loggedOut(terminal) : .disconnected(terminal))
         endedPromise.succeed()
     }
 

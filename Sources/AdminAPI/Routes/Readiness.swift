@@ -32,33 +32,3 @@ public struct Readiness: Sendable {
         }
     }
 }
-
-/// Liveness and readiness for orchestrators and load balancers.
-public struct HealthRoutes: Sendable {
-    let readiness: Readiness
-
-    public init(readiness: Readiness) {
-        self.readiness = readiness
-    }
-
-    /// A router with only these two routes (the gateway adds them to its own).
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.get("/healthz") { _, _ in liveness() }
-        router.get("/readyz") { _, _ in await self.readinessResponse() }
-        return router
-    }
-
-    func liveness() -> Response {
-        jsonResponse(.ok, #"{"status":"ok"}"#)
-    }
-
-    func readinessResponse() async -> Response {
-        switch await readiness.check() {
-        case .ready:
-            return jsonResponse(.ok, #"{"status":"ready"}"#)
-        case .notReady(let code, let detail):
-            return Problem(status: .serviceUnavailable, code: code, title: "Not ready", detail: detail).response()
-        }
-    }
-}

@@ -47,20 +47,73 @@ private struct OutcomeEvent: Encodable {
     var number: String?
 }
 
-extension GatewayAPI {
+/// GET /pair/events and GET /pair/qr.svg: a pairing as it goes, for a tenant token or the
+/// pairing's signed link, on any instance.
+struct PairingEventsController: Sendable {
+    let devices: PostgresDeviceStore
+    let pairings: PairingWatchers
+    let fleet: FleetBus
+    /// How often an event stream sends a comment so proxies and clients see it alive.
+    let heartbeat: Duration
+    let clock: any Clock<Duration>
+    let now: @Sendable () -> Date
+
+    func addRoutes(to router: some RouterMethods<APIContext>) {
+        router.get("/pair/events", use: events)
+        router.get("/pair/qr.svg", use: qrImage)
+    }
+
+    @Sendable func events(_ request: Request, context: APIContext) async throws -> Response {
+        eventStream(for: try await watchedPairing(request, context))
+    }
+
+    @Sendable func qrImage(_ request: Request, context: APIContext) async throws -> Response {
+        let pairing = try await watchedPairing(request, context)
+        guard pairing.endedAt == nil, case .qr(let code, _)? = pairings.showing(pairing.id) else {
+            throw APIError(.notFound, .noQR, "This pairing shows no QR code right now")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: try PairingView.svg(code)))
+        )
+    }
+
+    /// The pairing an event stream or QR image is about: the link's, the `pairing` parameter's,
+    /// or the tenant's open one — always the caller's tenant's.
+    private func watchedPairing(_ request: Request, _ context: APIContext) async throws -> PairingRecord {
+        let access = try context.requireTenant()
+        let pairingID: UUID
+        switch access.credential {
+        case .link(let linked):
+            pairingID = linked
+        case .token:
+            if let text = request.query("pairing") {
+                guard let id = UUID(uuidString: text) else { throw APIError.invalid("pairing must be a pairing id") }
+                pairingID = id
+            } else {
+                guard let open = try await devices.openPairing(tenantID: access.tenantID) else {
+                    throw APIError(.notFound, .noActivePairing, "This tenant has no pairing running")
+                }
+                pairingID = open.id
+            }
+        }
+        guard let record = try await devices.pairing(pairingID), record.tenantID == access.tenantID else {
+            throw APIError(.notFound, .pairingNotFound, "No such pairing")
+        }
+        return record
+    }
+
     /// The pairing's events as SSE: `state` first, then `qr`/`code` updates, then `paired`,
     /// `timeout` or `failed`, and the stream closes. A comment every `heartbeat` keeps it alive.
     /// A pairing whose instance died is closed at its deadline with what the database says.
-    func eventStream(for pairing: PairingRecord) -> Response {
+    private func eventStream(for pairing: PairingRecord) -> Response {
         let updates: AsyncStream<PairingUpdate>
         if pairing.endedAt != nil {
             updates = AsyncStream { $0.finish() }
-        } else if let feed = supervisor.pairingFeed(pairing.id) {
-            updates = feed.watch()
         } else {
-            let watched = relay.watch(pairing.id, deadline: pairing.deadline)
-            if !watched.hasState { relay.requestReplay(pairing.id) }
-            updates = watched.updates
+            let watch = pairings.watch(pairing.id, deadline: pairing.deadline)
+            if watch.needsReplay { fleet.requestReplay(pairing.id) }
+            updates = watch.updates
         }
         let body = ResponseBody { writer in
             try await streamEvents(pairing, updates: updates, writer: &writer)
@@ -93,7 +146,7 @@ extension GatewayAPI {
         }
         let (ticks, sink) = AsyncStream.makeStream(of: Tick.self)
         let clock = self.clock
-        let heartbeat = configuration.heartbeat
+        let heartbeat = self.heartbeat
         // A dead owner never ends its pairing here: give up a little after the deadline.
         let untilDeadline = Duration.seconds(max(0, pairing.deadline.timeIntervalSince(now())) + 5)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -123,12 +176,12 @@ extension GatewayAPI {
                 case .heartbeat:
                     try await writer.write(ServerSentEvent.heartbeat)
                 case .update(.qr(let code, let expiresAt)):
-                    try await writer.write(ServerSentEvent.json("qr", CodeEvent(qr: code, expiresAt: expiresAt, svg: try? svg(code))).bytes)
+                    try await writer.write(ServerSentEvent.json("qr", CodeEvent(qr: code, expiresAt: expiresAt, svg: try? PairingView.svg(code))).bytes)
                 case .update(.code(let code, let expiresAt)):
                     try await writer.write(ServerSentEvent.json("code", CodeEvent(code: code, expiresAt: expiresAt)).bytes)
-                case .update(.paired(let deviceID, let jid)):
+                case .update(.paired(let jid)):
                     sentPaired = true
-                    let event = OutcomeEvent(outcome: .paired, deviceID: deviceID.api, number: MaskedNumber.from(jid: jid))
+                    let event = OutcomeEvent(outcome: .paired, deviceID: pairing.deviceID.api, number: MaskedNumber.from(jid: jid))
                     try await writer.write(ServerSentEvent.json("paired", event).bytes)
                 case .update(.ended(let outcome, let detail)):
                     if outcome != .paired || !sentPaired {

@@ -7,21 +7,29 @@ import PostgresStore
 /// GET / on a tenant's host: the page the phone's owner opens from the signed link. It shows the
 /// live QR (drawn by our encoder) or the pairing code, a countdown and the outcome, updated over
 /// the event stream by a few lines of plain JavaScript. Every failure is an HTML page too —
-/// an expired or altered link never shows a QR.
-extension GatewayAPI {
-    func addPageRoute<R>(_ routes: Routes<R>) {
-        routes.get("/") { request, context in
-            do {
-                let access = try await gate.admit(request, peer: context.peer, allowLink: true)
-                return try await page(access)
-            } catch let failure as TenantGate.Failure {
-                return switch failure {
-                case .unknownHost: PairingPage.message(.notFound, "Nothing here", "No pairing is served at this address.")
-                case .unauthorized: PairingPage.message(.unauthorized, "A pairing link is needed", "Open the link you were given to link your WhatsApp.")
-                case .linkExpired: PairingPage.message(.gone, "This link has expired", "Pairing links last only as long as their pairing. Ask for a new one.")
-                case .linkInvalid: PairingPage.message(.forbidden, "This link is not valid", "The link was changed or belongs elsewhere. Ask for a new one.")
-                case .disabled: PairingPage.message(.forbidden, "Pairing is not available", "This service is currently disabled.")
-                }
+/// an expired or altered link never shows a QR, so the page admits callers itself instead of
+/// sitting behind the tenant middleware.
+struct PairingPageController: Sendable {
+    let gate: TenantGate
+    let devices: PostgresDeviceStore
+    let links: PairingLinkSigner
+    let pairings: PairingWatchers
+
+    func addRoutes(to router: some RouterMethods<APIContext>) {
+        router.get("/", use: show)
+    }
+
+    @Sendable func show(_ request: Request, context: APIContext) async throws -> Response {
+        do {
+            let access = try await gate.admit(request, peer: context.peer, allowLink: true)
+            return try await page(access)
+        } catch let failure as TenantGate.Failure {
+            return switch failure {
+            case .unknownHost: PairingPage.message(.notFound, "Nothing here", "No pairing is served at this address.")
+            case .unauthorized: PairingPage.message(.unauthorized, "A pairing link is needed", "Open the link you were given to link your WhatsApp.")
+            case .linkExpired: PairingPage.message(.gone, "This link has expired", "Pairing links last only as long as their pairing. Ask for a new one.")
+            case .linkInvalid: PairingPage.message(.forbidden, "This link is not valid", "The link was changed or belongs elsewhere. Ask for a new one.")
+            case .disabled: PairingPage.message(.forbidden, "Pairing is not available", "This service is currently disabled.")
             }
         }
     }
@@ -36,10 +44,10 @@ extension GatewayAPI {
             return PairingPage.message(.notFound, "No pairing is running", "Start a pairing first, then open its link.")
         }
         let link = links.sign(pairingID: record.id, expiresAt: record.deadline)
-        let latest = record.endedAt == nil ? currentCode(of: record) : nil
+        let latest = record.endedAt == nil ? pairings.showing(record.id) : nil
         var svgMarkup: String?
-        if case .qr(let code, _)? = latest { svgMarkup = try? svg(code) }
-        let view = pairingView(
+        if case .qr(let code, _)? = latest { svgMarkup = try? PairingView.svg(code) }
+        let view = PairingView(
             pairingID: record.id, deviceID: record.deviceID, method: record.method, deadline: record.deadline, latest: latest,
             outcome: record.outcome.map { .ended($0, detail: record.detail) }
         )

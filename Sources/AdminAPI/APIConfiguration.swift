@@ -1,0 +1,31 @@
+import Foundation
+
+/// How the HTTP API behaves; every default is the documented one (docs/configuration.md).
+public struct APIConfiguration: Sendable {
+    /// Peers whose X-Forwarded-Host / X-Forwarded-Proto are believed (`http.trusted_proxies`).
+    public var trustedProxies: TrustedProxies = .none
+    /// The admin bearer token (`admin.token`); nil closes the admin API.
+    public var adminToken: String?
+    /// The key of pairing-page links (`http.link_key`), shared by every instance.
+    public var linkKey: [UInt8]
+    /// POST /pair per tenant and instance: `pairBurst` at once, refilled at this rate.
+    public var pairRatePerMinute: Double = 6
+    public var pairBurst = 3
+    /// How long POST /pair waits for the first QR or code before answering without it.
+    public var firstCodeWait: Duration = .seconds(5)
+    /// How long a handler may take before the caller gets 503 `request_timeout`.
+    public var requestTimeout: Duration = .seconds(30)
+    /// How often an event stream sends a comment so proxies and clients see it alive.
+    public var heartbeat: Duration = .seconds(15)
+    /// How long host and token lookups are cached when no invalidation arrives.
+    public var tenantCacheTTL: Duration = .seconds(5)
+    /// How long a reset routed to another instance waits for its answer.
+    public var forwardTimeout: Duration = .seconds(10)
+    /// How long a tenant's rendered GET /status is reused (`http.status_cache_ms`); zero reads
+    /// the database on every request.
+    public var statusCacheTTL: Duration = .seconds(1)
+
+    public init(linkKey: [UInt8]) {
+        self.linkKey = linkKey
+    }
+}

@@ -1,0 +1,82 @@
+import DevicePool
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresClient
+import PostgresStore
+import Prometheus
+
+/// How one gateway process is set up: its device pool, its HTTP API, and where it listens.
+public struct GatewayConfiguration: Sendable {
+    public var pool: PoolConfiguration
+    public var api: APIConfiguration
+    /// Where the HTTP server listens; port 0 takes a free one (`onServerRunning` tells which).
+    public var address: BindAddress
+    /// An HTTP connection idle this long is closed (`http.idle_timeout_seconds`).
+    public var idleTimeout: Duration = .seconds(75)
+
+    public init(pool: PoolConfiguration, api: APIConfiguration, address: BindAddress) {
+        self.pool = pool
+        self.api = api
+        self.address = address
+    }
+}
+
+/// One gateway process, wired: the device pool, the event bus, the fleet bus and the HTTP API.
+/// Running `application` runs them all; on shutdown the HTTP server stops first, then the pool
+/// closes its devices (their pairings end and are announced), then the fleet bus.
+public struct Gateway: Sendable {
+    /// The Hummingbird application; the pool and the fleet bus are its services.
+    public let application: Application<RouterResponder<APIContext>>
+    public let supervisor: Supervisor
+    public let events: EventBus
+    public let fleet: FleetBus
+}
+
+/// Builds a gateway on `database`, as `pairgate serve`, the fleet benchmarks and the API tests
+/// run it (in the style of Hummingbird's `buildApplication`). `connector` opens the devices'
+/// upstream connections; `metrics` is the registry /metrics shows (nil: no /metrics route);
+/// `clock` and `now` drive every timer and timestamp, so tests can move time themselves.
+public func buildGateway(
+    _ configuration: GatewayConfiguration,
+    database: PostgresPool,
+    connector: any UpstreamConnector,
+    sealer: CredentialSealer,
+    metrics: PrometheusCollectorRegistry?,
+    clock: any Clock<Duration> = ContinuousClock(),
+    now: @escaping @Sendable () -> Date = { Date() },
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+    logger: Logger
+) throws -> Gateway {
+    let events = EventBus(now: now)
+    let supervisor = Supervisor(
+        configuration: configuration.pool, store: PostgresDeviceStore(pool: database), connector: connector, sealer: sealer,
+        events: events, clock: clock, now: now, logger: logger.part("pool")
+    )
+    let directory = TenantDirectory(store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL, now: now)
+    let fleet = try FleetBus(pool: database, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
+    let router = buildRouter(
+        configuration.api, database: database, supervisor: supervisor, events: events, fleet: fleet, directory: directory,
+        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)), metrics: metrics,
+        clock: clock, now: now, logger: logger
+    )
+    let application = Application(
+        router: router,
+        server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
+        configuration: .init(address: configuration.address, serverName: "pairgate"),
+        services: [fleet, supervisor],
+        onServerRunning: onServerRunning,
+        logger: logger
+    )
+    return Gateway(application: application, supervisor: supervisor, events: events, fleet: fleet)
+}
+
+extension Logger {
+    /// The logger of one part of the gateway: `pairgate.pool` beside `pairgate`, at the same level.
+    func part(_ name: String) -> Logger {
+        var logger = Logger(label: "\(label).\(name)")
+        logger.logLevel = logLevel
+        return logger
+    }
+}

@@ -1,0 +1,63 @@
+import DevicePool
+import Foundation
+import Hummingbird
+import Logging
+import PostgresClient
+import PostgresStore
+import Prometheus
+
+/// Every route of the gateway on one port, each controller holding only what its routes need:
+/// the operational routes, the admin API under /admin (admin token), the pairing page (which
+/// admits its callers itself), the routes a pairing link also opens, and the tenant routes
+/// (Host → tenant, then the tenant's token).
+func buildRouter(
+    _ configuration: APIConfiguration,
+    database: PostgresPool,
+    supervisor: Supervisor,
+    events: EventBus,
+    fleet: FleetBus,
+    directory: TenantDirectory,
+    readiness: Readiness,
+    metrics: PrometheusCollectorRegistry?,
+    clock: any Clock<Duration>,
+    now: @escaping @Sendable () -> Date,
+    logger: Logger
+) -> Router<APIContext> {
+    let devices = PostgresDeviceStore(pool: database)
+    let links = PairingLinkSigner(key: configuration.linkKey)
+    let gate = TenantGate(directory: directory, proxies: configuration.trustedProxies, links: links, devices: devices, now: now)
+    let statusCache = StatusCache(ttl: configuration.statusCacheTTL, now: now)
+    let resets = DeviceResets(supervisor: supervisor, fleet: fleet, forwardTimeout: configuration.forwardTimeout, logger: logger)
+    let methods = AllowedMethods()
+
+    let router = Router(context: APIContext.self)
+    router.add(middleware: HTTPMetricsMiddleware())
+    router.add(middleware: ProblemMiddleware(methods: methods))
+    router.add(middleware: RequestTimeoutMiddleware(limit: configuration.requestTimeout))
+
+    OperationsController(readiness: readiness, devices: devices, metrics: metrics)
+        .addRoutes(to: router)
+    AdminController(
+        tenants: TenantStore(pool: database), devices: devices, fleet: fleet, resets: resets,
+        instanceID: supervisor.configuration.instanceID
+    ).addRoutes(to: router.group("/admin").add(middleware: AdminMiddleware(token: configuration.adminToken)))
+    PairingPageController(gate: gate, devices: devices, links: links, pairings: events.pairings)
+        .addRoutes(to: router)
+    PairingEventsController(
+        devices: devices, pairings: events.pairings, fleet: fleet, heartbeat: configuration.heartbeat, clock: clock, now: now
+    ).addRoutes(to: router.group().add(middleware: TenantMiddleware(gate: gate, allowLink: true)))
+
+    let tenant = router.group().add(middleware: TenantMiddleware(gate: gate, allowLink: false))
+    PairingController(
+        supervisor: supervisor, pairings: events.pairings,
+        limiter: PairingRateLimiter(perMinute: configuration.pairRatePerMinute, burst: configuration.pairBurst),
+        links: links, gate: gate, statusCache: statusCache, firstCodeWait: configuration.firstCodeWait, clock: clock, now: now
+    ).addRoutes(to: tenant)
+    StatusController(devices: devices, pairings: events.pairings, statusCache: statusCache)
+        .addRoutes(to: tenant)
+    ResetController(devices: devices, resets: resets, statusCache: statusCache)
+        .addRoutes(to: tenant)
+
+    methods.load(router.routes)
+    return router
+}
