@@ -54,8 +54,3 @@ public struct WebhookSecret: Sendable, Equatable, CustomStringConvertible {
 
     var key: SymmetricKey { SymmetricKey(data: bytes) }
 }
-
-/// A signing secret that is not `whsec_` and the base64 of 24 to 64 bytes.
-public struct WebhookSecretError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var description: String { "a webhook secret is whsec_ followed by the base64 of 24 to 64 bytes" }
-}

@@ -38,8 +38,3 @@ public struct PairingUpdated: Sendable, Hashable, Codable {
         try container.encode(pairingExpiresAt, forKey: .pairingExpiresAt)
     }
 }
-
-/// How a pairing proves the phone's owner: scanning a QR code or typing a pairing code.
-public enum PairingMethod: String, Sendable, Hashable, Codable, CaseIterable {
-    case qr, code
-}
