@@ -213,6 +213,18 @@ import Webhooks
         }
     }
 
+    @Test func aShutDownClientDeliversNothing() async throws {
+        try await TestReceiver.with(reply: { _, _ in .status(200) }) { receiver in
+            try await Self.withClient { client in
+                #expect(try await client.deliver(try Self.request("http://127.0.0.1:\(receiver.port)/")).isSuccess)
+                await client.shutdown()
+                let request = try Self.request("http://127.0.0.1:\(receiver.port)/")
+                await #expect(throws: CancellationError.self) { try await client.deliver(request) }
+                #expect(receiver.received.count == 1)
+            }
+        }
+    }
+
     // MARK: Addresses
 
     /// Literal private addresses (a URL registered where they were allowed) and names that

@@ -81,29 +81,43 @@ public final class DeliveryClient: Sendable {
     }
 
     /// Delivers `request` once and says what happened; throws only when the calling task is
-    /// cancelled (shutdown), in which case no attempt is to be recorded.
+    /// cancelled or the client was shut down, in which case no attempt is to be recorded.
     public func deliver(_ request: Request) async throws(CancellationError) -> DeliveryAttempt {
         try await limiter.acquire(request.endpointID)
         defer { limiter.release(request.endpointID) }
         let start = ContinuousClock.now
         let timeout = configuration.responseTimeout
-        var attempt = await withTaskGroup(of: DeliveryAttempt?.self) { group in
+        let ending = await withTaskGroup(of: Ending.self) { group in
             group.addTask { await self.attempt(request, start: start) }
             group.addTask {
                 try? await Task.sleep(until: start + timeout)
-                return nil
+                return .deadline
             }
-            let first = await group.next() ?? nil
+            let first = await group.next() ?? .deadline
             group.cancelAll()
-            return first ?? DeliveryAttempt(result: .timeout, duration: ContinuousClock.now - start)
+            return first
         }
-        if Task.isCancelled { throw CancellationError() }
+        guard !Task.isCancelled else { throw CancellationError() }
+        var attempt: DeliveryAttempt
+        switch ending {
+        case .finished(let finished): attempt = finished
+        case .deadline: attempt = DeliveryAttempt(result: .timeout, duration: .zero)
+        case .shutDown: throw CancellationError()
+        }
         attempt.duration = ContinuousClock.now - start
         metrics.attempt(attempt)
         return attempt
     }
 
-    /// Shuts the HTTP clients down. Call once, when no delivery runs any more.
+    /// How the race between an attempt and its deadline ended.
+    private enum Ending: Sendable {
+        case finished(DeliveryAttempt)
+        case deadline
+        case shutDown
+    }
+
+    /// Shuts the HTTP clients down (required before the client is released); attempts in flight
+    /// fail and later `deliver` calls throw CancellationError.
     public func shutdown() async {
         await clients.shutdown()
     }
@@ -115,7 +129,7 @@ public final class DeliveryClient: Sendable {
 
     // MARK: One attempt
 
-    private func attempt(_ request: Request, start: ContinuousClock.Instant) async -> DeliveryAttempt {
+    private func attempt(_ request: Request, start: ContinuousClock.Instant) async -> Ending {
         let url = request.url
         let addresses: [IPAddress]
         if let literal = url.literalAddress {
@@ -124,24 +138,24 @@ public final class DeliveryClient: Sendable {
             do {
                 addresses = try await resolver.addresses(of: url.host)
             } catch {
-                return DeliveryAttempt(result: .networkError(detail: Self.detail(error)), duration: ContinuousClock.now - start)
+                return .finished(DeliveryAttempt(result: .networkError(detail: Self.detail(error)), duration: ContinuousClock.now - start))
             }
         }
         // Every address must pass, not only the one we pick: a name that also points inside
         // is refused outright rather than half-trusted.
         if let (address, category) = configuration.addressPolicy.firstRefused(in: addresses) {
             let error = WebhookURLError(.privateAddress, "the host resolves to a \(category.rawValue) address", category: category)
-            return DeliveryAttempt(result: .refused(error), duration: ContinuousClock.now - start, address: address)
+            return .finished(DeliveryAttempt(result: .refused(error), duration: ContinuousClock.now - start, address: address))
         }
         guard let address = addresses.first else {
-            return DeliveryAttempt(result: .networkError(detail: "dns: no address"), duration: ContinuousClock.now - start)
+            return .finished(DeliveryAttempt(result: .networkError(detail: "dns: no address"), duration: ContinuousClock.now - start))
         }
         do {
-            return try await clients.withClient(endpoint: request.endpointID, host: url.host, address: address) { client in
+            return .finished(try await clients.withClient(endpoint: request.endpointID, host: url.host, address: address) { client in
                 await self.send(request, with: client, to: address, start: start)
-            }
+            })
         } catch {
-            return DeliveryAttempt(result: .networkError(detail: "shutting down"), duration: ContinuousClock.now - start, address: address)
+            return .shutDown
         }
     }
 
@@ -195,12 +209,5 @@ public final class DeliveryClient: Sendable {
         default: "\(type(of: error)): \(error)"
         }
         return String(text.prefix(200))
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ attoseconds / 1_000_000_000
     }
 }

@@ -76,9 +76,3 @@ public struct DeliveryPolicy: Sendable, Hashable {
         now.timeIntervalSince(failingSince) >= disableAfter.timeInterval
     }
 }
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
-    }
-}

@@ -40,9 +40,8 @@ public struct WebhookVerifier: Sendable {
               let seconds = Int64(timestamp), String(seconds) == timestamp
         else { throw WebhookVerificationError(.invalidTimestamp) }
         let age = now.timeIntervalSince1970 - Double(seconds)
-        let limit = Double(tolerance.components.seconds) + Double(tolerance.components.attoseconds) * 1e-18
-        if age > limit { throw WebhookVerificationError(.timestampTooOld) }
-        if -age > limit { throw WebhookVerificationError(.timestampTooNew) }
+        if age > tolerance.timeInterval { throw WebhookVerificationError(.timestampTooOld) }
+        if -age > tolerance.timeInterval { throw WebhookVerificationError(.timestampTooNew) }
         guard signature.utf8.count <= Self.maximumSignatureHeaderLength else { throw WebhookVerificationError(.noMatchingSignature) }
 
         let content = WebhookSigner.signedContent(id: id, timestamp: seconds, body: body)
