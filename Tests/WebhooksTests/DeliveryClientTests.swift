@@ -150,7 +150,7 @@ import Webhooks
                 #expect(attempt.result == .response(status: 200, retryAfter: nil))
                 #expect(attempt.responseBody.count == 1000)
                 #expect(attempt.responseTruncated)
-                try await eventually("the capped connection closes") { receiver.closedConnections == 1 }
+                try await eventually("the capped connection closes", limit: .seconds(30)) { receiver.closedConnections == 1 }
             }
         }
     }
@@ -176,7 +176,7 @@ import Webhooks
                     for _ in 0..<5 {
                         group.addTask { try await client.deliver(try Self.request("http://127.0.0.1:\(receiver.port)/slow", endpoint: "slow")) }
                     }
-                    try await eventually("two in flight, three waiting") {
+                    try await eventually("two in flight, three waiting", limit: .seconds(30)) {
                         receiver.inFlight == 2 && client.load(endpointID: "slow") == (inFlight: 2, waiting: 3)
                     }
                     // Another endpoint on the same receiver goes through meanwhile.
@@ -199,9 +199,9 @@ import Webhooks
             try await Self.withClient({ $0.maximumConcurrentPerEndpoint = 1 }) { client in
                 let request = try Self.request("http://127.0.0.1:\(receiver.port)/")
                 async let first = client.deliver(request)
-                try await eventually("one in flight") { client.load(endpointID: request.endpointID).inFlight == 1 && receiver.inFlight == 1 }
+                try await eventually("one in flight", limit: .seconds(30)) { client.load(endpointID: request.endpointID).inFlight == 1 && receiver.inFlight == 1 }
                 let waiter = Task { try await client.deliver(request) }
-                try await eventually("one waiting") { client.load(endpointID: request.endpointID).waiting == 1 }
+                try await eventually("one waiting", limit: .seconds(30)) { client.load(endpointID: request.endpointID).waiting == 1 }
                 waiter.cancel()
                 await #expect(throws: CancellationError.self) { try await waiter.value }
                 #expect(client.load(endpointID: request.endpointID) == (inFlight: 1, waiting: 0))

@@ -77,6 +77,9 @@ public final class DeliveryClient: Sendable {
         // One request per connection at a time keeps the per-endpoint limit and the body cap's
         // "close the connection" behaviour the same for every receiver.
         client.httpVersion = .http1Only
+        // A refused or failed connection ends the attempt at once; the policy decides when to
+        // try again (AsyncHTTPClient would otherwise retry until the connect timeout).
+        client.connectionPool.retryConnectionEstablishment = false
         self.clients = PinnedClients(configuration: client, eventLoopGroup: eventLoopGroup, idleLifetime: configuration.idleClientLifetime, logger: logger)
     }
 
@@ -195,7 +198,7 @@ public final class DeliveryClient: Sendable {
 
     private static func isTimeout(_ error: any Error) -> Bool {
         guard let error = error as? HTTPClientError else { return false }
-        return error == .connectTimeout || error == .deadlineExceeded || error == .readTimeout
+        return error == .connectTimeout || error == .deadlineExceeded || error == .readTimeout || error == .getConnectionFromPoolTimeout
     }
 
     /// What failed, in a line: no URL (AsyncHTTPClient's errors do not quote it) and bounded.
