@@ -153,6 +153,24 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
+        // MARK: Webhooks: the event catalogue, Standard Webhooks signing, the retry policy and a
+        // delivery client with the SSRF rules (docs/webhooks.md). No store, no pool: the gateway's
+        // outbox and workers build on it.
+        .target(
+            name: "Webhooks",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSwift
+        ),
+
         // MARK: The HTTP surface: Host → tenant, auth, pairing routes and page, admin, metrics
         .target(
             name: "AdminAPI",
@@ -302,6 +320,22 @@ let package = Package(
         .testTarget(
             name: "PostgresClientTests",
             dependencies: ["PostgresClient", "PostgresStore", "DevicePool", "WAClient", "PairgateTestSupport"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "WebhooksTests",
+            dependencies: [
+                "Webhooks",
+                "WASim",
+                "PairgateTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

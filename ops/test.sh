@@ -8,10 +8,13 @@ source ops/lib.sh
 
 require_swift
 # zbar-tools: QR decoding; prometheus: promtool checks /metrics; chromium and its driver (with
-# selenium from PyPI): the pairing page's browser test.
+# selenium from PyPI): the pairing page's browser test; standardwebhooks (PyPI): the independent
+# verifier of our webhook signatures.
 ensure_packages "${BASE_PACKAGES[@]}" zbar-tools prometheus chromium chromium-driver
-python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium \
-    || python3 -m pip install --quiet --break-system-packages selenium
+for module in selenium standardwebhooks; do
+    python3 -c "import $module" 2>/dev/null || python3 -m pip install --quiet "$module" \
+        || python3 -m pip install --quiet --break-system-packages "$module"
+done
 
 PGBIN=$(pg_bindir)
 WORK=$(mktemp -d /tmp/pairgate-test.XXXXXX)
