@@ -366,9 +366,15 @@ let package = Package(
             name: "PairgateAppTests",
             dependencies: [
                 "AdminAPI",
+                "DevicePool",
+                "FleetHarness",
                 "PairgateApp",
                 "PairgateTestSupport",
+                "PostgresClient",
+                "PostgresStore",
+                "WASim",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
         ),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against a throwaway PostgreSQL: installs what is missing, starts a
-# cluster on a free port in a temporary folder, runs `swift test`, always tears the cluster down,
-# and exits with the tests' exit code. Works as root (CI) or as a normal user.
+# Runs the whole test suite against a throwaway PostgreSQL: installs what is missing, checks the
+# shipped artifacts (ops/check-artifacts.sh), starts a cluster on a free port in a temporary
+# folder, runs `swift test`, always tears the cluster down, and exits with the tests' exit code.
+# Works as root (CI) or as a normal user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ops/lib.sh
@@ -15,6 +16,10 @@ for module in selenium standardwebhooks; do
     python3 -c "import $module" 2>/dev/null || python3 -m pip install --quiet "$module" \
         || python3 -m pip install --quiet --break-system-packages "$module"
 done
+
+# The Dockerfile, the systemd unit, the Kubernetes manifests, the alerts and the dashboard, each
+# through the tool that reads it: seconds, so a broken artifact fails before the long build.
+ops/check-artifacts.sh
 
 PGBIN=$(pg_bindir)
 WORK=$(mktemp -d /tmp/pairgate-test.XXXXXX)

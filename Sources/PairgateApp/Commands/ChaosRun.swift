@@ -93,7 +93,7 @@ final class ChaosRun: Sendable {
 
     func execute() async throws -> ChaosReport {
         var random = SplitMix64(seed: options.seed)
-        say("pairgate chaos: \(options.devices) devices, \(options.minutes) minutes of faults, seed \(options.seed), work folder \(workDirectory)")
+        say("pairgate chaos: \(options.devices) devices, \(HumanDuration.format(.seconds(options.minutes * 60))) of faults, seed \(options.seed), work folder \(workDirectory)")
 
         // PostgreSQL and the schema.
         let cluster: PostgresCluster
@@ -457,7 +457,7 @@ final class ChaosRun: Sendable {
     private func printReport(_ report: ChaosReport) {
         var lines = ["", "figures"]
         lines.append("  devices \(report.devices) for \(report.tenants) tenants; pairing \(report.pairingSeconds) s (p50 \(Int(report.pairingP50Milliseconds)) ms, p99 \(Int(report.pairingP99Milliseconds)) ms)")
-        lines.append("  fault phase \(report.minutes) min, seed \(report.seed): \(report.fleetEvents) fleet events, \(report.replacedDevices) replaced, \(report.removedDevices) removed")
+        lines.append("  fault phase \(HumanDuration.format(.seconds(report.minutes * 60))), seed \(report.seed): \(report.fleetEvents) fleet events, \(report.replacedDevices) replaced, \(report.removedDevices) removed")
         lines.append("  live faults: " + report.liveFaultsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         lines.append("  faults applied by the simulator: " + report.faultsInjected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         lines.append("  connections accepted \(report.connectionsAccepted), logins \(report.logins), protocol violations \(report.violations); settled in \(report.settleSeconds) s")

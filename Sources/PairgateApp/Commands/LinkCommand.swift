@@ -16,7 +16,8 @@ struct LinkCommand: AsyncParsableCommand {
         discussion: """
             With --credentials-file, the paired credentials are written there (mode 0600) before the pairing is \
             confirmed; when the file already exists, the device logs in with it instead of pairing. Exits 0 once \
-            the device is online (or keeps it online with --stay), non-zero with the classified reason otherwise.
+            the device is online (or keeps it online with --stay), non-zero with the classified reason otherwise. \
+            With --json, every event is one JSON object on a line of its own, with a stable `event` field.
             """
     )
 
@@ -51,6 +52,9 @@ struct LinkCommand: AsyncParsableCommand {
 
     @Flag(help: "Stay online after logging in, until the connection ends.")
     var stay = false
+
+    @Flag(help: "Print one JSON object per line and event instead of text (fields in docs/link.md).")
+    var json = false
 
     func validate() throws {
         if method == .code, phone?.allSatisfy(\.isNumber) != true || phone?.isEmpty == true {
@@ -91,10 +95,12 @@ struct LinkCommand: AsyncParsableCommand {
             outcome = try await link(client)
         } catch {
             try? await group.shutdownGracefully()
+            report(.failed("\(error)"))
             throw error
         }
         try? await group.shutdownGracefully()
         if case .failure(let failure) = outcome {
+            report(.failed(failure.description))
             throw failure
         }
     }
@@ -109,39 +115,36 @@ struct LinkCommand: AsyncParsableCommand {
                 return .failure(LinkFailure("\(credentialsFile) holds credentials that never finished pairing; delete it to pair again"))
             }
             intent = .login
-            print("logging in with \(credentialsFile)")
+            report(.credentialsLoaded(path: credentialsFile))
         } else {
             credentials = DeviceCredentials.generate()
             intent = .pair(method == .qr ? .qr : .code(phoneNumber: phone ?? ""))
         }
         let proxyConfiguration = proxy.flatMap(ProxyConfiguration.init(url:))
         while true {
-            print("connecting to \(upstream)\(proxyConfiguration.map { " through \($0)" } ?? "") to \(intent == .login ? "log in" : "pair")")
+            report(.connecting(upstream: upstream, proxy: proxyConfiguration, intent: intent))
             let (connection, events) = client.connect(credentials: credentials, intent: intent, proxy: proxyConfiguration)
             var restart = false
             for await event in events {
                 switch event {
                 case .qr(let code, let validFor):
-                    print("qr (valid for \(validFor)): \(code)")
-                    if let symbol = try? QRCode.encode(code, correction: .low) {
-                        print(symbol.terminalText())
-                    }
+                    report(.qr(code: code, validFor: validFor))
                 case .pairingCode(let code, let validFor):
-                    print("pairing code (valid for \(validFor)): \(code) — on the phone: Linked devices › Link with phone number")
+                    report(.pairingCode(code, validFor: validFor))
                 case .pairSuccess(let paired, let confirmation):
-                    print("pair-success for \(paired.account?.jid ?? "?")")
+                    report(.pairSuccess(jid: paired.account?.jid))
                     do {
                         try save(paired)
                         credentials = paired
                         confirmation.accept()
                     } catch {
-                        print("cannot write the credentials: \(error)")
+                        report(.credentialsNotWritten("\(error)"))
                         confirmation.reject(error)
                     }
                 case .paired(let account):
-                    print("paired as \(account.jid)\(account.lid.map { " (\($0))" } ?? ""), phone platform \(account.platform ?? "unknown")")
+                    report(.paired(account))
                 case .online(let info):
-                    print("online as \(info.jid); server clock offset \(info.serverTimeOffset)")
+                    report(.online(info))
                     if !stay {
                         await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "pairgate link is done"))
                         return .success(())
@@ -149,20 +152,20 @@ struct LinkCommand: AsyncParsableCommand {
                 case .credentialsUpdated(let updated):
                     credentials = updated
                     try save(updated)
-                    print("credentials updated")
+                    report(.credentialsUpdated)
                 case .keepaliveLost(let failures, let lastSuccess):
-                    print("keepalive lost (\(failures) failed\(lastSuccess.map { ", last answer at \($0)" } ?? ""))")
+                    report(.keepaliveLost(failures: failures, silentFor: lastSuccess.map { .seconds(Date().timeIntervalSince($0)) }))
                 case .keepaliveRestored:
-                    print("keepalive restored")
+                    report(.keepaliveRestored)
                 case .disconnected(let reason):
-                    print("disconnected: \(reason)")
+                    report(.disconnected(reason))
                     if reason.category == .restartRequired, credentials.isPaired {
                         restart = true
                     } else {
                         return .failure(LinkFailure(Self.explain(reason)))
                     }
                 case .loggedOut(let reason):
-                    print("logged out: \(reason)")
+                    report(.loggedOut(reason))
                     return .failure(LinkFailure("the device is logged out (\(reason)); delete the credentials file and pair again"))
                 }
             }
@@ -170,6 +173,28 @@ struct LinkCommand: AsyncParsableCommand {
                 return .failure(LinkFailure("the connection ended without a reason"))
             }
             intent = .login
+        }
+    }
+
+    /// Prints one event: its line of text (with the QR symbol under a QR), or its JSON object.
+    /// Standard output is line-buffered (Sources/pairgate), so each line leaves at once, also
+    /// into a pipe or a file.
+    private func report(_ event: LinkEvent) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            if let data = try? encoder.encode(event) {
+                print(String(decoding: data, as: UTF8.self))
+            }
+            return
+        }
+        guard let text = event.text else {
+            return
+        }
+        print(text)
+        if case .qr(let code, _) = event, let symbol = try? QRCode.encode(code, correction: .low) {
+            print(symbol.terminalText())
         }
     }
 
