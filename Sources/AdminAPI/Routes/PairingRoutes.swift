@@ -4,6 +4,7 @@ import Hummingbird
 import PostgresStore
 import QRCode
 import WAClient
+import WAWire
 
 /// The body of POST /pair.
 struct PairRequest: Decodable, Sendable {

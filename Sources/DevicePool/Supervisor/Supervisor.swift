@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import WAClient
+import WAWire
 
 /// A started pairing: where to watch it and when it ends at the latest.
 public struct PairingTicket: Sendable {

@@ -1,0 +1,18 @@
+/// A reproducible generator (SplitMix64): the same seed gives the same draws, so a fuzz failure, a
+/// test's keys or a chaos run's fault schedule replay from their seed. Never for keys that protect
+/// anything: production code takes `SystemRandomNumberGenerator`.
+public struct SeededRandom: RandomNumberGenerator, Sendable, Hashable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
