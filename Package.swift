@@ -82,10 +82,20 @@ let package = Package(
         ),
 
         // MARK: The upstream side: the companion client and the simulated WhatsApp
+        // Whole binary WebSocket messages over NIO, for the client's socket and the simulator's.
+        .target(
+            name: "WebSocketMessages",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "WAClient",
             dependencies: [
                 "WAWire",
+                "WebSocketMessages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -101,6 +111,7 @@ let package = Package(
             name: "WASim",
             dependencies: [
                 "WAWire",
+                "WebSocketMessages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -199,7 +210,9 @@ let package = Package(
             dependencies: [
                 "DevicePool",
                 "PostgresClient",
+                "PostgresStore",
                 "WASim",
+                "WAWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -306,6 +319,8 @@ let package = Package(
             dependencies: [
                 "WAClient",
                 "WASim",
+                "WAWire",
+                "WebSocketMessages",
                 "PairgateTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -327,6 +342,7 @@ let package = Package(
             dependencies: [
                 "Webhooks",
                 "WASim",
+                "WAWire",
                 "PairgateTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -359,7 +375,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetHarnessTests",
-            dependencies: ["FleetHarness", "DevicePool", "WASim", "PostgresClient", "PostgresStore", "PairgateTestSupport"],
+            dependencies: ["FleetHarness", "DevicePool", "WASim", "WAWire", "PostgresClient", "PostgresStore", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

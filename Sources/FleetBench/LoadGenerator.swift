@@ -1,6 +1,8 @@
+import FleetHarness
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import WAWire
 
 /// A closed-loop HTTP/1.1 load generator: `connections` keep-alive connections, each sending the
 /// same request again as soon as the previous answer ended. It runs on NIO event loops with no
@@ -38,8 +40,8 @@ public struct LoadGenerator: Sendable {
         for (name, value) in headers { head.headers.replaceOrAdd(name: name, value: value) }
         let start = NIODeadline.now()
         let window = Window(
-            countFrom: start + .nanoseconds(Int64(warmUp.milliseconds * 1e6)),
-            stopAt: start + .nanoseconds(Int64((warmUp + duration).milliseconds * 1e6))
+            countFrom: start + .nanoseconds(warmUp.nanoseconds),
+            stopAt: start + .nanoseconds((warmUp + duration).nanoseconds)
         )
         let requestHead = head
         let bootstrap = ClientBootstrap(group: group)

@@ -1,8 +1,10 @@
+import FleetHarness
 import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 import Prometheus
+import WAWire
 
 /// `pairgate bench pairing`: many tenants pair at once; for each, POST /pair until the first QR
 /// arrives on the pairing's event stream.
@@ -112,14 +114,6 @@ public enum PairingBenchmark {
         let stream = try await api.events(url, tenant: tenant)
         guard try await stream.next(named: "qr") != nil else { throw BenchError("the pairing of \(tenant.host) ended without a QR") }
         let shown = ContinuousClock.now
-        return Sample(postPair: (answered - start).milliseconds, firstQR: (shown - start).milliseconds)
+        return Sample(postPair: (answered - start).seconds * 1000, firstQR: (shown - start).seconds * 1000)
     }
-}
-
-extension Duration {
-    var milliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-    var seconds: Double { milliseconds / 1000 }
 }

@@ -1,3 +1,4 @@
+import FleetHarness
 import Foundation
 import Logging
 import NIOHTTP1

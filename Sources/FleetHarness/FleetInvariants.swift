@@ -1,6 +1,7 @@
 import DevicePool
 import Foundation
 import PostgresClient
+import WAWire
 
 /// The fleet invariants `pairgate chaos` proves after a run (docs/chaos.md): what the simulator
 /// saw and what PostgreSQL holds, against what the run did. Each check reports PASS or FAIL with

@@ -1,5 +1,6 @@
 import Foundation
 import WASim
+import WAWire
 
 /// A device paired through a gateway's API and the simulator's phone.
 public struct PairedDevice: Sendable, Hashable {
@@ -27,8 +28,7 @@ extension GatewayClient {
         guard case .linked(let info) = try await simulator.scan(qr: qr, phone: phone) else {
             throw FleetHarnessError("the simulator asked for a refreshed QR (refreshOnScan); pair without it")
         }
-        let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let milliseconds = (ContinuousClock.now - start).seconds * 1000
         return PairedDevice(tenant: tenant, deviceID: device, jid: info.jid, milliseconds: milliseconds)
     }
 }

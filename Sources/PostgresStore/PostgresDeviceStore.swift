@@ -2,6 +2,7 @@ import DevicePool
 import Foundation
 import PostgresClient
 import WAClient
+import WAWire
 
 /// The device pool's store in PostgreSQL. Every write an owner makes is fenced: it applies only
 /// while the device's `lease_epoch` is the one the owner's lease carries.

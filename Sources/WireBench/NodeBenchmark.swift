@@ -85,8 +85,7 @@ public enum NodeBenchmark {
             count += batch
             let elapsed = start.duration(to: clock.now)
             if elapsed >= minimumDuration {
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                return Double(count) / seconds
+                return Double(count) / elapsed.seconds
             }
             batch = min(batch * 2, 65_536)
         }

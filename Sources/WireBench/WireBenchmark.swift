@@ -152,8 +152,6 @@ public enum WireBenchmark {
             }
             runs += 8
         } while clock.now < end
-        let elapsed = clock.now - start
-        let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return Double(runs) / elapsedSeconds
+        return Double(runs) / (clock.now - start).seconds
     }
 }

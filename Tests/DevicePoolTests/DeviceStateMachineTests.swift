@@ -2,10 +2,11 @@ import DevicePool
 import Foundation
 import Testing
 import WAClient
+import WAWire
 
 @Suite("Device state machine")
 struct DeviceStateMachineTests {
-    var random = SeededGenerator(seed: 7)
+    var random = SeededRandom(seed: 7)
 
     @Test mutating func qrPairingRunsUnpairedToOnline() {
         var machine = DeviceStateMachine(state: .unpaired, webVersion: "2.3000.1")

@@ -2,11 +2,12 @@ import DevicePool
 import Foundation
 import Testing
 import WAClient
+import WAWire
 
 @Suite("Reconnect policy table")
 struct ReconnectPolicyTests {
     @Test func everyCategoryHasTheDocumentedDecision() {
-        var random = SeededGenerator(seed: 1)
+        var random = SeededRandom(seed: 1)
         let policy = ReconnectPolicy()
         func decide(_ category: DisconnectReason.Category) -> String {
             policy.decide(reason(category), attempt: 0, webVersion: "v", random: &random).description
@@ -24,7 +25,7 @@ struct ReconnectPolicyTests {
     }
 
     @Test func backoffIsFullJitterUnderACappedExponentialBound() {
-        var random = SeededGenerator(seed: 3)
+        var random = SeededRandom(seed: 3)
         let policy = ReconnectPolicy()
         #expect(policy.upperBound(attempt: 1) == .seconds(2))
         #expect(policy.upperBound(attempt: 2) == .seconds(4))

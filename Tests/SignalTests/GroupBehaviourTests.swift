@@ -9,13 +9,13 @@ import WAWire
 
     /// A sender with a fresh key and a receiver that processed its distribution message.
     struct Group {
-        var generator: SeededGenerator
+        var generator: SeededRandom
         var sender = SenderKeyRecord()
         var receiver = SenderKeyRecord()
         let distribution: SenderKeyDistributionMessage
 
         init(seed: UInt64) throws {
-            generator = SeededGenerator(seed: seed)
+            generator = SeededRandom(seed: seed)
             let result = try GroupCipher.distributionMessage(record: sender, using: &generator)
             sender = result.record
             distribution = try SenderKeyDistributionMessage(parsing: result.message.serialized)
@@ -117,7 +117,7 @@ import WAWire
 
     @Test func recordsKeepFiveStatesAndTheNewestKey() throws {
         var receiver = SenderKeyRecord()
-        var generator = SeededGenerator(seed: 7)
+        var generator = SeededRandom(seed: 7)
         var keyIDs: [UInt32] = []
         for _ in 0..<7 {
             let distribution = try GroupCipher.distributionMessage(record: SenderKeyRecord(), using: &generator).message

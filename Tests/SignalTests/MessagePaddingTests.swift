@@ -1,12 +1,13 @@
 import Signal
 import Testing
+import WAWire
 
 /// WhatsApp's v2 plaintext padding: n bytes of n, 1 ≤ n ≤ 16.
 @Suite struct MessagePaddingTests {
     typealias Kit = SignalTestKit
 
     @Test func padDrawsEveryLengthFromOneToSixteenAndUnpadInvertsIt() throws {
-        var generator = SeededGenerator(seed: 1)
+        var generator = SeededRandom(seed: 1)
         var seen = Set<Int>()
         for round in 0..<400 {
             let plaintext = generator.bytes(round % 40)

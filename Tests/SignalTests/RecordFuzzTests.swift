@@ -1,4 +1,5 @@
 import Testing
+import WAWire
 
 @testable import Signal
 
@@ -30,7 +31,7 @@ import Testing
     @Test(arguments: 0..<4 as Range<UInt64>)
     func sessionRecordsNeverCrashAndDecodeCanonically(part: UInt64) throws {
         let valid = try Self.sessionRecords(seed: 0x5EC_0000 + part)
-        var generator = SeededGenerator(seed: 0x5EC_1000 + part)
+        var generator = SeededRandom(seed: 0x5EC_1000 + part)
         var decoded = 0
         for _ in 0..<25_000 {
             let input = generator.below(4) == 0
@@ -49,7 +50,7 @@ import Testing
     @Test(arguments: 0..<4 as Range<UInt64>)
     func senderKeyRecordsNeverCrashAndDecodeCanonically(part: UInt64) throws {
         let valid = try Self.senderKeyRecords(seed: 0x5EC_2000 + part)
-        var generator = SeededGenerator(seed: 0x5EC_3000 + part)
+        var generator = SeededRandom(seed: 0x5EC_3000 + part)
         var decoded = 0
         for _ in 0..<25_000 {
             let input = generator.below(4) == 0

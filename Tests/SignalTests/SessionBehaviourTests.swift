@@ -104,7 +104,7 @@ import WAWire
         Kit.expectError(.unknownPreKey) { () throws(SignalError) in try pair.bobReceives(message) }
         #expect(pair.bobRecord.isEmpty)
         let parsed = try PreKeyWhisperMessage(parsing: message.serialized)
-        var generator = SeededGenerator(seed: 0)
+        var generator = SeededRandom(seed: 0)
         Kit.expectError(.unknownSignedPreKey) { () throws(SignalError) in
             try SessionCipher.decrypt(parsed, record: SessionRecord(), local: pair.bob, signedPreKey: { _ in nil }, oneTimePreKey: { _ in nil }, using: &generator)
         }
@@ -144,7 +144,7 @@ import WAWire
         try pair.aliceInitiates()
         _ = try pair.bobReceives(try pair.aliceSends("hello"))
         let reply = try pair.bobSends("reply")
-        var generator = SeededGenerator(seed: 0)
+        var generator = SeededRandom(seed: 0)
         Kit.expectError(.noSession) { () throws(SignalError) in
             try SessionCipher.decrypt(try WhisperMessage(parsing: reply.serialized), record: SessionRecord(), using: &generator)
         }

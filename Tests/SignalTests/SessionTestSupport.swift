@@ -5,7 +5,7 @@ import WAWire
 /// records as the gateway would (the returned record replaces the old one only on success), and
 /// Bob's one-time prekeys are deleted once consumed.
 struct SessionPair {
-    var generator: SeededGenerator
+    var generator: SeededRandom
     let alice: LocalIdentity
     let bob: LocalIdentity
     let signedPreKeyID: UInt32 = 7
@@ -16,7 +16,7 @@ struct SessionPair {
     var bobRecord = SessionRecord()
 
     init(seed: UInt64) throws {
-        generator = SeededGenerator(seed: seed)
+        generator = SeededRandom(seed: seed)
         alice = LocalIdentity(keyPair: Curve25519KeyPair.generate(using: &generator), registrationID: 1111)
         bob = LocalIdentity(keyPair: Curve25519KeyPair.generate(using: &generator), registrationID: 2222)
         signedPreKey = Curve25519KeyPair.generate(using: &generator)
@@ -76,7 +76,7 @@ struct SessionPair {
         local: LocalIdentity,
         signedPreKeys: [UInt32: Curve25519KeyPair],
         oneTimePreKeys: [UInt32: Curve25519KeyPair],
-        using generator: inout SeededGenerator
+        using generator: inout SeededRandom
     ) throws(SignalError) -> SessionCipher.Decryption {
         switch message.type {
         case .pkmsg:

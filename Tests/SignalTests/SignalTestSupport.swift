@@ -129,26 +129,8 @@ struct ReplayGenerator: RandomNumberGenerator {
     }
 }
 
-/// SplitMix64: seeded randomness so every behaviour and fuzz failure reproduces from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
-    }
-
+extension SeededRandom {
+    /// A draw in 0..<bound, for picking fuzz positions and lengths.
     mutating func below(_ bound: Int) -> Int {
         Int(next() % UInt64(bound))
     }
@@ -157,7 +139,7 @@ struct SeededGenerator: RandomNumberGenerator {
 /// Mutations for the fuzz tests: valid bytes with a few bytes changed, inserted, removed or cut,
 /// biased towards the values that stress varints and lengths (0x00, 0x7F, 0x80, 0xFF).
 enum FuzzMutator {
-    static func mutate(_ bytes: [UInt8], using generator: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ bytes: [UInt8], using generator: inout SeededRandom) -> [UInt8] {
         var bytes = bytes
         for _ in 0...generator.below(4) {
             let position = bytes.isEmpty ? 0 : generator.below(bytes.count)
@@ -181,7 +163,7 @@ enum FuzzMutator {
     }
 
     /// Random bytes of any length up to `maximum`, half of them behind a valid version byte.
-    static func random(maximum: Int, versionByte: UInt8, using generator: inout SeededGenerator) -> [UInt8] {
+    static func random(maximum: Int, versionByte: UInt8, using generator: inout SeededRandom) -> [UInt8] {
         let bytes = generator.bytes(generator.below(maximum + 1))
         return generator.below(2) == 0 || bytes.isEmpty ? bytes : [versionByte] + bytes.dropFirst()
     }

@@ -34,7 +34,7 @@ import WAWire
     @Test(arguments: 0..<4 as Range<UInt64>)
     func preKeyMessagesNeverCrashOrForge(part: UInt64) throws {
         var corpus = try SessionCorpus(seed: 0x516_0000 + part)
-        var generator = SeededGenerator(seed: 0x516_1000 + part)
+        var generator = SeededRandom(seed: 0x516_1000 + part)
         let vectors = try Kit.vector("signal-session")["cases"].array.flatMap { $0["messages"].array }
             .filter { try $0["type"].string() == "pkmsg" }.map { try $0["serialized"].bytes() }
         let valid = corpus.preKeyMessages.map(\.serialized) + vectors
@@ -75,7 +75,7 @@ import WAWire
     @Test(arguments: 0..<4 as Range<UInt64>)
     func whisperMessagesNeverCrashOrForge(part: UInt64) throws {
         var corpus = try SessionCorpus(seed: 0x516_2000 + part)
-        var generator = SeededGenerator(seed: 0x516_3000 + part)
+        var generator = SeededRandom(seed: 0x516_3000 + part)
         let vectors = try Kit.vector("signal-session")["cases"].array.flatMap { $0["messages"].array }
             .map { try $0["parsed"]["whisper_message"]["serialized"].bytes() }
         let valid = corpus.whisperMessages.map(\.serialized) + vectors
@@ -113,7 +113,7 @@ import WAWire
     @Test(arguments: 0..<4 as Range<UInt64>)
     func senderKeyMessagesNeverCrashOrForge(part: UInt64) throws {
         var group = try GroupBehaviourTests.Group(seed: 0x516_4000 + part)
-        var generator = SeededGenerator(seed: 0x516_5000 + part)
+        var generator = SeededRandom(seed: 0x516_5000 + part)
         let originals = try (0..<4).map { try group.send("group \($0)") }
         let vector = try Kit.vector("signal-group")
         let valid = originals + (try vector["messages"].array.map { try $0["serialized"].bytes() })
@@ -146,7 +146,7 @@ import WAWire
 
     @Test(arguments: 0..<4 as Range<UInt64>)
     func distributionMessagesNeverCrash(part: UInt64) throws {
-        var generator = SeededGenerator(seed: 0x516_6000 + part)
+        var generator = SeededRandom(seed: 0x516_6000 + part)
         let vector = try Kit.vector("signal-group")
         var valid = [try vector["sender_key_distribution_message"]["serialized"].bytes()]
         for _ in 0..<3 {

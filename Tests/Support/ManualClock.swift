@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WAWire
 
 /// A clock that moves only when a test says so; sleepers wake when `advance` passes their
 /// deadline. `date` moves with it, for code that needs wall time too.
@@ -32,7 +33,7 @@ public final class ManualClock: Clock, Sendable {
 
     public var now: Instant { state.withLock { $0.now } }
     public var minimumResolution: Duration { .zero }
-    public var date: Date { start.addingTimeInterval(now.offset.timeInterval) }
+    public var date: Date { start.addingTimeInterval(now.offset.seconds) }
 
     /// How many tasks are sleeping on this clock right now.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
@@ -73,11 +74,5 @@ public final class ManualClock: Clock, Sendable {
             return Array(due.values)
         }
         due.sorted { $0.deadline < $1.deadline }.forEach { $0.continuation.resume() }
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

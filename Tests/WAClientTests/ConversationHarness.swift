@@ -5,30 +5,13 @@ import Testing
 @testable import WASim
 import WAWire
 
-/// SplitMix64: a reproducible generator for machines under test (never for real keys).
-struct TestRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The simulator's keys and certificate chain for tests, valid a day either side of `Conversation.start`.
 struct TestServerKeys: Sendable {
     let root: Curve25519KeyPair
     let serverConfiguration: SimConnectionMachine.Configuration
 
     init(seed: UInt64 = 7) {
-        var random = TestRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         root = Curve25519KeyPair.generate(using: &random)
         let intermediate = Curve25519KeyPair.generate(using: &random)
         let staticKey = Curve25519KeyPair.generate(using: &random)
@@ -67,7 +50,8 @@ final class DeliveryInbox: Sendable {
 /// Client machines wired to simulator machines through byte queues, with one manual clock for all timers.
 ///
 /// Every write goes to the peer in order; a close flushes the writes before it and then tells the peer its
-/// socket closed. Timers fire in deadline order (ties in scheduling order) as the clock advances.
+/// socket closed. Timers fire in deadline order (ties in scheduling order) as the clock advances. The
+/// simulator machines' updates go to `world`, and their questions are answered from it, as their shell does.
 final class Conversation {
     static let start = Date(timeIntervalSince1970: 1_760_000_000)
 
@@ -184,7 +168,7 @@ final class Conversation {
     /// An account the phone can pair with.
     @discardableResult
     func addAccount(phoneNumber: String = "15551234567", businessName: String? = nil) -> SimAccount {
-        var random = TestRandom(seed: UInt64(phoneNumber) ?? 1)
+        var random = SeededRandom(seed: UInt64(phoneNumber) ?? 1)
         let account = SimAccount.generate(phoneNumber: phoneNumber, businessName: businessName, using: &random)
         world.addAccount(account)
         return account
@@ -193,7 +177,7 @@ final class Conversation {
     /// Fresh, reproducible credentials.
     func freshCredentials() -> DeviceCredentials {
         seed += 1
-        var random = TestRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         return DeviceCredentials.generate(using: &random)
     }
 
@@ -204,11 +188,11 @@ final class Conversation {
         let inbox = DeliveryInbox()
         let ticket = world.openConnection { inbox.append($0) }
         let server = SimConnectionMachine(
-            id: ticket.id, world: world, configuration: serverConfiguration, faults: faults ?? ticket.faults,
-            random: TestRandom(seed: seed)
+            id: ticket.id, configuration: serverConfiguration, faults: faults ?? ticket.faults,
+            random: SeededRandom(seed: seed)
         )
         let client = ClientSessionMachine(
-            credentials: credentials, intent: intent, configuration: clientConfiguration, random: TestRandom(seed: seed + 5000)
+            credentials: credentials, intent: intent, configuration: clientConfiguration, random: SeededRandom(seed: seed + 5000)
         )
         let link = Link(client: client, server: server, inbox: inbox)
         links.append(link)
@@ -250,7 +234,7 @@ final class Conversation {
 
     /// Moves the clock forward, firing due timers in order.
     func advance(by duration: Duration) {
-        let target = now.addingTimeInterval(Self.seconds(duration))
+        let target = now.addingTimeInterval(duration.seconds)
         while let index = nextDueTimer(by: target) {
             let timer = timers.remove(at: index)
             now = max(now, timer.deadline)
@@ -327,6 +311,10 @@ final class Conversation {
                 schedule(.server(name), after: after, on: link)
             case .cancel(let name):
                 timers.removeAll { $0.link == ObjectIdentifier(link) && $0.side == .server(name) }
+            case .update(let update):
+                world.apply(update, from: link.server.id)
+            case .ask(let question):
+                apply(link.server.handle(.answered(world.answer(question, from: link.server.id), now: now)), to: link)
             case .close:
                 link.serverClosed = true
                 timers.removeAll { timer in
@@ -340,7 +328,7 @@ final class Conversation {
         timers.removeAll { $0.link == ObjectIdentifier(link) && $0.side == side }
         sequence += 1
         timers.append(PendingTimer(
-            deadline: now.addingTimeInterval(Self.seconds(after)), sequence: sequence, link: ObjectIdentifier(link), side: side
+            deadline: now.addingTimeInterval(after.seconds), sequence: sequence, link: ObjectIdentifier(link), side: side
         ))
     }
 
@@ -381,10 +369,6 @@ final class Conversation {
                 }
             }
         }
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

@@ -19,7 +19,7 @@ struct ConversationLoginTests {
         let account = try #require(conversation.world.account(phoneNumber: "15551234567"))
         #expect(online.jid == "15551234567:1@s.whatsapp.net")
         #expect(online.lid == "\(account.lidUser):1@lid")
-        #expect(abs(Conversation.seconds(online.serverTimeOffset)) < 1)
+        #expect(abs(online.serverTimeOffset.seconds) < 1)
         let jid = try #require(JID(parsing: online.jid))
         #expect(conversation.world.device(jid)?.uploadedPreKeys == 812)
         #expect(conversation.world.loggedInConnections(of: jid) == [link.server.id])

@@ -6,7 +6,7 @@ import WAWire
 @Suite("Client session machine: fuzzed input")
 struct SessionClientFuzzTests {
     /// `input` with a few random edits: flipped bits, replaced, inserted or deleted bytes, or a cut.
-    static func mutate(_ input: [UInt8], using random: inout TestRandom) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using random: inout SeededRandom) -> [UInt8] {
         var output = input
         for _ in 0..<Int.random(in: 1...4, using: &random) {
             switch Int.random(in: 0..<6, using: &random) {
@@ -35,7 +35,7 @@ struct SessionClientFuzzTests {
     /// and ciphertext. A closed machine is replaced by a copy of the freshly connected one.
     @Test(arguments: [ConnectionIntent.pair(.qr), .login])
     func mutatedFramesAfterTheHandshakeNeverCrashTheMachine(intent: ConnectionIntent) throws {
-        var random = TestRandom(seed: intent == .login ? 11 : 12)
+        var random = SeededRandom(seed: intent == .login ? 11 : 12)
         let credentials = intent == .login ? ScriptedSession.pairedCredentials() : DeviceCredentials.generate(using: &random)
         let connected = try ScriptedSession(intent: intent, credentials: credentials)
         let corpus = try ServerStanzas.corpus.map { try NodeEncoder.encode($0) }
@@ -78,7 +78,7 @@ struct SessionClientFuzzTests {
     }
 
     @Test func randomBytesAsServerHelloNeverCrashTheMachine() throws {
-        var random = TestRandom(seed: 13)
+        var random = SeededRandom(seed: 13)
         let credentials = DeviceCredentials.generate(using: &random)
         let configuration = TestServerKeys().clientConfiguration()
         for _ in 0..<2_000 {

@@ -7,7 +7,7 @@ import WAWire
 @Suite("Client session machine")
 struct SessionClientTests {
     private func registering(_ method: PairingMethod = .qr, seed: UInt64 = 1) throws -> ScriptedSession {
-        var random = TestRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         return try ScriptedSession(intent: .pair(method), credentials: DeviceCredentials.generate(using: &random), seed: seed)
     }
 
@@ -116,7 +116,7 @@ struct SessionClientTests {
             return
         }
 
-        var random = TestRandom(seed: 99)
+        var random = SeededRandom(seed: 99)
         let phone = Curve25519KeyPair.generate(using: &random)
         let primary = try LinkCodePrimary.accept(wrappedCompanionEphemeral: wrapped, code: try LinkCode(parsing: display), using: &random)
         try session.receive(Node("notification", ["from": .server, "type": "link_code_companion_reg", "id": "ph"], [
@@ -169,7 +169,7 @@ struct SessionClientTests {
     @Test func anAcceptedPairingRepliesWithTheCountersignatureThenUnifiedSession() throws {
         var session = try registering()
         try session.receive(ServerStanzas.pairDevice())
-        var random = TestRandom(seed: 5)
+        var random = SeededRandom(seed: 5)
         let phone = Curve25519KeyPair.generate(using: &random)
         let identity = try Curve25519KeyPair(privateKey: session.machine.credentials.identityKey)
         let issued = try ADVIssuedIdentity.issue(
@@ -184,7 +184,7 @@ struct SessionClientTests {
         #expect(credentials.account?.keyIndex == 6)
         #expect(session.timers[.qrRotation] == nil)
         // About 50 s ahead of our clock, from pair-success's t.
-        #expect(abs(Conversation.seconds(session.machine.serverTimeOffset) - 50) < 1)
+        #expect(abs(session.machine.serverTimeOffset.seconds - 50) < 1)
 
         try session.input(.pairingConfirmed(.accepted, now: session.now))
         let reply = try #require(session.sent.dropLast().last)
@@ -219,7 +219,7 @@ struct SessionClientTests {
     /// A registration that received pair-device, and a phone identity issued for `advSecret` and `identity`.
     private func issued(_ session: inout ScriptedSession, advSecret: [UInt8]? = nil, companion: [UInt8]? = nil) throws -> ADVIssuedIdentity {
         try session.receive(ServerStanzas.pairDevice())
-        var random = TestRandom(seed: 5)
+        var random = SeededRandom(seed: 5)
         let identity = try Curve25519KeyPair(privateKey: session.machine.credentials.identityKey)
         return try ADVIssuedIdentity.issue(
             rawID: 1, timestamp: 1_760_000_000, keyIndex: 6, hosted: false, account: Curve25519KeyPair.generate(using: &random),
@@ -387,7 +387,7 @@ struct SessionClientTests {
     }
 
     @Test func garbageInsteadOfServerHelloEndsTheHandshake() throws {
-        var random = TestRandom(seed: 4)
+        var random = SeededRandom(seed: 4)
         var machine = ClientSessionMachine(
             credentials: DeviceCredentials.generate(using: &random), intent: .pair(.qr),
             configuration: TestServerKeys().clientConfiguration()

@@ -25,8 +25,8 @@ struct SessionCredentialsTests {
     }
 
     @Test func aSeededGeneratorReproducesTheKeys() {
-        var first = TestRandom(seed: 42)
-        var second = TestRandom(seed: 42)
+        var first = SeededRandom(seed: 42)
+        var second = SeededRandom(seed: 42)
         let a = DeviceCredentials.generate(using: &first)
         let b = DeviceCredentials.generate(using: &second)
         #expect(a.noiseKey == b.noiseKey)

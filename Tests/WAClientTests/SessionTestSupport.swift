@@ -85,7 +85,7 @@ struct ScriptedSession {
     ) throws {
         machine = ClientSessionMachine(
             credentials: credentials, intent: intent, configuration: configuration ?? keys.clientConfiguration(),
-            random: TestRandom(seed: seed)
+            random: SeededRandom(seed: seed)
         )
         server = ScriptedServer(keys: keys)
         try run(machine.handle(.connected(now: now)))
@@ -93,7 +93,7 @@ struct ScriptedSession {
 
     /// A paired device's credentials, as a login needs them (the account identity is not checked by a login).
     static func pairedCredentials(seed: UInt64 = 3) -> DeviceCredentials {
-        var random = TestRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         var credentials = DeviceCredentials.generate(using: &random)
         credentials.account = PairedAccount(
             jid: "15551234567:3@s.whatsapp.net", lid: nil, platform: "android", businessName: nil,
@@ -151,7 +151,7 @@ struct ScriptedSession {
             case .keepaliveRoundTrip:
                 break
             case .schedule(let timer, let after):
-                timers[timer] = now.addingTimeInterval(Conversation.seconds(after))
+                timers[timer] = now.addingTimeInterval(after.seconds)
             case .cancel(let timer):
                 timers[timer] = nil
             case .complete(let id, let result):

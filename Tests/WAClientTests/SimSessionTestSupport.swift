@@ -5,14 +5,22 @@ import Testing
 import WAWire
 
 /// A hand-written client against one `SimConnectionMachine`: it completes the handshake with a registration or
-/// login payload, then sends whatever a test wants and decodes what the simulator sent.
+/// login payload, then sends whatever a test wants and decodes what the simulator sent. It is also the
+/// machine's shell: it applies the machine's updates to `world` and answers its questions from it, or,
+/// to test the machine alone, answers from a script and only collects the updates.
 struct ScriptedClient {
     var machine: SimConnectionMachine
+    /// Where the updates go and the questions are answered; nil when `answers` answers.
+    let world: SimWorld?
+    private let answers: (SimWorld.Question) -> SimWorld.Answer
     let inbox: DeliveryInbox
     let credentials: DeviceCredentials
     var now = Conversation.start
     /// Stanzas the simulator sent, decoded.
     var received: [Node] = []
+    /// Every update and question of the machine, in order.
+    var updates: [SimWorld.Update] = []
+    var questions: [SimWorld.Question] = []
     var timers: [SimConnectionMachine.Timer: Date] = [:]
     var isClosed = false
     private var handshake: ClientHandshake?
@@ -31,11 +39,37 @@ struct ScriptedClient {
     ) throws {
         let inbox = DeliveryInbox()
         let ticket = world.openConnection { inbox.append($0) }
+        try self.init(
+            id: ticket.id, world: world, answers: { world.answer($0, from: ticket.id) }, inbox: inbox,
+            credentials: credentials, keys: keys, configuration: configuration, faults: faults, seed: seed
+        )
+    }
+
+    /// Connects `credentials` to a machine with no world behind it: `answers` answers its questions.
+    init(
+        answering answers: @escaping (SimWorld.Question) -> SimWorld.Answer,
+        credentials: DeviceCredentials,
+        keys: TestServerKeys = TestServerKeys(),
+        seed: UInt64 = 21
+    ) throws {
+        try self.init(
+            id: SimConnectionID(1), world: nil, answers: answers, inbox: DeliveryInbox(),
+            credentials: credentials, keys: keys, configuration: nil, faults: SimConnectionFaults(), seed: seed
+        )
+    }
+
+    private init(
+        id: SimConnectionID, world: SimWorld?, answers: @escaping (SimWorld.Question) -> SimWorld.Answer, inbox: DeliveryInbox,
+        credentials: DeviceCredentials, keys: TestServerKeys, configuration: SimConnectionMachine.Configuration?,
+        faults: SimConnectionFaults, seed: UInt64
+    ) throws {
+        self.world = world
+        self.answers = answers
         self.inbox = inbox
         self.credentials = credentials
         machine = SimConnectionMachine(
-            id: ticket.id, world: world, configuration: configuration ?? keys.serverConfiguration, faults: faults,
-            random: TestRandom(seed: seed)
+            id: id, configuration: configuration ?? keys.serverConfiguration, faults: faults,
+            random: SeededRandom(seed: seed)
         )
         let payload: WAClientPayload
         if let account = credentials.account, let jid = JID(parsing: account.jid), let username = UInt64(jid.user) {
@@ -81,6 +115,19 @@ struct ScriptedClient {
         try send(bytes: try writer.encode(body))
     }
 
+    /// Encrypts `nodes` and sends them as one WebSocket message, frame after frame.
+    mutating func send(messageOf nodes: [Node]) throws {
+        guard var transport else {
+            throw NoiseError(.outOfOrder)
+        }
+        var message: [UInt8] = []
+        for node in nodes {
+            message += try writer.encode(try transport.encrypt(try NodeEncoder.encode(node)))
+        }
+        self.transport = transport
+        try send(bytes: message)
+    }
+
     mutating func send(bytes: [UInt8]) throws {
         try run(machine.handle(.received(bytes, now: now)))
     }
@@ -121,9 +168,15 @@ struct ScriptedClient {
             case .write(let bytes):
                 try read(bytes)
             case .schedule(let timer, let after):
-                timers[timer] = now.addingTimeInterval(Conversation.seconds(after))
+                timers[timer] = now.addingTimeInterval(after.seconds)
             case .cancel(let timer):
                 timers[timer] = nil
+            case .update(let update):
+                updates.append(update)
+                world?.apply(update, from: machine.id)
+            case .ask(let question):
+                questions.append(question)
+                try run(machine.handle(.answered(answers(question), now: now)))
             case .close:
                 isClosed = true
                 timers = [:]
@@ -144,6 +197,13 @@ struct ScriptedClient {
                 try run(machine.handle(.received(try writer.encode(completion.clientFinish), now: now)))
             }
         }
+    }
+}
+
+extension ScriptedClient {
+    /// The violations the machine reported, in order.
+    var violations: [SimViolation] {
+        updates.compactMap { if case .record(let violation) = $0 { violation } else { nil } }
     }
 }
 

@@ -7,16 +7,31 @@ import WAWire
 @Suite("Simulator connection machine")
 struct SimSessionTests {
     private func freshCredentials(_ seed: UInt64 = 31) -> DeviceCredentials {
-        var random = TestRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         return DeviceCredentials.generate(using: &random)
     }
 
     /// A registration whose pair-device was acknowledged.
     private func registered(_ world: SimWorld, configuration: SimConnectionMachine.Configuration? = nil) throws -> ScriptedClient {
-        var client = try ScriptedClient(world: world, credentials: freshCredentials(), configuration: configuration)
+        try acknowledged(ScriptedClient(world: world, credentials: freshCredentials(), configuration: configuration))
+    }
+
+    /// A registration with no world behind the machine (a registration asks the world nothing until a
+    /// scan or a code pairing); its pair-device was acknowledged.
+    private func registered() throws -> ScriptedClient {
+        try acknowledged(ScriptedClient(answering: Self.noAnswer, credentials: freshCredentials()))
+    }
+
+    private func acknowledged(_ client: ScriptedClient) throws -> ScriptedClient {
+        var client = client
         let pairDevice = try #require(client.last("iq"))
         try client.send(Node("iq", ["to": .server, "id": .string(pairDevice.attribute("id") ?? ""), "type": "result"]))
         return client
+    }
+
+    private static func noAnswer(_ question: SimWorld.Question) -> SimWorld.Answer {
+        Issue.record("unexpected question \(question)")
+        return .codePairingOffered(false)
     }
 
     /// Links a device through the real client machines and returns its paired credentials.
@@ -24,9 +39,8 @@ struct SimSessionTests {
         try conversation.pairByQR()
     }
 
-    @Test func aRegistrationGetsSixRefsInPairDevice() throws {
-        let world = SimWorld()
-        let client = try ScriptedClient(world: world, credentials: freshCredentials())
+    @Test func aRegistrationGetsSixRefsInPairDeviceAndOffersTheFirstToThePhone() throws {
+        let client = try ScriptedClient(answering: Self.noAnswer, credentials: freshCredentials())
         let iq = try #require(client.received.first)
         #expect(iq.attribute("type") == "set")
         #expect(iq.attribute("xmlns") == "md")
@@ -36,32 +50,43 @@ struct SimSessionTests {
         #expect(refs.allSatisfy { $0.tag == "ref" && $0.bytes?.count == 82 && $0.bytes?.starts(with: Array("2@".utf8)) == true })
         #expect(client.timers[.refExpiry] == client.now.addingTimeInterval(60))
         #expect(client.machine.phase == .registered)
+        let offered = client.updates.compactMap { if case .offerRef(let ref) = $0 { ref } else { nil } }
+        #expect(offered == [String(decoding: try #require(refs.first?.bytes), as: UTF8.self)])
+    }
+
+    @Test func theRefOnScreenMovesOnAsRefsExpire() throws {
+        var client = try ScriptedClient(answering: Self.noAnswer, credentials: freshCredentials())
+        let refs = try #require(client.received.first?.child("pair-device")?.children).compactMap(\.bytes).map { String(decoding: $0, as: UTF8.self) }
+        client.updates = []
+        try client.fire(.refExpiry)
+        #expect(client.timers[.refExpiry] == client.now.addingTimeInterval(20))
+        guard client.updates.count == 2, case .withdrawRef(refs[0]) = client.updates[0], case .offerRef(refs[1]) = client.updates[1] else {
+            Issue.record("expected refs[0] withdrawn and refs[1] offered, got \(client.updates)")
+            return
+        }
     }
 
     @Test func aMissingPairDeviceAckIsAViolation() throws {
-        let world = SimWorld()
-        var client = try ScriptedClient(world: world, credentials: freshCredentials())
+        var client = try ScriptedClient(answering: Self.noAnswer, credentials: freshCredentials())
         let id = try #require(client.received.first?.attribute("id"))
         try client.fire(.answer(id))
-        #expect(world.violationKinds == [.missingAnswer])
-        #expect(world.violations.first?.detail.contains("pair-device") == true)
+        #expect(client.violations.map(\.kind) == [.missingAnswer])
+        #expect(client.violations.first?.detail.contains("pair-device") == true)
     }
 
     @Test func pairDeviceAnsweredWithAnErrorIsAViolation() throws {
-        let world = SimWorld()
-        var client = try ScriptedClient(world: world, credentials: freshCredentials())
+        var client = try ScriptedClient(answering: Self.noAnswer, credentials: freshCredentials())
         let id = try #require(client.received.first?.attribute("id"))
         try client.send(Node("iq", ["to": .server, "id": .string(id), "type": "error"]))
-        #expect(world.violationKinds == [.malformedStanza])
+        #expect(client.violations.map(\.kind) == [.malformedStanza])
     }
 
     @Test func iqsWithoutIDTypeOrAddressAreViolations() throws {
-        let world = SimWorld()
-        var client = try registered(world)
+        var client = try registered()
         try client.send(Node("iq", ["to": .server, "type": "get", "xmlns": "w:p"]))
         try client.send(Node("iq", ["to": .server, "id": "x1", "type": "fetch"]))
         try client.send(Node("iq", ["to": "example.com", "id": "x2", "type": "get", "xmlns": "w:p"]))
-        #expect(world.violationKinds == [.malformedStanza, .malformedStanza, .malformedStanza])
+        #expect(client.violations.map(\.kind) == [.malformedStanza, .malformedStanza, .malformedStanza])
         let refusal = try #require(client.last("iq"))
         #expect(refusal.attribute("id") == "x2")
         #expect(refusal.attribute("type") == "error")
@@ -70,24 +95,21 @@ struct SimSessionTests {
     }
 
     @Test func answersAndAcksForNothingAreViolations() throws {
-        let world = SimWorld()
-        var client = try registered(world)
+        var client = try registered()
         try client.send(Node("iq", ["to": .server, "id": "nope", "type": "result"]))
         try client.send(Node("ack", ["class": "notification", "id": "nope", "to": .server]))
-        #expect(world.violationKinds == [.unexpectedAnswer, .unexpectedAnswer])
+        #expect(client.violations.map(\.kind) == [.unexpectedAnswer, .unexpectedAnswer])
     }
 
     @Test func anUnknownIQIsAnsweredNotImplementedWithoutAViolation() throws {
-        let world = SimWorld()
-        var client = try registered(world)
+        var client = try registered()
         try client.send(Node("iq", ["to": .server, "id": "u1", "type": "get", "xmlns": "usync"]))
         #expect(client.last("iq")?.child("error")?.attribute("code") == "501")
-        #expect(world.violations.isEmpty)
+        #expect(client.violations.isEmpty)
     }
 
     @Test func keepalivePingsAreAnsweredWithTheServerTime() throws {
-        let world = SimWorld()
-        var client = try registered(world)
+        var client = try registered()
         try client.send(Node("iq", ["to": .server, "id": "k1", "type": "get", "xmlns": "w:p"]))
         let answer = try #require(client.last("iq"))
         #expect(answer.attribute("id") == "k1")
@@ -97,7 +119,7 @@ struct SimSessionTests {
 
     @Test func companionHelloBeforeThePairDeviceAckIsOutOfOrder() throws {
         let world = SimWorld()
-        var random = TestRandom(seed: 3)
+        var random = SeededRandom(seed: 3)
         world.addAccount(SimAccount.generate(phoneNumber: "15551234567", using: &random))
         var client = try ScriptedClient(world: world, credentials: freshCredentials())
         try client.send(companionHello(client))
@@ -107,7 +129,7 @@ struct SimSessionTests {
 
     @Test func aMalformedOrMisaddressedCompanionHelloIsAViolation() throws {
         let world = SimWorld()
-        var random = TestRandom(seed: 3)
+        var random = SeededRandom(seed: 3)
         world.addAccount(SimAccount.generate(phoneNumber: "15551234567", using: &random))
         var client = try registered(world)
         try client.send(companionHello(client, wrappedSize: 79))
@@ -122,12 +144,11 @@ struct SimSessionTests {
     }
 
     @Test func companionFinishBeforePrimaryHelloIsOutOfOrder() throws {
-        let world = SimWorld()
-        var client = try registered(world)
+        var client = try registered()
         try client.send(Node("iq", ["to": .server, "id": "f1", "type": "set", "xmlns": "md"], [
             Node("link_code_companion_reg", ["jid": .jid(JID(user: "15551234567", server: .whatsApp)), "stage": "companion_finish"]),
         ]))
-        #expect(world.violationKinds == [.wrongOrder])
+        #expect(client.violations.map(\.kind) == [.wrongOrder])
     }
 
     private func companionHello(
@@ -149,7 +170,7 @@ struct SimSessionTests {
 
     /// A scanned registration that received pair-success; returns the client and the pair-success stanza.
     private func pairSuccessReceived(_ world: SimWorld) throws -> (ScriptedClient, Node) {
-        var random = TestRandom(seed: 8)
+        var random = SeededRandom(seed: 8)
         world.addAccount(SimAccount.generate(phoneNumber: "15551234567", using: &random))
         var client = try registered(world)
         try world.scan(try client.qr(), phoneNumber: "15551234567")
@@ -228,6 +249,63 @@ struct SimSessionTests {
         let client = try ScriptedClient(world: world, credentials: ScriptedSession.pairedCredentials())
         #expect(client.last("failure")?.attribute("reason") == "401")
         #expect(client.isClosed)
+        #expect(world.liveConnections.isEmpty)
+    }
+
+    @Test func aLoginAsksTheWorldAndIsRefusedWhenTheDeviceIsNotLinked() throws {
+        let credentials = ScriptedSession.pairedCredentials()
+        let noiseKey = try Curve25519KeyPair(privateKey: credentials.noiseKey).publicKey
+        let client = try ScriptedClient(answering: { _ in .login(nil) }, credentials: credentials)
+        #expect(client.questions == [.login(JID(user: "15551234567", device: 3, server: .whatsApp), noiseKey: noiseKey)])
+        #expect(client.last("failure")?.attribute("reason") == "401")
+        #expect(client.isClosed)
+        #expect(client.updates.contains { if case .note(.loginRefused(_, reason: 401)) = $0 { true } else { false } })
+        guard case .connectionEnded = client.updates.last else {
+            Issue.record("expected the connection ended last, got \(client.updates)")
+            return
+        }
+    }
+
+    /// A login the world accepts for `linked`, with no world behind the machine; the count query gets `available`.
+    private func loggedIn(_ linked: SimLinkedDevice, credentials: DeviceCredentials, available: Int) throws -> ScriptedClient {
+        try ScriptedClient(answering: { question in
+            switch question {
+            case .login: .login(linked)
+            case .availablePreKeys: .availablePreKeys(available)
+            default: Self.noAnswer(question)
+            }
+        }, credentials: credentials)
+    }
+
+    @Test func theCountQueryIsAnsweredWithWhatTheWorldHolds() throws {
+        let credentials = ScriptedSession.pairedCredentials()
+        let jid = JID(user: "15551234567", device: 3, server: .whatsApp)
+        let linked = SimLinkedDevice(
+            phoneNumber: "15551234567", deviceID: 3, lidUser: "777", noisePublicKey: [], identityPublicKey: [],
+            registrationID: credentials.registrationID, keyIndex: 1, linkedAt: Conversation.start, os: "test"
+        )
+        var client = try loggedIn(linked, credentials: credentials, available: 37)
+        #expect(client.machine.phase == .loggedIn)
+        #expect(client.last("success")?.jidAttribute("lid") == linked.lid)
+        try client.send(Node("iq", ["to": .server, "id": "c1", "type": "get", "xmlns": "encrypt"], [Node("count")]))
+        #expect(client.questions.last == .availablePreKeys(jid))
+        #expect(client.last("iq")?.attribute("id") == "c1")
+        #expect(client.last("iq")?.child("count")?.attribute("value") == "37")
+    }
+
+    @Test func framesBehindAQuestionWaitForItsAnswer() throws {
+        let credentials = ScriptedSession.pairedCredentials()
+        let linked = SimLinkedDevice(
+            phoneNumber: "15551234567", deviceID: 3, lidUser: "777", noisePublicKey: [], identityPublicKey: [],
+            registrationID: credentials.registrationID, keyIndex: 1, linkedAt: Conversation.start, os: "test"
+        )
+        var client = try loggedIn(linked, credentials: credentials, available: 5)
+        // Two stanzas in one WebSocket message: the ping is answered after the count, in order.
+        try client.send(messageOf: [
+            Node("iq", ["to": .server, "id": "c1", "type": "get", "xmlns": "encrypt"], [Node("count")]),
+            Node("iq", ["to": .server, "id": "k1", "type": "get", "xmlns": "w:p"]),
+        ])
+        #expect(client.received.suffix(2).map { $0.attribute("id") } == ["c1", "k1"])
     }
 
     /// A device linked in `world` through the client machines, logged in by a scripted client.
@@ -347,46 +425,42 @@ struct SimSessionTests {
     // MARK: Broken input
 
     @Test func aWrongConnectionHeaderIsATransportViolation() throws {
-        let world = SimWorld()
-        let ticket = world.openConnection { _ in }
-        var machine = SimConnectionMachine(id: ticket.id, world: world, configuration: TestServerKeys().serverConfiguration)
+        var machine = SimConnectionMachine(id: SimConnectionID(1), configuration: TestServerKeys().serverConfiguration)
         _ = machine.handle(.connected(now: Conversation.start))
         let actions = machine.handle(.received(Array("GET / HTTP/1.1\r\n".utf8), now: Conversation.start))
-        guard case .close = actions.last else {
-            Issue.record("no close")
+        guard actions.count == 3, case .update(.record(let violation)) = actions[0], case .update(.connectionEnded) = actions[1],
+              case .close = actions[2]
+        else {
+            Issue.record("expected a violation, the world told, and the close; got \(actions)")
             return
         }
-        #expect(world.violationKinds == [.transport])
-        #expect(world.liveConnections.isEmpty)
+        #expect(violation.kind == .transport)
         #expect(machine.handle(.received([1, 2, 3], now: Conversation.start)).isEmpty)
     }
 
     @Test func aFrameThatDoesNotDecryptEndsTheConnectionButAnUndecodableStanzaDoesNot() throws {
-        let world = SimWorld()
-        var client = try registered(world)
+        var client = try registered()
         try client.send(plaintext: [0, 0xF8, 0xFF])
-        #expect(world.violationKinds == [.malformedStanza])
+        #expect(client.violations.map(\.kind) == [.malformedStanza])
         #expect(!client.isClosed)
         try client.send(bytes: [0, 0, 20] + [UInt8](repeating: 7, count: 20))
-        #expect(world.violationKinds == [.malformedStanza, .transport])
+        #expect(client.violations.map(\.kind) == [.malformedStanza, .transport])
         #expect(client.isClosed)
     }
 
     @Test func theSimulatorDropsTheConnectionWhenTheHandshakeStalls() throws {
-        let world = SimWorld()
-        let ticket = world.openConnection { _ in }
-        var machine = SimConnectionMachine(id: ticket.id, world: world, configuration: TestServerKeys().serverConfiguration)
+        var machine = SimConnectionMachine(id: SimConnectionID(1), configuration: TestServerKeys().serverConfiguration)
         let start = machine.handle(.connected(now: Conversation.start))
         guard case .schedule(.handshake, let after) = start.first else {
             Issue.record("no handshake timer")
             return
         }
         #expect(after == .seconds(20))
-        guard case .close = machine.handle(.timerFired(.handshake, now: Conversation.start)).last else {
-            Issue.record("no close")
+        let stalled = machine.handle(.timerFired(.handshake, now: Conversation.start))
+        guard stalled.count == 2, case .update(.connectionEnded) = stalled[0], case .close = stalled[1] else {
+            Issue.record("expected the world told and the close, without a violation; got \(stalled)")
             return
         }
-        #expect(world.violations.isEmpty)
     }
 
     /// Mutated client stanzas, properly encrypted, against a logged-in simulator connection.
@@ -407,7 +481,7 @@ struct SimSessionTests {
             Node("iq", ["to": .server, "id": "x", "type": "result"], [Node("pair-device-sign", [Node("device-identity", ["key-index": "1"], bytes: [1, 2])])]),
             Node("ib", [Node("unified_session", ["id": "123"])]),
         ].map { try NodeEncoder.encode($0) }
-        var random = TestRandom(seed: 77)
+        var random = SeededRandom(seed: 77)
         var client = connected
         for _ in 0..<5_000 {
             if client.isClosed {

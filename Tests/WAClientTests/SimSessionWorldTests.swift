@@ -24,7 +24,7 @@ struct SimSessionWorldTests {
     }
 
     @Test func deviceNumbersFitOneByteAndAreReusedOnceFree() throws {
-        var random = TestRandom(seed: 2)
+        var random = SeededRandom(seed: 2)
         let account = SimAccount.generate(phoneNumber: "15550002222", using: &random)
         let linked = (1...SimWorld.maxDeviceID).map { number in
             SimLinkedDevice(
@@ -43,7 +43,7 @@ struct SimSessionWorldTests {
 
     @Test func thePhoneReportsWhyAScanOrACodeCannotBeUsed() throws {
         let world = SimWorld()
-        var random = TestRandom(seed: 1)
+        var random = SeededRandom(seed: 1)
         world.addAccount(SimAccount.generate(phoneNumber: "15550001111", using: &random))
         #expect(throws: SimWorldError(.invalidQR)) { try world.scan("hello", phoneNumber: "15550001111") }
         let qr = try PairingQR(

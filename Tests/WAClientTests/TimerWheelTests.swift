@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 @testable import WAClient
+import WAWire
 
 @Suite("Timer wheel: one coarse timer per event loop for every connection's timers")
 struct TimerWheelTests {
@@ -141,7 +142,7 @@ struct TimerWheelTests {
         let loop = EmbeddedEventLoop()
         let wheel = TimerWheel(eventLoop: loop, resolution: .milliseconds(100), slotCount: 512)
         let owner = Owner(loop)
-        var random = TestRandom(seed: 0x77EE1)
+        var random = SeededRandom(seed: 0x77EE1)
         var deadlines: [ClientSessionMachine.Timer: Int64] = [:]
         for index in 0..<10_000 {
             let timer = ClientSessionMachine.Timer.request(String(index))

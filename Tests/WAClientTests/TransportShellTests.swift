@@ -6,6 +6,7 @@ import Testing
 @testable import WAClient
 @testable import WASim
 import WAWire
+import WebSocketMessages
 
 /// The handlers that run the session machines, on an EmbeddedChannel: writes, timers on the loop's clock,
 /// events and the close, with no socket.

@@ -10,7 +10,7 @@ import Testing
             verifying: valid, serverStaticKey: pki.serverStatic.publicKey,
             trustedRootKey: pki.root.publicKey, now: HandshakeFixtures.now
         )
-        var generator = CryptoTestKit.Generator(seed: 0xCE27)
+        var generator = SeededRandom(seed: 0xCE27)
         // Most mutants end in a signature check (about 0.5 ms in a debug build), so they are the
         // smaller share; the per-check tests cover every path the mutants reach.
         for round in 0..<100_000 {

@@ -6,7 +6,7 @@ import WAWire
     typealias Kit = CryptoTestKit
 
     @Test func randomAndMutatedStreamsNeverCrash() throws {
-        var generator = Kit.Generator(seed: 0xF022_3000)
+        var generator = SeededRandom(seed: 0xF022_3000)
         var intactStreams = 0
         for _ in 0..<100_000 {
             let intro: FrameReader.Intro

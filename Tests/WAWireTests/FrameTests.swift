@@ -69,7 +69,7 @@ import WAWire
     }
 
     @Test func randomChunkingOfALongStreamReassembles() throws {
-        var generator = Kit.Generator(seed: 21)
+        var generator = SeededRandom(seed: 21)
         var writer = FrameWriter()
         var bodies: [[UInt8]] = []
         var stream: [UInt8] = []

@@ -28,7 +28,7 @@ struct HMACSHA256Tests {
     }
 
     @Test func agreesWithSwiftCryptosHMACForEveryKeyLengthAroundTheBlock() {
-        var random = SeededGenerator(seed: 0x4841_4D43)
+        var random = SeededRandom(seed: 0x4841_4D43)
         for keyLength in 0...140 {
             let key = (0..<keyLength).map { _ in UInt8.random(in: 0...255, using: &random) }
             let message = (0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }

@@ -12,7 +12,7 @@ import Testing
         let clientFinish = try client.receiveServerHello(serverHello, now: HandshakeFixtures.now).clientFinish
         let samples = [clientHello, serverHello, clientFinish]
 
-        var generator = CryptoTestKit.Generator(seed: 0x4A5D)
+        var generator = SeededRandom(seed: 0x4A5D)
         for round in 0..<100_000 {
             let input = round.isMultiple(of: 2)
                 ? generator.bytes(Int.random(in: 0...300, using: &generator))
@@ -35,7 +35,7 @@ import Testing
         var server = ServerHandshake(staticKey: pki.serverStatic, certificateChain: pki.chain())
         let serverHello = try server.receiveClientHello(try client.start())
 
-        var generator = CryptoTestKit.Generator(seed: 0x5E11)
+        var generator = SeededRandom(seed: 0x5E11)
         for round in 0..<100_000 {
             let input = round < 50_000
                 ? generator.bytes(Int.random(in: 0...300, using: &generator))

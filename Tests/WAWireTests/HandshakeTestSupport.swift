@@ -18,7 +18,7 @@ enum HandshakeFixtures {
         let serverStatic: Curve25519KeyPair
 
         init(seed: UInt64 = 1) {
-            var generator = CryptoTestKit.Generator(seed: seed)
+            var generator = SeededRandom(seed: seed)
             root = .generate(using: &generator)
             intermediate = .generate(using: &generator)
             serverStatic = .generate(using: &generator)
@@ -34,7 +34,7 @@ enum HandshakeFixtures {
     }
 
     /// `input` with a few random edits: flipped bits, replaced, inserted or deleted bytes, or a cut.
-    static func mutate(_ input: [UInt8], using generator: inout CryptoTestKit.Generator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using generator: inout SeededRandom) -> [UInt8] {
         var output = input
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
             switch Int.random(in: 0..<5, using: &generator) {

@@ -11,7 +11,7 @@ import Testing
         // ts 1760000000, user 15551234567, random bytes 00…0f (two little-endian words).
         var rng = ScriptedGenerator(words: [0x0706_0504_0302_0100, 0x0F0E_0D0C_0B0A_0908])
         #expect(MessageID.generate(unixSeconds: 1_760_000_000, ownUser: "15551234567", using: &rng) == "3EB064D038B64BEFB33326")
-        var other = SeededGenerator(seed: 1)
+        var other = SeededRandom(seed: 1)
         let id = MessageID.generate(unixSeconds: 1, ownUser: nil, using: &other)
         #expect(id.count == 22)
         #expect(id.hasPrefix("3EB0"))

@@ -71,7 +71,7 @@ import Testing
     ]
 
     /// A damaged copy of one of `seeds`: through the byte codec when the result still decodes, else as a tree.
-    static func input(_ seeds: [Node], _ rng: inout SeededGenerator) -> Node {
+    static func input(_ seeds: [Node], _ rng: inout SeededRandom) -> Node {
         let seed = seeds[Int.random(in: 0..<seeds.count, using: &rng)]
         if Bool.random(using: &rng), let bytes = try? NodeEncoder.encode(seed) {
             let damaged = [0x00] + NodeFuzzTests.mutated(Array(bytes.dropFirst()), &rng)
@@ -87,7 +87,7 @@ import Testing
     }
 
     /// One structural change at a random node `depth` levels down (or the deepest reached).
-    static func mutate(_ node: inout Node, depth: Int, _ rng: inout SeededGenerator) {
+    static func mutate(_ node: inout Node, depth: Int, _ rng: inout SeededRandom) {
         var children = node.children
         if depth > 0, !children.isEmpty {
             let index = Int.random(in: 0..<children.count, using: &rng)
@@ -125,7 +125,7 @@ import Testing
     }
 
     @Test func messageParserSurvivesHostileStanzas() {
-        var rng = SeededGenerator(seed: 0x3E55_A6E5)
+        var rng = SeededRandom(seed: 0x3E55_A6E5)
         var codes: [String: Int] = [:]
         for _ in 0..<Self.iterations {
             let node = Self.input(Self.messageSeeds, &rng)
@@ -156,7 +156,7 @@ import Testing
     }
 
     @Test func receiptParserSurvivesHostileStanzas() {
-        var rng = SeededGenerator(seed: 0x2EC3_1B75)
+        var rng = SeededRandom(seed: 0x2EC3_1B75)
         var codes: [String: Int] = [:]
         for _ in 0..<Self.iterations {
             do {
@@ -173,7 +173,7 @@ import Testing
     }
 
     @Test func notificationParserSurvivesHostileStanzas() {
-        var rng = SeededGenerator(seed: 0x4071_F1CA)
+        var rng = SeededRandom(seed: 0x4071_F1CA)
         var codes: [String: Int] = [:]
         for _ in 0..<Self.iterations {
             do {
@@ -194,7 +194,7 @@ import Testing
     }
 
     @Test func queryAnswerParsersSurviveHostileStanzas() {
-        var rng = SeededGenerator(seed: 0xA25E_0001)
+        var rng = SeededRandom(seed: 0xA25E_0001)
         var codes: [String: Int] = [:]
         for _ in 0..<Self.iterations {
             let node = Self.input(Self.answerSeeds, &rng)
@@ -246,7 +246,7 @@ import Testing
         seeds = [text, dsm, history, poll]
         let seedBytes = try seeds.map { (seed) throws -> [UInt8] in try seed.serializedBytes() }
 
-        var rng = SeededGenerator(seed: 0xC0_47E7)
+        var rng = SeededRandom(seed: 0xC0_47E7)
         var decoded = 0
         for iteration in 0..<Self.iterations {
             let bytes = iteration % 5 == 0

@@ -26,7 +26,7 @@ struct NodeFuzzTests {
     static let interestingBytes: [UInt8] = [0x00, 0x01, 0x02, 0x7F, 0x80, 0x81, 0xEB, 0xEC, 0xEF, 0xF0, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF]
 
     @Test func decoderNeverCrashesOnRandomAndMutatedInput() {
-        var random = SeededGenerator(seed: 0x5EED_2026)
+        var random = SeededRandom(seed: 0x5EED_2026)
         let decoder = NodeDecoder(limits: .init(maxDepth: 16, maxNodes: 5_000, maxInflatedSize: 64 << 10))
         let inputCount = 100_000
         var decoded = 0
@@ -57,7 +57,7 @@ struct NodeFuzzTests {
         #expect(codes.isSuperset(of: ["truncated", "trailing_bytes", "inflate_failed", "invalid_token", "invalid_list_tag"]))
     }
 
-    static func makeFrame(_ random: inout SeededGenerator) -> [UInt8] {
+    static func makeFrame(_ random: inout SeededRandom) -> [UInt8] {
         let seed = seeds[Int.random(in: 0..<seeds.count, using: &random)]
         switch Int.random(in: 0..<10, using: &random) {
         case 0:
@@ -74,7 +74,7 @@ struct NodeFuzzTests {
         }
     }
 
-    static func mutated(_ bytes: [UInt8], _ random: inout SeededGenerator) -> [UInt8] {
+    static func mutated(_ bytes: [UInt8], _ random: inout SeededRandom) -> [UInt8] {
         var out = bytes
         for _ in 0..<Int.random(in: 1...3, using: &random) {
             let position = Int.random(in: 0...out.count, using: &random)

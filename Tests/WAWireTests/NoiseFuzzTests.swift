@@ -6,12 +6,12 @@ import WAWire
     typealias Kit = CryptoTestKit
 
     /// Random lengths around the expected ones, so that length checks and crypto both get exercised.
-    static func part(_ generator: inout Kit.Generator, typical: Int) -> [UInt8] {
+    static func part(_ generator: inout SeededRandom, typical: Int) -> [UInt8] {
         let length = generator.next() % 4 == 0 ? Int(generator.next() % 100) : typical
         return generator.bytes(length)
     }
 
-    static func mutate(_ bytes: inout [UInt8], _ generator: inout Kit.Generator) {
+    static func mutate(_ bytes: inout [UInt8], _ generator: inout SeededRandom) {
         let value = UInt8(truncatingIfNeeded: generator.next() | 1)
         switch generator.next() % 4 {
         case 0 where !bytes.isEmpty: bytes[Int(generator.next() % UInt64(bytes.count))] ^= value
@@ -24,7 +24,7 @@ import WAWire
     // 4 × 25,000 handshake messages, run as parallel cases.
     @Test(arguments: 0..<4 as Range<UInt64>)
     func garbageHandshakeMessagesNeverCrashOrPass(part: UInt64) throws {
-        var generator = Kit.Generator(seed: 0xF022_1000 + part)
+        var generator = SeededRandom(seed: 0xF022_1000 + part)
         let exchange = try NoiseHandshakeTests.exchange(&generator)
         let freshResponder = NoiseHandshake(role: .responder, staticKeyPair: .generate(using: &generator))
         var passed = 0
@@ -76,7 +76,7 @@ import WAWire
     // 2 × 50,000 frames, run as parallel cases.
     @Test(arguments: 0..<2 as Range<UInt64>)
     func garbageTransportFramesNeverCrashOrDecrypt(part: UInt64) throws {
-        var generator = Kit.Generator(seed: 0xF022_2000 + part)
+        var generator = SeededRandom(seed: 0xF022_2000 + part)
         let exchange = try NoiseHandshakeTests.exchange(&generator)
         var sender = exchange.initiator.split()
         let receiver = exchange.responder.split()

@@ -17,7 +17,7 @@ import Testing
     }
 
     /// A complete handshake, keeping the states just before each read for tampering tests.
-    static func exchange(_ generator: inout Kit.Generator, rules: NoiseHandshake.Rules = .whatsApp) throws -> Exchange {
+    static func exchange(_ generator: inout SeededRandom, rules: NoiseHandshake.Rules = .whatsApp) throws -> Exchange {
         var initiator = NoiseHandshake(
             role: .initiator, staticKeyPair: .generate(using: &generator),
             ephemeralKeyPair: .generate(using: &generator), rules: rules)
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func bothRolesAgreeAndLearnEachOthersStaticKey() throws {
-        var generator = Kit.Generator(seed: 11)
+        var generator = SeededRandom(seed: 11)
         for _ in 0..<5 {
             let initiatorStatic = Curve25519KeyPair.generate(using: &generator)
             let responderStatic = Curve25519KeyPair.generate(using: &generator)
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func tamperingAnyByteOfMessage2Or3Fails() throws {
-        var generator = Kit.Generator(seed: 12)
+        var generator = SeededRandom(seed: 12)
         let exchange = try Self.exchange(&generator)
         let parts2 = [\NoiseHandshake.Message2.ephemeral, \.encryptedStatic, \.encryptedPayload]
         for part in parts2 {
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func tamperingMessage1IsCaughtByMessage2() throws {
-        var generator = Kit.Generator(seed: 13)
+        var generator = SeededRandom(seed: 13)
         for rules in [NoiseHandshake.Rules.whatsApp, .standard] {
             for index in 0..<32 {
                 var initiator = NoiseHandshake(role: .initiator, staticKeyPair: .generate(using: &generator), rules: rules)
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func tamperedTransportFramesFailWithoutAdvancingTheCounter() throws {
-        var generator = Kit.Generator(seed: 14)
+        var generator = SeededRandom(seed: 14)
         let exchange = try Self.exchange(&generator)
         var client = exchange.initiator.split()
         var server = exchange.responder.split()
@@ -144,7 +144,7 @@ import Testing
     }
 
     @Test func stepsOutOfOrderOrInTheWrongRoleAreRefused() throws {
-        var generator = Kit.Generator(seed: 15)
+        var generator = SeededRandom(seed: 15)
         let exchange = try Self.exchange(&generator)
         var responder = NoiseHandshake(role: .responder, staticKeyPair: .generate(using: &generator))
         #expect(throws: NoiseError(.outOfOrder)) { try responder.readMessage2(exchange.message2) }
@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func malformedPartsAreRefusedByLength() throws {
-        var generator = Kit.Generator(seed: 16)
+        var generator = SeededRandom(seed: 16)
         let exchange = try Self.exchange(&generator)
         var responder = NoiseHandshake(role: .responder, staticKeyPair: .generate(using: &generator))
         #expect(throws: NoiseError(.malformedMessage)) {

@@ -110,7 +110,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func phoneAndCompanionAgreeEndToEnd(hosted: Bool) throws {
-        var rng = PairingTestRNG(seed: hosted ? 2 : 1)
+        var rng = SeededRandom(seed: hosted ? 2 : 1)
         let companion = CompanionKeys.generate(using: &rng)
         let phone = Curve25519KeyPair.generate(using: &rng)
         let issued = try ADVIssuedIdentity.issue(

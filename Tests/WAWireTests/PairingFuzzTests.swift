@@ -16,7 +16,7 @@ import Testing
     }
 
     /// Random structural damage: bit flips, overwrites, insertions, deletions, truncation, duplication.
-    static func mutate(_ input: [UInt8], using rng: inout PairingTestRNG) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using rng: inout SeededRandom) -> [UInt8] {
         var bytes = input
         for _ in 0..<Int.random(in: 1...3, using: &rng) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &rng)
@@ -42,7 +42,7 @@ import Testing
         let legacy = Array(valid.dropFirst(PairingQR.prefix.utf8.count).split(separator: UInt8(ascii: ","))
             .prefix(4).joined(separator: [UInt8(ascii: ",")]))
         let symbols = Array("AZaz09+/=,#@:2 ".utf8)
-        var rng = PairingTestRNG(seed: 0x51)
+        var rng = SeededRandom(seed: 0x51)
         var accepted = 0
         var codes: Set<String> = []
         for iteration in 0..<Self.iterations {
@@ -68,7 +68,7 @@ import Testing
 
     @Test func advContainerSurvivesHostileBytes() throws {
         let fixture = try PairingADVTests.Fixture()
-        var rng = PairingTestRNG(seed: 0xAD)
+        var rng = SeededRandom(seed: 0xAD)
         var codes: [String: Int] = [:]
         for iteration in 0..<Self.iterations {
             let container: [UInt8]
@@ -102,7 +102,7 @@ import Testing
         let fixture = try PairingADVTests.Fixture()
         let issued = try fixture.issued()
         let reply = try fixture.vectors.bytes("pair_device_sign", "reply_ADVSignedDeviceIdentity_bytes_deterministic")
-        var rng = PairingTestRNG(seed: 0xAE)
+        var rng = SeededRandom(seed: 0xAE)
         var codes: Set<String> = []
         for iteration in 0..<Self.iterations {
             let bytes = iteration % 2 == 0 ? rng.bytes(Int.random(in: 0...200, using: &rng)) : Self.mutate(reply, using: &rng)
@@ -117,7 +117,7 @@ import Testing
 
     @Test func linkCodeParsingSurvivesHostileText() {
         let symbols = Array("123456789ABCDEFGHJKLMNPQRSTVWXYZabcdxyz0IOU- é".utf8)
-        var rng = PairingTestRNG(seed: 0x1C)
+        var rng = SeededRandom(seed: 0x1C)
         var accepted = 0
         for iteration in 0..<Self.iterations {
             let bytes = iteration % 2 == 0
@@ -132,7 +132,7 @@ import Testing
 
     /// Wrong sizes must be refused before PBKDF2: at 131,072 rounds, a single leak would make this test crawl.
     @Test func linkCodeMessagesOfWrongSizeAreRefusedBeforeTheKDF() throws {
-        var rng = PairingTestRNG(seed: 0x80)
+        var rng = SeededRandom(seed: 0x80)
         let identity = Curve25519KeyPair.generate(using: &rng)
         let code = try LinkCode(parsing: "WTP2CQCZ")
         let companion = LinkCodeCompanion(
@@ -168,7 +168,7 @@ import Testing
     }
 
     @Test func keyBundleSurvivesHostileBytes() throws {
-        var rng = PairingTestRNG(seed: 0xB0)
+        var rng = SeededRandom(seed: 0xB0)
         let companionIdentity = Curve25519KeyPair.generate(using: &rng)
         let primaryIdentity = Curve25519KeyPair.generate(using: &rng)
         let companionEphemeral = Curve25519KeyPair.generate(using: &rng)

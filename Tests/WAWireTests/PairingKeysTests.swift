@@ -26,14 +26,14 @@ import Testing
     }
 
     @Test func generatedKeysAreDistinctAndConsistent() throws {
-        var rng = PairingTestRNG(seed: 7)
+        var rng = SeededRandom(seed: 7)
         let keys = CompanionKeys.generate(using: &rng)
         #expect(keys.signedPreKey.id == 1)
         #expect(keys.signedPreKey.isValid(identityPublicKey: keys.identity.publicKey))
         #expect(keys.advSecret.count == 32)
         #expect(Set([keys.noise.publicKey, keys.identity.publicKey, keys.signedPreKey.keyPair.publicKey]).count == 3)
 
-        var replay = PairingTestRNG(seed: 7)
+        var replay = SeededRandom(seed: 7)
         let again = CompanionKeys.generate(using: &replay)
         #expect(again.identity.privateKey == keys.identity.privateKey)
         #expect(again.registrationID == keys.registrationID)
@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func registrationIDsUseTheFullUInt32Range() {
-        var rng = PairingTestRNG(seed: 11)
+        var rng = SeededRandom(seed: 11)
         let ids = (0..<16).map { _ in CompanionKeys.generate(using: &rng).registrationID }
         #expect(ids.contains { $0 > UInt32(UInt16.max) })
         #expect(ids.contains { $0 > UInt32.max / 2 })

@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func generatedCodesUseOnlyTheAlphabet() throws {
-        var rng = PairingTestRNG(seed: 1)
+        var rng = SeededRandom(seed: 1)
         for _ in 0..<1_000 {
             let code = LinkCode.generate(using: &rng)
             #expect(code.code.utf8.count == 8)
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func aMistypedCodeFailsWhenThePhoneOpensTheBundle() throws {
-        var rng = PairingTestRNG(seed: 3)
+        var rng = SeededRandom(seed: 3)
         let companionIdentity = Curve25519KeyPair.generate(using: &rng)
         let primaryIdentity = Curve25519KeyPair.generate(using: &rng)
         let companion = try LinkCodeCompanion.start(using: &rng)
@@ -157,7 +157,7 @@ import Testing
     }
 
     @Test func phoneChecksBothIdentityKeysInTheBundle() throws {
-        var rng = PairingTestRNG(seed: 4)
+        var rng = SeededRandom(seed: 4)
         let companionIdentity = Curve25519KeyPair.generate(using: &rng)
         let primaryIdentity = Curve25519KeyPair.generate(using: &rng)
         let impostor = Curve25519KeyPair.generate(using: &rng)
@@ -199,7 +199,7 @@ import Testing
     }
 
     @Test func sizesAreCheckedBeforeAnyKeyDerivation() throws {
-        var rng = PairingTestRNG(seed: 5)
+        var rng = SeededRandom(seed: 5)
         let identity = Curve25519KeyPair.generate(using: &rng)
         let companion = LinkCodeCompanion(
             code: try LinkCode(parsing: "11111111"), ephemeral: identity,

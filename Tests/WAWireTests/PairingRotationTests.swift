@@ -16,7 +16,7 @@ import WAWire
         var pairing = try state()
         #expect(pairing.advance()?.ref == "2@two")
         let before = try #require(pairing.currentQR)
-        var rng = PairingTestRNG(seed: 9)
+        var rng = SeededRandom(seed: 9)
         guard case .rotated(let qr?) = pairing.rotateADVSecret(using: &rng) else {
             Issue.record("expected a rotated QR")
             return
@@ -35,14 +35,14 @@ import WAWire
         #expect(pairing.advance() == nil)
         #expect(pairing.advance() == nil)
         let old = pairing.advSecret
-        var rng = PairingTestRNG(seed: 10)
+        var rng = SeededRandom(seed: 10)
         #expect(pairing.rotateADVSecret(using: &rng) == .rotated(qr: nil))
         #expect(pairing.advSecret != old)
     }
 
     @Test func aPendingLinkCodeSecretDefersRotationUntilThatFlowEnds() throws {
         var pairing = try state()
-        var rng = PairingTestRNG(seed: 11)
+        var rng = SeededRandom(seed: 11)
         let derived = [UInt8](repeating: 0xAB, count: 32)
         try pairing.adoptLinkCodeSecret(derived)
         #expect(pairing.isLinkCodeSecretPending)
@@ -64,7 +64,7 @@ import WAWire
 
     @Test func aLinkCodeFlowEndingWithoutARefreshKeepsItsSecret() throws {
         var pairing = try state()
-        var rng = PairingTestRNG(seed: 12)
+        var rng = SeededRandom(seed: 12)
         try pairing.adoptLinkCodeSecret([UInt8](repeating: 0xCD, count: 32))
         #expect(pairing.linkCodeEnded(using: &rng) == nil)
         #expect(pairing.advSecret == [UInt8](repeating: 0xCD, count: 32))

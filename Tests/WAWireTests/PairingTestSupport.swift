@@ -38,33 +38,6 @@ func pairingHex(_ text: String) throws -> [UInt8] {
     }
 }
 
-/// SplitMix64: a seeded generator so fuzz runs and key generation replay exactly.
-struct PairingTestRNG: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var word: UInt64 = 0
-        for index in 0..<count {
-            if index % 8 == 0 { word = next() }
-            bytes[index] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(index % 8)))
-        }
-        return bytes
-    }
-}
-
 /// Hands out recorded bytes in order (little-endian words), so a protocol vector's "random" inputs replay exactly.
 struct PairingReplayRNG: RandomNumberGenerator {
     private var bytes: [UInt8]

@@ -20,7 +20,7 @@ import WAWire
         #expect(pair.privateKey == [0xF8] + [UInt8](repeating: 0xFF, count: 30) + [0x7F])
         let same = try Curve25519KeyPair(privateKey: pair.privateKey)
         #expect(same.publicKey == pair.publicKey)
-        var generator = Kit.Generator(seed: 7)
+        var generator = SeededRandom(seed: 7)
         for _ in 0..<20 {
             let key = Curve25519KeyPair.generate(using: &generator).privateKey
             #expect(key[0] & 0x07 == 0 && key[31] & 0xC0 == 0x40)
@@ -28,7 +28,7 @@ import WAWire
     }
 
     @Test func seededGenerationReproducesAndSystemGenerationDiffers() {
-        var first = Kit.Generator(seed: 8), second = Kit.Generator(seed: 8)
+        var first = SeededRandom(seed: 8), second = SeededRandom(seed: 8)
         #expect(Curve25519KeyPair.generate(using: &first).publicKey == Curve25519KeyPair.generate(using: &second).publicKey)
         #expect(Curve25519KeyPair.generate().publicKey != Curve25519KeyPair.generate().publicKey)
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// Helpers shared by the signature, Noise and frame tests: hex, the JSON vectors, seeded randomness.
+/// Helpers shared by the signature, Noise and frame tests: hex and the JSON vectors.
 enum CryptoTestKit {
     static func bytes(_ hex: String) -> [UInt8] {
         let digits = Array(hex.utf8)
@@ -35,35 +35,5 @@ enum CryptoTestKit {
             node = try #require((node as? [String: Any])?[String(key)], "missing \(path)")
         }
         return bytes(try #require(node as? String, "\(path) is not a string"))
-    }
-
-    /// SplitMix64: a tiny deterministic generator so that every fuzz failure reproduces from its seed.
-    struct Generator: RandomNumberGenerator {
-        private var state: UInt64
-
-        init(seed: UInt64) {
-            state = seed
-        }
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        mutating func bytes(_ count: Int) -> [UInt8] {
-            var bytes = [UInt8]()
-            bytes.reserveCapacity(count)
-            while bytes.count < count {
-                var word = next()
-                for _ in 0..<min(8, count - bytes.count) {
-                    bytes.append(UInt8(truncatingIfNeeded: word))
-                    word >>= 8
-                }
-            }
-            return bytes
-        }
     }
 }

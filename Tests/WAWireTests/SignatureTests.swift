@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func signaturesVerifyUnderLibsignalAndStrictXEdDSARules() throws {
-        var generator = Kit.Generator(seed: 0x5EED_0001)
+        var generator = SeededRandom(seed: 0x5EED_0001)
         var negativeKeys = 0
         for round in 0..<40 {
             let pair = Curve25519KeyPair.generate(using: &generator)

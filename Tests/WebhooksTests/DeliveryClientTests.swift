@@ -10,6 +10,7 @@ import Synchronization
 import Testing
 import WASim
 import Webhooks
+import WAWire
 
 /// The delivery client against real HTTP receivers on 127.0.0.1 (allowPrivate on), and its
 /// refusals with allowPrivate off. Nothing here connects anywhere but the loopback interface:

@@ -2,6 +2,7 @@ import Foundation
 import PairgateTestSupport
 import Testing
 import Webhooks
+import WAWire
 
 /// The retry policy, driven by an injected clock and random source.
 @Suite struct DeliveryPolicyTests {

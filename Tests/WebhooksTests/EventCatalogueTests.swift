@@ -1,6 +1,7 @@
 import Foundation
 import PairgateTestSupport
 import Testing
+import WAWire
 @testable import Webhooks
 
 /// The catalogue's wire form: deterministic, stable, and exactly what docs/webhooks.md shows.

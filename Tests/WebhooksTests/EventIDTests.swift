@@ -2,6 +2,7 @@ import Foundation
 import PairgateTestSupport
 import Testing
 import Webhooks
+import WAWire
 
 /// Event ids are UUIDv7 written as TypeIDs.
 @Suite struct EventIDTests {

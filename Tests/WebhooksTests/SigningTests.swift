@@ -1,6 +1,7 @@
 import Foundation
 import PairgateTestSupport
 import Testing
+import WAWire
 @testable import Webhooks
 
 /// Standard Webhooks signing and verification: the reference libraries' known answer, rotation,

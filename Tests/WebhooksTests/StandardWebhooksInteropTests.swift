@@ -2,6 +2,7 @@ import Foundation
 import PairgateTestSupport
 import Testing
 import Webhooks
+import WAWire
 
 /// An independent implementation checks our signatures: the `standardwebhooks` package from PyPI
 /// (ops/test.sh installs it), and the Python verifier printed in docs/webhooks.md.

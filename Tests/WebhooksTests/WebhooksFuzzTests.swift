@@ -2,6 +2,7 @@ import Foundation
 import NIOPosix
 import PairgateTestSupport
 import Testing
+import WAWire
 @testable import Webhooks
 
 /// Everything a tenant or a receiver controls is parsed here: URLs, Retry-After, the signature

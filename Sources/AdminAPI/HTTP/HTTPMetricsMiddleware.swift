@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Hummingbird
+import WAWire
 
 /// Counts requests by route template, method and status, and times them (until the response head;
 /// a stream's body is not included). Unmatched paths are one route, `unmatched`, so random
@@ -22,10 +23,4 @@ struct HTTPMetricsMiddleware: RouterMiddleware {
     }
 
     private static let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .patch, .delete, .options]
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
 }

@@ -2,6 +2,7 @@ import DevicePool
 import Foundation
 import Hummingbird
 import WAClient
+import WAWire
 
 /// The body of POST /pair.
 struct PairRequest: Decodable, Sendable {

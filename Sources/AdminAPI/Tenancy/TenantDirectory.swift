@@ -3,6 +3,7 @@ import DevicePool
 import Foundation
 import PostgresStore
 import Synchronization
+import WAWire
 
 /// Host → tenant and token → tenant lookups, cached for `ttl` because they run on every request.
 /// Admin changes (disable, host removal, token revocation) clear the cache of every instance at

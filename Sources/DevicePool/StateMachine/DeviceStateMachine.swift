@@ -1,5 +1,6 @@
 import Foundation
 import WAClient
+import WAWire
 
 /// The device lifecycle as a pure value: events in, actions out. A repeated event (a new QR
 /// while showing a QR) is an update, not a transition; an event the current state does not
@@ -241,12 +242,5 @@ extension PairingMethod {
         case .qr: .qr
         case .code: .code
         }
-    }
-}
-
-extension Duration {
-    /// Seconds as a Double, for date arithmetic.
-    public var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import CoreMetrics
 import Metrics
 import WAClient
+import WAWire
 
 /// What every connection actor of one supervisor shares.
 struct PoolContext: Sendable {

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Metrics
 import WAClient
+import WAWire
 
 /// The pool's metrics, created once (swift-metrics; the executable chooses the backend).
 struct PoolMetrics: Sendable {
@@ -41,12 +42,5 @@ struct PoolMetrics: Sendable {
 
     func keepalive(_ change: String) {
         Counter(label: "pairgate_keepalive_changes_total", dimensions: [("change", change)]).increment()
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ attoseconds / 1_000_000_000
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import WAClient
+import WAWire
 
 /// A started pairing: which device it pairs and when it ends at the latest. Its QR codes and
 /// outcome come as `.pairing` events on the bus (`EventBus.pairings.watch`).

@@ -98,7 +98,7 @@ struct ChaosCommand: AsyncParsableCommand {
         switch outcome {
         case .success(let report):
             if let json { try writeJSON(report, to: json) }
-            let failed = report.invariants.filter { !$0.passed }
+            let failed = report.failedInvariants
             if failed.isEmpty && !keepWorkDirectory {
                 try? FileManager.default.removeItem(atPath: work)
             } else {

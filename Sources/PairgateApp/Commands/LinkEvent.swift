@@ -1,5 +1,6 @@
 import Foundation
 import WAClient
+import WAWire
 
 /// One thing `pairgate link` reports: a line of text for people, or with `--json` one JSON object
 /// per line for scripts (the fields are documented in docs/link.md).

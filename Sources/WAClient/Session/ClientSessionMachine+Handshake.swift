@@ -7,7 +7,6 @@ extension ClientSessionMachine {
         guard phase == .idle else {
             return []
         }
-        phase = .handshaking
         guard let noiseKey = try? Curve25519KeyPair(privateKey: credentials.noiseKey) else {
             return terminate(localFailure("the stored noise key is not 32 bytes"))
         }
@@ -36,8 +35,8 @@ extension ClientSessionMachine {
             ephemeralKey: Curve25519KeyPair.generate(using: &random)
         )
         do {
-            let hello = try writer.encode(try handshake.start())
-            self.handshake = handshake
+            let hello = try stream.frame(try handshake.start())
+            state = .handshaking(handshake)
             return [.write(hello), .schedule(.handshake, after: configuration.timeouts.handshake)]
         } catch {
             return terminate(localFailure("cannot start the handshake (\(error))"))
@@ -45,11 +44,8 @@ extension ClientSessionMachine {
     }
 
     /// Verifies ServerHello and the certificate chain, sends ClientFinish and switches to the transport keys.
-    mutating func serverHello(_ frame: [UInt8], now: Date) -> [Action] {
-        guard var handshake else {
-            return []
-        }
-        self.handshake = nil
+    mutating func serverHello(_ frame: [UInt8], handshake: ClientHandshake, now: Date) -> [Action] {
+        var handshake = handshake
         let completion: ClientHandshake.Completion
         do {
             completion = try handshake.receiveServerHello(frame, now: Self.unixSeconds(now))
@@ -62,18 +58,13 @@ extension ClientSessionMachine {
         }
         let finish: [UInt8]
         do {
-            finish = try writer.encode(completion.clientFinish)
+            finish = try stream.frame(completion.clientFinish)
         } catch {
             return terminate(localFailure("cannot frame ClientFinish (\(error))"))
         }
-        transport = completion.transport
-        if case .pair = intent {
-            phase = .pairing
-            pairing = PairingProgress()
-        } else {
-            phase = .loggingIn
-        }
-        return [.cancel(.handshake), .write(finish)] + startKeepalive(now: now)
+        let stage: Stage = if case .pair = intent { .pairing(PairingProgress()) } else { .loggingIn }
+        state = .connected(Connection(transport: completion.transport, stage: stage, keepalive: KeepaliveProgress(since: now)))
+        return [.cancel(.handshake), .write(finish)] + scheduleKeepalive()
     }
 
     private func registrationPayload() -> WAClientPayload? {

@@ -13,24 +13,20 @@ extension ClientSessionMachine {
         var sentAt: Date?
     }
 
-    mutating func startKeepalive(now: Date) -> [Action] {
-        keepalive = KeepaliveProgress(since: now)
-        return scheduleKeepalive()
-    }
-
-    private mutating func scheduleKeepalive() -> [Action] {
-        let low = configuration.keepalive.minimumInterval.timeInterval
-        let high = configuration.keepalive.maximumInterval.timeInterval
+    mutating func scheduleKeepalive() -> [Action] {
+        let low = configuration.keepalive.minimumInterval.seconds
+        let high = configuration.keepalive.maximumInterval.seconds
         let interval = high > low ? Double.random(in: low..<high, using: &random) : low
         return [.schedule(.keepalive, after: .seconds(interval))]
     }
 
     mutating func sendKeepalive(now: Date) -> [Action] {
-        guard !keepalive.isWaiting else {
+        guard var keepalive = connection?.keepalive, !keepalive.isWaiting else {
             return []
         }
         keepalive.isWaiting = true
         keepalive.sentAt = now
+        connection?.keepalive = keepalive
         let ping = Node("iq", ["xmlns": "w:p", "type": "get"])
         return sendIQ(ping, for: .keepalive, timeout: configuration.keepalive.responseDeadline)
     }
@@ -38,20 +34,25 @@ extension ClientSessionMachine {
     /// A result is a success; an error answer or silence past the deadline is a failure, and failures for
     /// longer than the maximum end the connection.
     mutating func keepaliveAnswered(_ outcome: IQOutcome, now: Date) -> [Action] {
+        guard var keepalive = connection?.keepalive else {
+            return []
+        }
+        let sentAt = keepalive.sentAt
         keepalive.isWaiting = false
+        keepalive.sentAt = nil
         if outcome.isResult {
             let wasFailing = keepalive.failures > 0
             keepalive.failures = 0
             keepalive.lastSuccess = now
-            let roundTrip = keepalive.sentAt.map { [Action.keepaliveRoundTrip(.seconds(max(0, now.timeIntervalSince($0))))] } ?? []
-            keepalive.sentAt = nil
+            connection?.keepalive = keepalive
+            let roundTrip = sentAt.map { [Action.keepaliveRoundTrip(.seconds(max(0, now.timeIntervalSince($0))))] } ?? []
             return roundTrip + (wasFailing ? [.emit(.keepaliveRestored)] : []) + scheduleKeepalive()
         }
-        keepalive.sentAt = nil
         keepalive.failures += 1
+        connection?.keepalive = keepalive
         let lost = Action.emit(.keepaliveLost(failures: keepalive.failures, lastSuccess: keepalive.lastSuccess))
         let silence = now.timeIntervalSince(keepalive.lastSuccess ?? keepalive.since)
-        guard silence <= configuration.keepalive.maximumFailureTime.timeInterval else {
+        guard silence <= configuration.keepalive.maximumFailureTime.seconds else {
             return [lost] + terminate(DisconnectReason(
                 stage: .keepalive, category: .keepaliveLost,
                 detail: "no keepalive answer for \(Int(silence)) s (\(keepalive.failures) pings failed)"

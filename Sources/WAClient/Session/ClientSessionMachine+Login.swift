@@ -2,12 +2,6 @@ import Foundation
 import WAWire
 
 extension ClientSessionMachine {
-    /// After `<success>`: what changed in the credentials, and whether a prekey upload is under way.
-    struct Preparation: Sendable {
-        var credentialsChanged = false
-        var isUploading = false
-    }
-
     /// `<success>` (transport.md §6.2): note the server's clock and our LID, then ask for the prekey count.
     mutating func handleSuccess(_ node: Node, now: Date) -> [Action] {
         guard phase == .loggingIn, var account = credentials.account else {
@@ -16,12 +10,13 @@ extension ClientSessionMachine {
         if let offset = Self.serverTimeOffset(node.attribute("t"), now: now) {
             serverTimeOffset = offset
         }
+        var session = Session()
         if let lid = Self.jid(node, "lid")?.description, lid != account.lid {
             account.lid = lid
             credentials.account = account
-            preparation.credentialsChanged = true
+            session.credentialsChanged = true
         }
-        phase = .preparing
+        connection?.stage = .preparing(session)
         return sendIQ(Node("iq", ["xmlns": "encrypt", "type": "get"], [Node("count")]), for: .preKeyCount)
     }
 
@@ -42,25 +37,31 @@ extension ClientSessionMachine {
     }
 
     mutating func preKeyUploadAnswered(_ outcome: IQOutcome, nextID: UInt32) -> [Action] {
-        preparation.isUploading = false
+        guard var session else {
+            return []
+        }
+        session.isUploading = false
         if outcome.isResult {
             credentials.nextPreKeyID = nextID
-            preparation.credentialsChanged = true
+            session.credentialsChanged = true
         }
         switch phase {
         case .preparing:
+            self.session = session
             return sendPassive()
-        case .online where preparation.credentialsChanged:
-            preparation.credentialsChanged = false
+        case .online where session.credentialsChanged:
+            session.credentialsChanged = false
+            self.session = session
             return [.emit(.credentialsUpdated(credentials))]
         default:
+            self.session = session
             return []
         }
     }
 
     /// The server's low-prekey push (`<notification type="encrypt"><count value/>`): refill below the minimum.
     mutating func handlePreKeyNotification(_ node: Node) -> [Action] {
-        guard phase == .online, !preparation.isUploading,
+        guard phase == .online, session?.isUploading == false,
               let count = node.child("count")?.attribute("value").flatMap({ Int($0) }),
               count < configuration.preKeys.minimumOnServer
         else {
@@ -97,7 +98,7 @@ extension ClientSessionMachine {
                 Node("signature", bytes: credentials.signedPreKeySignature),
             ]),
         ])
-        preparation.isUploading = true
+        session?.isUploading = true
         return sendIQ(upload, for: .preKeyUpload(nextID: nextID))
     }
 
@@ -107,15 +108,15 @@ extension ClientSessionMachine {
 
     /// The last step of coming online; like whatsmeow, an error answer does not keep the device offline.
     mutating func passiveAnswered() -> [Action] {
-        guard phase == .preparing, let account = credentials.account else {
+        guard case .preparing(var session) = connection?.stage, let account = credentials.account else {
             return []
         }
-        phase = .online
         var actions: [Action] = []
-        if preparation.credentialsChanged {
-            preparation.credentialsChanged = false
+        if session.credentialsChanged {
+            session.credentialsChanged = false
             actions.append(.emit(.credentialsUpdated(credentials)))
         }
+        connection?.stage = .online(session)
         actions.append(.emit(.online(OnlineInfo(jid: account.jid, lid: account.lid, serverTimeOffset: serverTimeOffset))))
         return actions
     }

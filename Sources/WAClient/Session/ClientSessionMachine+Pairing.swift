@@ -121,7 +121,7 @@ extension ClientSessionMachine {
                 }
                 pairing.qr = qr
             } else {
-                credentials.advSecret = randomBytes(32)
+                credentials.advSecret = random.bytes(32)
             }
             self.pairing = pairing
         }
@@ -343,7 +343,7 @@ extension ClientSessionMachine {
     /// whatsmeow's telemetry id: server time in ms plus three days, modulo one week.
     private func unifiedSessionID(now: Date) -> String {
         let week: Int64 = 7 * 24 * 3600 * 1000
-        let serverMilliseconds = (now.timeIntervalSince1970 + serverTimeOffset.timeInterval) * 1000
+        let serverMilliseconds = (now.timeIntervalSince1970 + serverTimeOffset.seconds) * 1000
         guard serverMilliseconds.isFinite, abs(serverMilliseconds) < 1e15 else {
             return "0"
         }
@@ -363,25 +363,15 @@ extension ClientSessionMachine {
         }
         return .seconds(Double(seconds) - now.timeIntervalSince1970)
     }
-
-    mutating func randomBytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
-    }
 }
 
 extension Date {
     func adding(_ duration: Duration) -> Date {
-        addingTimeInterval(duration.timeInterval)
+        addingTimeInterval(duration.seconds)
     }
 
     /// The time from `now` until this date, never negative.
     func remaining(from now: Date) -> Duration {
         .seconds(max(0, timeIntervalSince(now)))
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

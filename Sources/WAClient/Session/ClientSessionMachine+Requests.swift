@@ -34,7 +34,7 @@ extension ClientSessionMachine {
     }
 
     mutating func handleResponse(_ node: Node, now: Date) -> [Action] {
-        guard let id = node.attribute("id"), let iq = pending.removeValue(forKey: id) else {
+        guard let id = node.attribute("id"), let iq = connection?.pending.removeValue(forKey: id) else {
             return []
         }
         let outcome: IQOutcome = node.attribute("type") == "result" ? .result(node) : .error(node)
@@ -88,7 +88,7 @@ extension ClientSessionMachine {
             guard node.tag == "iq", let bytes = try? encrypted(node) else {
                 return [.complete(request, .failure(ClientRequestError(.invalidRequest)))]
             }
-            pending[id] = .api(request)
+            connection?.pending[id] = .api(request)
             return [.write(bytes), .schedule(.request(id), after: timeout ?? configuration.timeouts.request)]
         case .logout:
             guard phase == .online || phase == .preparing, let account = credentials.account,

@@ -124,7 +124,7 @@ public struct ClientSessionMachine: Sendable {
         case request(String)
     }
 
-    /// Where the connection is.
+    /// Where the connection is, as observers see it; `state` holds what each point needs.
     public enum Phase: Sendable, Hashable {
         /// Not connected yet.
         case idle
@@ -144,25 +144,15 @@ public struct ClientSessionMachine: Sendable {
     /// prekey uploads move `nextPreKeyID`.
     public internal(set) var credentials: DeviceCredentials
     public let intent: ConnectionIntent
-    public internal(set) var phase: Phase = .idle
+    /// Where the connection is, with that point's data (ClientSessionMachine+State.swift).
+    var state = State.idle
 
     let configuration: Configuration
     var random: InjectedRandom
-
-    var handshake: ClientHandshake?
-    var reader = FrameReader()
-    var writer = FrameWriter()
-    var transport: NoiseTransport?
-    let decoder = NodeDecoder()
-
-    /// IQs we sent that wait for an answer, by id.
-    var pending: [String: PendingIQ] = [:]
+    var stream = FrameStream(side: .client)
     let idPrefix: String
     var idCounter: UInt64 = 0
-
-    var pairing: PairingProgress?
-    var preparation = Preparation()
-    var keepalive = KeepaliveProgress()
+    /// The server's clock minus ours, from pair-success or `<success>`.
     var serverTimeOffset: Duration = .zero
 
     /// A machine for one connection of the device with `credentials`. `random` draws ephemeral keys, ADV
@@ -176,7 +166,7 @@ public struct ClientSessionMachine: Sendable {
         self.credentials = credentials
         self.intent = intent
         self.configuration = configuration
-        self.random = InjectedRandom(base: random)
+        self.random = InjectedRandom(random)
         let first = UInt8.random(in: 0...255, using: &self.random)
         let second = UInt8.random(in: 0...255, using: &self.random)
         idPrefix = "\(first).\(second)-"
@@ -206,49 +196,42 @@ public struct ClientSessionMachine: Sendable {
 
     // MARK: Frames
 
+    /// Reads every complete frame of the stream, one at a time: each may end the handshake (and so
+    /// change how the next is read) or the connection.
     private mutating func receive(_ bytes: [UInt8], now: Date) -> [Action] {
         guard phase != .idle else {
             return []
         }
-        do {
-            try reader.append(bytes)
-        } catch {
-            return terminate(violation(stage: phase == .handshaking ? .noise : .stream, "unreadable framing (\(error))"))
-        }
         var actions: [Action] = []
-        while phase != .closed {
-            let frame: [UInt8]?
-            do {
-                frame = try reader.nextFrame()
-            } catch {
-                actions += terminate(violation(stage: phase == .handshaking ? .noise : .stream, "unreadable framing (\(error))"))
-                break
+        do throws(FrameStreamError) {
+            try stream.append(bytes)
+            reading: while true {
+                switch state {
+                case .handshaking(let handshake):
+                    guard let frame = try stream.nextFrame() else {
+                        break reading
+                    }
+                    actions += serverHello(frame, handshake: handshake, now: now)
+                case .connected(var connection):
+                    let stanza = try stream.nextStanza(decryptingWith: &connection.transport)
+                    state = .connected(connection)
+                    guard let stanza else {
+                        break reading
+                    }
+                    // whatsmeow drops a stanza it cannot decode and carries on; so do we.
+                    if case .success(let node) = stanza {
+                        actions += handleNode(node, now: now)
+                    }
+                case .idle, .closed:
+                    break reading
+                }
             }
-            guard let frame else {
-                break
-            }
-            actions += phase == .handshaking ? serverHello(frame, now: now) : transportFrame(frame, now: now)
-        }
-        return actions
-    }
-
-    private mutating func transportFrame(_ frame: [UInt8], now: Date) -> [Action] {
-        guard var transport else {
-            return []
-        }
-        let plaintext: Data
-        do {
-            plaintext = try transport.decrypt(frame)
         } catch {
             // A frame that does not decrypt means the two counters disagree: nothing after it can be read.
-            return terminate(violation(stage: .stream, "a frame failed to decrypt"))
+            let stage: DisconnectReason.Stage = phase == .handshaking && error.code == .unreadableFraming ? .noise : .stream
+            actions += terminate(violation(stage: stage, error.detail))
         }
-        self.transport = transport
-        // whatsmeow drops a stanza it cannot decode and carries on; so do we.
-        guard let node = try? decoder.decode(frame: plaintext) else {
-            return []
-        }
-        return handleNode(node, now: now)
+        return actions
     }
 
     private mutating func handleNode(_ node: Node, now: Date) -> [Action] {
@@ -319,7 +302,7 @@ public struct ClientSessionMachine: Sendable {
         case .keepalive:
             return sendKeepalive(now: now)
         case .request(let id):
-            guard let iq = pending.removeValue(forKey: id) else {
+            guard let iq = connection?.pending.removeValue(forKey: id) else {
                 return []
             }
             return complete(iq, with: .timeout, now: now)
@@ -344,12 +327,11 @@ public struct ClientSessionMachine: Sendable {
     }
 
     mutating func encrypted(_ node: Node) throws -> [UInt8] {
-        guard var transport else {
+        guard case .connected(var connection) = state else {
             throw NoiseError(.outOfOrder)
         }
-        let body = try transport.encrypt(try NodeEncoder.encode(node))
-        self.transport = transport
-        return try writer.encode(body)
+        defer { state = .connected(connection) }
+        return try stream.encrypt(node, with: &connection.transport)
     }
 
     /// Sends an IQ with a fresh id, remembers why, and times it out after `timeout`.
@@ -364,7 +346,7 @@ public struct ClientSessionMachine: Sendable {
         guard phase != .closed else {
             return actions
         }
-        pending[id] = purpose
+        connection?.pending[id] = purpose
         return actions + [.schedule(.request(id), after: timeout ?? configuration.timeouts.request)]
     }
 
@@ -392,18 +374,14 @@ public struct ClientSessionMachine: Sendable {
         guard phase != .closed else {
             return []
         }
-        phase = .closed
         var actions: [Action] = []
-        for (_, iq) in pending.sorted(by: { $0.key < $1.key }) {
+        for (_, iq) in (connection?.pending ?? [:]).sorted(by: { $0.key < $1.key }) {
             if let request = iq.apiRequest {
                 actions.append(.complete(request, .failure(ClientRequestError(.connectionClosed))))
             }
         }
-        pending = [:]
-        handshake = nil
-        transport = nil
-        pairing = nil
-        reader = FrameReader()
+        state = .closed
+        stream = FrameStream(side: .client)
         actions.append(.emit(reason.category == .loggedOut ? .loggedOut(reason) : .disconnected(reason)))
         actions.append(.close(reason))
         return actions

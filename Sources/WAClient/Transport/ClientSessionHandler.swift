@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import WAWire
+import WebSocketMessages
 
 /// Runs one `ClientSessionMachine` on its channel's event loop: feeds it the WebSocket's binary messages,
 /// timer firings and API calls, and carries out its actions (writes, events, timers, the close).

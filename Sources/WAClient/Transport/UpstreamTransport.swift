@@ -3,6 +3,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import NIOWebSocket
+import WebSocketMessages
 
 /// Opens one WebSocket to the upstream: DNS, TCP (to the proxy when there is one), the proxy tunnel, TLS,
 /// the HTTP upgrade. The pipeline ends with a `WebSocketMessageHandler` (whole binary messages as
@@ -78,7 +79,7 @@ struct UpstreamTransport: Sendable {
             channel.eventLoop.makeCompletedFuture {
                 let pipeline = channel.pipeline.syncOperations
                 pipeline.removeHandler(boundSetup.value, promise: nil)
-                try pipeline.addHandler(WebSocketMessageHandler(maximumMessageSize: maximumMessageSize))
+                try pipeline.addHandler(WebSocketMessageHandler(role: .client, maximumMessageSize: maximumMessageSize))
                 try upgraded(channel)
             }
         }

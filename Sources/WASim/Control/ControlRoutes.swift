@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import WAWire
 
 /// The simulator's control API: the simulated phone, faults, stats and the root key, as JSON over HTTP.
 public struct ControlRoutes: Sendable {
@@ -265,12 +266,5 @@ private func describe(_ error: DecodingError) -> String {
             : "invalid field \(context.codingPath.map(\.stringValue).joined(separator: "."))"
     @unknown default:
         "the body is not the expected JSON object"
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -3,7 +3,7 @@ import NIOCore
 
 /// Runs one `SimConnectionMachine` on its channel's event loop: registers the connection with the
 /// `SimWorld`, feeds the machine the client's binary messages, timer firings and the world's deliveries
-/// (hopped onto the event loop), and carries out its writes, timers and close.
+/// (hopped onto the event loop), and carries out its writes, timers, world updates and questions, and close.
 ///
 /// Added by `SimServer`'s connection handler after the upgrade. Per connection it holds the machine, a
 /// small timer table and the world's delivery closure — nothing else — so 10,000 of them stay cheap.
@@ -37,7 +37,7 @@ public final class SimConnectionHandler: ChannelInboundHandler {
                 handler.value.handle(.delivered(delivery, now: Date()))
             }
         }
-        machine = SimConnectionMachine(id: ticket.id, world: world, configuration: configuration, faults: ticket.faults)
+        machine = SimConnectionMachine(id: ticket.id, configuration: configuration, faults: ticket.faults)
         handle(.connected(now: Date()))
     }
 
@@ -60,20 +60,23 @@ public final class SimConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    /// Runs `input` and what follows: a question's answer goes straight back into the machine.
     private func handle(_ input: SimConnectionMachine.Input) {
-        guard var machine else {
-            return
-        }
-        let actions = machine.handle(input)
-        self.machine = machine
-        execute(actions)
-        if machine.phase == .closed {
-            cancelTimers()
+        var next: SimConnectionMachine.Input? = input
+        while let input = next, var machine {
+            let actions = machine.handle(input)
+            self.machine = machine
+            next = execute(actions, of: machine.id)
+            if machine.phase == .closed {
+                cancelTimers()
+            }
         }
     }
 
-    private func execute(_ actions: [SimConnectionMachine.Action]) {
+    /// Carries out `actions`; returns the world's answer when the last one was a question.
+    private func execute(_ actions: [SimConnectionMachine.Action], of connection: SimConnectionID) -> SimConnectionMachine.Input? {
         var wrote = false
+        var answer: SimConnectionMachine.Input?
         for action in actions {
             switch action {
             case .write(let bytes):
@@ -86,6 +89,10 @@ public final class SimConnectionHandler: ChannelInboundHandler {
                 schedule(timer, after: delay)
             case .cancel(let timer):
                 timers.removeValue(forKey: timer)?.cancel()
+            case .update(let update):
+                world.apply(update, from: connection)
+            case .ask(let question):
+                answer = .answered(world.answer(question, from: connection), now: Date())
             case .close:
                 if wrote {
                     context?.flush()
@@ -97,6 +104,7 @@ public final class SimConnectionHandler: ChannelInboundHandler {
         if wrote {
             context?.flush()
         }
+        return answer
     }
 
     private func schedule(_ timer: SimConnectionMachine.Timer, after delay: Duration) {

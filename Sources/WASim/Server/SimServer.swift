@@ -8,6 +8,7 @@ import NIOPosix
 import NIOSSL
 import NIOWebSocket
 import Synchronization
+import WebSocketMessages
 
 /// The simulator's WebSocket listener: plain or TLS, upgrades only `GET <path>` (default `/ws/chat`) and
 /// hands each open socket to `connectionHandler`, which adds the handler that runs the connection (its
@@ -201,7 +202,7 @@ public final class SimServer: Sendable {
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     channel.pipeline.syncOperations.removeHandler(boundRefusal.value, promise: nil)
-                    try channel.pipeline.syncOperations.addHandler(ServerMessageHandler(maximumMessageSize: maximumMessageSize))
+                    try channel.pipeline.syncOperations.addHandler(WebSocketMessageHandler(role: .server, maximumMessageSize: maximumMessageSize))
                     try connectionHandler(channel)
                 }
             }

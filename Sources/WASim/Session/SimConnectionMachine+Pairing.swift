@@ -29,6 +29,20 @@ extension SimConnectionMachine {
         case primaryHelloSent(primary: LinkCodePrimary, ref: [UInt8], account: SimAccount)
     }
 
+    /// A pair-success to send once the world reserved a device number (`Awaiting.pairSuccess`).
+    struct PairSuccessDraft: Sendable {
+        let account: SimAccount
+        let advSecret: [UInt8]
+        let companionIdentity: [UInt8]
+    }
+
+    /// A valid companion_hello, answered once the world took the code pairing (`Awaiting.codePairing`).
+    struct CodePairingOffer: Sendable {
+        let stanzaID: String
+        let phoneNumber: String
+        let wrappedEphemeral: [UInt8]
+    }
+
     /// pair-success on its way: what the reply must countersign and the device it links.
     struct PendingPairSuccess: Sendable {
         let stanzaID: String
@@ -54,34 +68,33 @@ extension SimConnectionMachine {
     // MARK: Refs
 
     /// Serves pair-device with fresh refs (pairing.md §3.1) and puts the first one on the phone's reach.
-    mutating func startRegistration(keys: RegistrationKeys, os: String, now: Date) -> [Action] {
-        phase = .registered
-        let refs = (0..<max(1, configuration.refCount)).map { _ in "2@" + Data(randomBytes(60)).base64EncodedString() }
-        registration = Registration(keys: keys, os: os, refs: refs)
+    mutating func startRegistration(_ handshake: ServerHandshake.Completion, keys: RegistrationKeys, os: String, now: Date) -> [Action] {
+        let refs = (0..<max(1, configuration.refCount)).map { _ in "2@" + Data(random.bytes(60)).base64EncodedString() }
+        state = .connected(Connection(
+            transport: handshake.transport, clientStaticKey: handshake.clientStaticKey,
+            stage: .registered(Registration(keys: keys, os: os, refs: refs))
+        ))
         let stanzaID = nextID()
         let pairDevice = Node("iq", ["from": .server, "type": "set", "id": .string(stanzaID), "xmlns": "md"], [
             Node("pair-device", refs.map { Node("ref", bytes: Array($0.utf8)) }),
         ])
-        world.offerRef(refs[0], connection: id)
-        world.note(.refsServed(id, count: refs.count))
-        return send(pairDevice) + expect(.pairDeviceAck, id: stanzaID)
+        return [.update(.offerRef(refs[0])), .update(.note(.refsServed(id, count: refs.count)))]
+            + send(pairDevice) + expect(.pairDeviceAck, id: stanzaID)
             + [.schedule(.refExpiry, after: configuration.firstRefLifetime)]
     }
 
     mutating func refExpired(now: Date) -> [Action] {
-        guard phase == .registered, var registration, registration.pairing == nil,
-              registration.refIndex < registration.refs.count
-        else {
+        guard var registration, registration.pairing == nil, registration.refIndex < registration.refs.count else {
             return []
         }
-        world.withdrawRef(registration.refs[registration.refIndex])
+        let expired = registration.refs[registration.refIndex]
         registration.refIndex += 1
         self.registration = registration
         guard registration.refIndex < registration.refs.count else {
-            return [.schedule(.pairingWindowClosed, after: configuration.refExhaustionGrace)]
+            return [.update(.withdrawRef(expired)), .schedule(.pairingWindowClosed, after: configuration.refExhaustionGrace)]
         }
-        world.offerRef(registration.refs[registration.refIndex], connection: id)
-        return [.schedule(.refExpiry, after: configuration.laterRefLifetime)]
+        return [.update(.withdrawRef(expired)), .update(.offerRef(registration.refs[registration.refIndex])),
+                .schedule(.refExpiry, after: configuration.laterRefLifetime)]
     }
 
     // MARK: QR scan
@@ -89,20 +102,20 @@ extension SimConnectionMachine {
     /// The phone scanned our current QR: pair-success for the identity it shows (after companion_reg_refresh,
     /// when configured).
     mutating func scanned(_ qr: PairingQR, account: SimAccount, now: Date) -> [Action] {
-        guard phase == .registered, var registration, registration.pairing == nil,
+        guard var registration, registration.pairing == nil,
               registration.refIndex < registration.refs.count, qr.ref == registration.refs[registration.refIndex]
         else {
             return []
         }
         registration.phoneNumber = account.phoneNumber
         self.registration = registration
-        guard qr.noisePublicKey == clientStaticKey else {
-            record(.badSignature, "the QR advertises a noise key other than the handshake's", now: now)
-            return []
+        guard qr.noisePublicKey == connection?.clientStaticKey else {
+            return record(.badSignature, "the QR advertises a noise key other than the handshake's", now: now)
         }
+        var actions: [Action] = []
         if qr.identityPublicKey != registration.keys.identityKey {
             // The phone signs what the QR shows; the client will then refuse the account signature.
-            record(.badSignature, "the QR advertises an identity key other than the registration's", now: now)
+            actions += record(.badSignature, "the QR advertises an identity key other than the registration's", now: now)
         }
         if configuration.refreshRegistrationOnScan {
             guard let previous = registration.secretBeforeRefresh else {
@@ -112,41 +125,42 @@ extension SimConnectionMachine {
                 let refresh = Node("notification", [
                     "from": .server, "type": "companion_reg_refresh", "id": .string(notificationID), "t": .string(Self.unix(now)),
                 ], [Node("companion_reg_refresh")])
-                return send(refresh) + expect(.notificationAck(type: "companion_reg_refresh"), id: notificationID)
+                return actions + send(refresh) + expect(.notificationAck(type: "companion_reg_refresh"), id: notificationID)
             }
             guard qr.advSecret != previous else {
                 // The phone reports that linking failed; no pair-success ever comes (pairing.md §10).
-                record(.wrongOrder, "the QR still advertises the ADV secret from before companion_reg_refresh", now: now)
-                return []
+                return actions + record(.wrongOrder, "the QR still advertises the ADV secret from before companion_reg_refresh", now: now)
             }
         }
-        return sendPairSuccess(
-            account: account, advSecret: qr.advSecret, companionIdentity: qr.identityPublicKey, now: now
-        )
+        return actions + sendPairSuccess(PairSuccessDraft(account: account, advSecret: qr.advSecret, companionIdentity: qr.identityPublicKey))
     }
 
-    /// pair-success on behalf of the phone (pairing.md §4.1), with a freshly reserved device number.
-    mutating func sendPairSuccess(
-        account: SimAccount, advSecret: [UInt8], companionIdentity: [UInt8], now: Date
-    ) -> [Action] {
-        guard var registration, let identity = account.identity,
-              let reserved = world.reserveDevice(phoneNumber: account.phoneNumber)
-        else {
+    /// pair-success on behalf of the phone (pairing.md §4.1), once the world reserved a device number.
+    mutating func sendPairSuccess(_ draft: PairSuccessDraft) -> [Action] {
+        guard registration != nil, draft.account.identity != nil else {
+            return []
+        }
+        return ask(.reserveDevice(phoneNumber: draft.account.phoneNumber), then: .pairSuccess(draft))
+    }
+
+    mutating func reservationAnswered(_ draft: PairSuccessDraft, reservation: SimWorld.Reservation?, now: Date) -> [Action] {
+        let account = draft.account
+        guard var registration, let identity = account.identity, let reservation, let clientStaticKey = connection?.clientStaticKey else {
             return []
         }
         let issued: ADVIssuedIdentity
         do {
             issued = try ADVIssuedIdentity.issue(
-                rawID: account.rawID, timestamp: Self.unixSeconds(now), keyIndex: reserved.keyIndex, hosted: false,
-                account: identity, companionIdentityPublicKey: companionIdentity, advSecret: advSecret, using: &random
+                rawID: account.rawID, timestamp: Self.unixSeconds(now), keyIndex: reservation.keyIndex, hosted: false,
+                account: identity, companionIdentityPublicKey: draft.companionIdentity, advSecret: draft.advSecret, using: &random
             )
         } catch {
             return []
         }
         let device = SimLinkedDevice(
-            phoneNumber: account.phoneNumber, deviceID: reserved.deviceID, lidUser: account.lidUser,
+            phoneNumber: account.phoneNumber, deviceID: reservation.deviceID, lidUser: account.lidUser,
             noisePublicKey: clientStaticKey, identityPublicKey: registration.keys.identityKey,
-            registrationID: registration.keys.registrationID, keyIndex: reserved.keyIndex, linkedAt: now, os: registration.os
+            registrationID: registration.keys.registrationID, keyIndex: reservation.keyIndex, linkedAt: now, os: registration.os
         )
         var children = [
             Node("device-identity", bytes: issued.deviceIdentity),
@@ -160,15 +174,12 @@ extension SimConnectionMachine {
         let success = Node("iq", ["from": .server, "type": "set", "id": .string(stanzaID), "t": .string(Self.unix(now))], [
             Node("pair-success", children),
         ])
-        for ref in registration.refs {
-            world.withdrawRef(ref)
-        }
-        world.withdrawCodePairing(phoneNumber: account.phoneNumber, connection: id)
         registration.phoneNumber = account.phoneNumber
         registration.pairing = PendingPairSuccess(stanzaID: stanzaID, issued: issued, device: device)
         self.registration = registration
-        return [.cancel(.refExpiry), .cancel(.pairingWindowClosed)] + send(success)
-            + expect(.pairSuccessReply, id: stanzaID)
+        return registration.refs.map { .update(.withdrawRef($0)) }
+            + [.update(.withdrawCodePairing(phoneNumber: account.phoneNumber)), .cancel(.refExpiry), .cancel(.pairingWindowClosed)]
+            + send(success) + expect(.pairSuccessReply, id: stanzaID)
     }
 
     /// The client's answer to pair-success: a valid pair-device-sign links the device, then 515 and close.
@@ -182,7 +193,7 @@ extension SimConnectionMachine {
             // The client refused (a bad HMAC or signature, or it could not persist): whatsmeow's error reply.
             let error = node.child("error")
             if error?.attribute("code").flatMap({ Int($0) }) == nil || error?.attribute("text") == nil {
-                record(.malformedStanza, "pair-success refused without <error code text>", now: now)
+                return record(.malformedStanza, "pair-success refused without <error code text>", now: now)
             }
             return []
         }
@@ -197,28 +208,27 @@ extension SimConnectionMachine {
         } catch {
             return violationAndClose(.badSignature, "pair-device-sign refused (\(error.code))", now: now)
         }
-        world.link(pairing.device, connection: id)
         device = pairing.device.jid
-        return send(SimStreamError.restartRequired.node) + close()
+        return [.update(.link(pairing.device))] + send(SimStreamError.restartRequired.node) + close()
     }
 
     // MARK: Code pairing
 
     /// `<link_code_companion_reg>` IQs: companion_hello and companion_finish.
     mutating func linkCodeRequest(_ node: Node, registration request: Node, stanzaID: String, now: Date) -> [Action] {
-        guard phase == .registered, var registration else {
-            record(.wrongOrder, "link_code_companion_reg outside a registration", now: now)
-            return errorAnswer(stanzaID, 400, "bad-request")
+        guard var registration else {
+            return record(.wrongOrder, "link_code_companion_reg outside a registration", now: now)
+                + errorAnswer(stanzaID, 400, "bad-request")
         }
         switch request.attribute("stage") {
         case "companion_hello":
             guard registration.isPairDeviceAcknowledged else {
-                record(.wrongOrder, "companion_hello before pair-device was acknowledged", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return record(.wrongOrder, "companion_hello before pair-device was acknowledged", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
             guard case .idle = registration.code, registration.pairing == nil else {
-                record(.wrongOrder, "a second companion_hello", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return record(.wrongOrder, "a second companion_hello", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
             guard let phoneNumber = Self.phoneNumber(request),
                   let wrapped = request.child("link_code_pairing_wrapped_companion_ephemeral_pub")?.bytes,
@@ -228,38 +238,30 @@ extension SimConnectionMachine {
                   let display = Self.text(request.child("companion_platform_display")), !display.isEmpty,
                   let nonce = request.child("link_code_pairing_nonce"), nonce.bytes == [0] || Self.text(nonce) == "0"
             else {
-                record(.malformedStanza, "companion_hello lacks or garbles a required part", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return record(.malformedStanza, "companion_hello lacks or garbles a required part", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
-            guard authKey == clientStaticKey else {
-                record(.badSignature, "companion_hello's server auth key is not the handshake's noise key", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+            guard authKey == connection?.clientStaticKey else {
+                return record(.badSignature, "companion_hello's server auth key is not the handshake's noise key", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
-            guard world.offerCodePairing(phoneNumber: phoneNumber, connection: id) else {
-                return errorAnswer(stanzaID, 404, "item-not-found")
-            }
-            let ref = Array(("2@" + Data(randomBytes(30)).base64EncodedString()).utf8)
-            registration.phoneNumber = phoneNumber
-            registration.code = .waitingForPhone(phoneNumber: phoneNumber, wrappedEphemeral: wrapped, ref: ref)
-            self.registration = registration
-            return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)], [
-                Node("link_code_companion_reg", [Node("link_code_pairing_ref", bytes: ref)]),
-            ]))
+            let offer = CodePairingOffer(stanzaID: stanzaID, phoneNumber: phoneNumber, wrappedEphemeral: wrapped)
+            return ask(.offerCodePairing(phoneNumber: phoneNumber), then: .codePairing(offer))
         case "companion_finish":
             guard case .primaryHelloSent(let primary, let ref, let account) = registration.code else {
-                record(.wrongOrder, "companion_finish before primary_hello", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return record(.wrongOrder, "companion_finish before primary_hello", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
             guard let bundle = request.child("link_code_pairing_wrapped_key_bundle")?.bytes,
                   let companionIdentity = request.child("companion_identity_public")?.bytes,
                   request.child("link_code_pairing_ref")?.bytes == ref, let identity = account.identity
             else {
-                record(.malformedStanza, "companion_finish lacks or garbles a required part", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return record(.malformedStanza, "companion_finish lacks or garbles a required part", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
             guard companionIdentity == registration.keys.identityKey else {
-                record(.badSignature, "companion_finish's identity key is not the registration's", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return record(.badSignature, "companion_finish's identity key is not the registration's", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
             registration.code = .idle
             self.registration = registration
@@ -268,20 +270,33 @@ extension SimConnectionMachine {
                 advSecret = try primary.finish(wrappedKeyBundle: bundle, companionIdentityPublicKey: companionIdentity, identity: identity)
             } catch {
                 // A mistyped code lands here: the phone tells its user, the companion gets an error.
-                world.withdrawCodePairing(phoneNumber: account.phoneNumber, connection: id)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return [.update(.withdrawCodePairing(phoneNumber: account.phoneNumber))] + errorAnswer(stanzaID, 400, "bad-request")
             }
             let answer = send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
-            return answer + sendPairSuccess(account: account, advSecret: advSecret, companionIdentity: companionIdentity, now: now)
+            return answer + sendPairSuccess(PairSuccessDraft(account: account, advSecret: advSecret, companionIdentity: companionIdentity))
         default:
-            record(.malformedStanza, "link_code_companion_reg with an unknown stage", now: now)
-            return errorAnswer(stanzaID, 400, "bad-request")
+            return record(.malformedStanza, "link_code_companion_reg with an unknown stage", now: now)
+                + errorAnswer(stanzaID, 400, "bad-request")
         }
+    }
+
+    /// The world took the code pairing (or has no such account): the ref for companion_hello, or 404.
+    mutating func codePairingAnswered(_ offer: CodePairingOffer, offered: Bool) -> [Action] {
+        guard offered, var registration else {
+            return errorAnswer(offer.stanzaID, 404, "item-not-found")
+        }
+        let ref = Array(("2@" + Data(random.bytes(30)).base64EncodedString()).utf8)
+        registration.phoneNumber = offer.phoneNumber
+        registration.code = .waitingForPhone(phoneNumber: offer.phoneNumber, wrappedEphemeral: offer.wrappedEphemeral, ref: ref)
+        self.registration = registration
+        return send(Node("iq", ["from": .server, "type": "result", "id": .string(offer.stanzaID)], [
+            Node("link_code_companion_reg", [Node("link_code_pairing_ref", bytes: ref)]),
+        ]))
     }
 
     /// The user typed `code` on the phone: unwrap the companion's key with it and send primary_hello.
     mutating func codeEntered(_ code: LinkCode, account: SimAccount, now: Date) -> [Action] {
-        guard phase == .registered, var registration,
+        guard var registration,
               case .waitingForPhone(let phoneNumber, let wrapped, let ref) = registration.code,
               phoneNumber == account.phoneNumber, let identity = account.identity
         else {
@@ -325,9 +340,5 @@ extension SimConnectionMachine {
             return nil
         }
         return node.text ?? node.bytes.map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    mutating func randomBytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
     }
 }

@@ -5,6 +5,8 @@ extension SimConnectionMachine {
     /// A logged-in device and the order of its first IQs.
     struct LoginSession: Sendable {
         let device: JID
+        /// The device as the world had it at login: what its prekey uploads must match.
+        let linked: SimLinkedDevice
         var hasQueriedPreKeyCount = false
         var isPassiveSet = false
     }
@@ -14,31 +16,42 @@ extension SimConnectionMachine {
 
     // MARK: Login
 
-    /// A login payload: `<success>` when the device is linked with this noise key, `<failure>` otherwise.
-    mutating func login(username: UInt64, device deviceNumber: UInt32, now: Date) -> [Action] {
+    /// A login payload: the world decides whether the device is linked with this noise key, then
+    /// `<success>` or `<failure>`.
+    mutating func login(
+        _ handshake: ServerHandshake.Completion, username: UInt64, device deviceNumber: UInt32, now: Date
+    ) -> [Action] {
+        state = .connected(Connection(transport: handshake.transport, clientStaticKey: handshake.clientStaticKey, stage: .loggingIn))
         guard let deviceID = UInt16(exactly: deviceNumber) else {
-            world.note(.loginRefused(id, reason: 401))
-            return send(Node("failure", ["reason": "401"])) + close()
+            return refuseLogin(reason: 401)
         }
         let jid = JID(user: String(username), device: deviceID, server: .whatsApp)
         if let reason = faults.loginFailure {
-            noteFault("login_failure_\(reason)")
-            world.note(.loginRefused(id, reason: reason))
-            return send(Node("failure", ["reason": .string(String(reason))])) + close()
+            return noteFault("login_failure_\(reason)") + refuseLogin(reason: reason)
         }
-        guard let linked = world.login(jid, noiseKey: clientStaticKey, connection: id) else {
-            world.note(.loginRefused(id, reason: 401))
-            return send(Node("failure", ["reason": "401"])) + close()
+        return ask(.login(jid, noiseKey: handshake.clientStaticKey), then: .login(jid))
+    }
+
+    /// `<success>` when the world logged the device in, `<failure reason="401">` when it is not linked.
+    mutating func loginAnswered(_ jid: JID, linked: SimLinkedDevice?, now: Date) -> [Action] {
+        guard case .loggingIn = connection?.stage else {
+            return []
         }
-        phase = .loggedIn
+        guard let linked else {
+            return refuseLogin(reason: 401)
+        }
+        connection?.stage = .loggedIn(LoginSession(device: jid, linked: linked))
         device = jid
-        session = LoginSession(device: jid)
         return send(Node("success", [
             "t": .string(Self.unix(now)),
             "lid": .jid(linked.lid),
             "location": "sim",
             "creation": .string(Self.unix(linked.linkedAt)),
         ]))
+    }
+
+    private mutating func refuseLogin(reason: Int) -> [Action] {
+        [.update(.note(.loginRefused(id, reason: reason)))] + send(Node("failure", ["reason": .string(String(reason))])) + close()
     }
 
     // MARK: Stanzas from the client
@@ -59,39 +72,34 @@ extension SimConnectionMachine {
 
     private mutating func handleIQ(_ node: Node, now: Date) -> [Action] {
         guard let stanzaID = node.attribute("id"), !stanzaID.isEmpty else {
-            record(.malformedStanza, "an iq without id", now: now)
-            return []
+            return record(.malformedStanza, "an iq without id", now: now)
         }
         switch node.attribute("type") {
         case "result", "error":
-            guard let expectation = expected.removeValue(forKey: stanzaID) else {
-                record(.unexpectedAnswer, "an iq answer to unknown id \(stanzaID)", now: now)
-                return []
+            guard let expectation = connection?.expected.removeValue(forKey: stanzaID) else {
+                return record(.unexpectedAnswer, "an iq answer to unknown id \(stanzaID)", now: now)
             }
             let cancel: [Action] = [.cancel(.answer(stanzaID))]
             switch expectation {
             case .pairDeviceAck:
-                if node.attribute("type") == "result", node.children.isEmpty {
-                    registration?.isPairDeviceAcknowledged = true
-                } else {
-                    record(.malformedStanza, "pair-device must be answered with an empty result", now: now)
+                guard node.attribute("type") == "result", node.children.isEmpty else {
+                    return cancel + record(.malformedStanza, "pair-device must be answered with an empty result", now: now)
                 }
+                registration?.isPairDeviceAcknowledged = true
                 return cancel
             case .pairSuccessReply:
                 return cancel + pairSuccessAnswered(node, now: now)
             case .notificationAck(let type):
-                record(.malformedStanza, "the \(type) notification was answered with an iq instead of an ack", now: now)
-                return cancel
+                return cancel + record(.malformedStanza, "the \(type) notification was answered with an iq instead of an ack", now: now)
             }
         case "get", "set":
             guard node.attribute("to") == JID.serverJID.description else {
-                record(.malformedStanza, "an iq not addressed to s.whatsapp.net", now: now)
-                return errorAnswer(stanzaID, 400, "bad-request")
+                return record(.malformedStanza, "an iq not addressed to s.whatsapp.net", now: now)
+                    + errorAnswer(stanzaID, 400, "bad-request")
             }
             return handleRequest(node, stanzaID: stanzaID, now: now)
         default:
-            record(.malformedStanza, "an iq with type \(node.attribute("type")?.prefix(20) ?? "missing")", now: now)
-            return []
+            return record(.malformedStanza, "an iq with type \(node.attribute("type")?.prefix(20) ?? "missing")", now: now)
         }
     }
 
@@ -120,17 +128,17 @@ extension SimConnectionMachine {
     }
 
     private mutating func handleAck(_ node: Node, now: Date) -> [Action] {
-        guard let stanzaID = node.attribute("id"), let expectation = expected[stanzaID],
+        guard let stanzaID = node.attribute("id"), let expectation = connection?.expected[stanzaID],
               case .notificationAck(let type) = expectation
         else {
-            record(.unexpectedAnswer, "an ack for nothing we sent", now: now)
-            return []
+            return record(.unexpectedAnswer, "an ack for nothing we sent", now: now)
         }
-        expected[stanzaID] = nil
+        connection?.expected[stanzaID] = nil
+        var actions: [Action] = [.cancel(.answer(stanzaID))]
         if node.attribute("class") != "notification" || node.attribute("type") != type {
-            record(.malformedStanza, "the ack of the \(type) notification needs class=notification and type=\(type)", now: now)
+            actions += record(.malformedStanza, "the ack of the \(type) notification needs class=notification and type=\(type)", now: now)
         }
-        return [.cancel(.answer(stanzaID))]
+        return actions
     }
 
     // MARK: Answers
@@ -140,43 +148,42 @@ extension SimConnectionMachine {
         case .answer:
             return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID), "t": .string(Self.unix(now))]))
         case .delay(let delay):
-            noteFault("keepalive_delay")
-            return [.schedule(.keepaliveAnswer(stanzaID), after: delay)]
+            return noteFault("keepalive_delay") + [.schedule(.keepaliveAnswer(stanzaID), after: delay)]
         case .ignore:
-            noteFault("keepalive_ignore")
-            return []
+            return noteFault("keepalive_ignore")
         }
     }
 
     private mutating func preKeyCount(_ stanzaID: String, now: Date) -> [Action] {
-        guard phase == .loggedIn, var session else {
-            record(.wrongOrder, "a prekey count query before login", now: now)
-            return errorAnswer(stanzaID, 401, "not-authorized")
+        guard var session else {
+            return record(.wrongOrder, "a prekey count query before login", now: now) + errorAnswer(stanzaID, 401, "not-authorized")
         }
         session.hasQueriedPreKeyCount = true
         self.session = session
-        let available = world.device(session.device)?.availablePreKeys ?? 0
-        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)], [
+        return ask(.availablePreKeys(session.device), then: .preKeyCount(stanzaID: stanzaID))
+    }
+
+    mutating func preKeyCountAnswered(_ stanzaID: String, available: Int) -> [Action] {
+        send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)], [
             Node("count", ["value": .string(String(available))]),
         ]))
     }
 
     /// Checks the upload's shape (pairing.md §7.1) against the linked device, then counts the keys.
     private mutating func preKeyUpload(_ node: Node, stanzaID: String, now: Date) -> [Action] {
-        guard phase == .loggedIn, let session, let linked = world.device(session.device) else {
-            record(.wrongOrder, "a prekey upload before login", now: now)
-            return errorAnswer(stanzaID, 401, "not-authorized")
+        guard let session else {
+            return record(.wrongOrder, "a prekey upload before login", now: now) + errorAnswer(stanzaID, 401, "not-authorized")
         }
+        var actions: [Action] = []
         if !session.hasQueriedPreKeyCount {
-            record(.wrongOrder, "a prekey upload before the count query", now: now)
+            actions += record(.wrongOrder, "a prekey upload before the count query", now: now)
         }
-        if let problem = Self.uploadProblem(node, device: linked) {
-            record(problem.kind, problem.detail, now: now)
-            return errorAnswer(stanzaID, 400, "bad-request")
+        if let problem = Self.uploadProblem(node, device: session.linked) {
+            return actions + record(problem.kind, problem.detail, now: now) + errorAnswer(stanzaID, 400, "bad-request")
         }
         let count = node.child("list")?.children.count ?? 0
-        _ = world.recordPreKeyUpload(session.device, count: count)
-        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+        return actions + [.update(.recordPreKeyUpload(session.device, count: count))]
+            + send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
     }
 
     /// What is wrong with an upload, if anything.
@@ -219,32 +226,29 @@ extension SimConnectionMachine {
     }
 
     private mutating func passive(_ stanzaID: String, now: Date) -> [Action] {
-        guard phase == .loggedIn, var session else {
-            record(.wrongOrder, "the passive IQ before login", now: now)
-            return errorAnswer(stanzaID, 401, "not-authorized")
+        guard var session else {
+            return record(.wrongOrder, "the passive IQ before login", now: now) + errorAnswer(stanzaID, 401, "not-authorized")
         }
+        var actions: [Action] = []
         if !session.hasQueriedPreKeyCount {
-            record(.wrongOrder, "the passive IQ before the prekey count query", now: now)
+            actions += record(.wrongOrder, "the passive IQ before the prekey count query", now: now)
         }
         session.isPassiveSet = true
         self.session = session
-        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+        return actions + send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
     }
 
     /// remove-companion-device (pairing.md §8): only for the device itself; other connections of it are told.
     private mutating func removeCompanion(_ remove: Node, stanzaID: String, now: Date) -> [Action] {
-        guard phase == .loggedIn, let session else {
-            record(.wrongOrder, "remove-companion-device before login", now: now)
-            return errorAnswer(stanzaID, 401, "not-authorized")
+        guard let session else {
+            return record(.wrongOrder, "remove-companion-device before login", now: now) + errorAnswer(stanzaID, 401, "not-authorized")
         }
         let jid = remove.jidAttribute("jid") ?? remove.attribute("jid").flatMap { JID(parsing: $0) }
         guard jid == session.device, remove.attribute("reason") != nil else {
-            record(.malformedStanza, "remove-companion-device must name this device's JID and a reason", now: now)
-            return errorAnswer(stanzaID, 403, "forbidden")
+            return record(.malformedStanza, "remove-companion-device must name this device's JID and a reason", now: now)
+                + errorAnswer(stanzaID, 403, "forbidden")
         }
-        let answer = send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
-        world.removeDevice(session.device, sparing: id)
-        return answer
+        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)])) + [.update(.removeDevice(session.device))]
     }
 
     mutating func errorAnswer(_ stanzaID: String, _ code: Int, _ text: String) -> [Action] {

@@ -5,9 +5,13 @@ import WAWire
 ///
 /// It runs the handshake with the server's static key and certificate chain, serves pair-device refs, pairs
 /// by QR or code on behalf of the simulated phone, logs devices in, answers keepalive, prekey, passive and
-/// logout IQs, and records every client protocol violation in the `SimWorld`. Rules for the shell:
+/// logout IQs, and reports every client protocol violation. It never touches the shared `SimWorld`: it
+/// returns what should change there, and asks when its next step depends on it. Rules for the shell:
 /// - `.received` takes the bytes of one binary WebSocket message, `.write` gives the bytes of one;
 /// - timers are named; scheduling a name again replaces it; after `.close` they can all be dropped;
+/// - `.update` is applied to the world (`SimWorld.apply(_:from:)`) in order with the other actions;
+/// - `.ask` comes last in its batch: feed `SimWorld.answer(_:from:)` back as `.answered` at once, before
+///   any other input (frames received behind the one that asked wait in the machine until then);
 /// - `.close` means: flush the writes before it, then close the socket; the machine has already told the
 ///   world the connection ended, and ignores later inputs;
 /// - feed `.transportClosed` when the socket closes on its own, and every `SimWorld` delivery as `.delivered`.
@@ -50,6 +54,8 @@ public struct SimConnectionMachine: Sendable {
         case timerFired(Timer, now: Date)
         /// Something from `SimWorld`: the phone, another connection, or a fault.
         case delivered(SimDelivery, now: Date)
+        /// The world's answer to the `.ask` just returned.
+        case answered(SimWorld.Answer, now: Date)
         /// The socket closed on its own.
         case transportClosed
     }
@@ -60,6 +66,10 @@ public struct SimConnectionMachine: Sendable {
         case write([UInt8])
         case schedule(Timer, after: Duration)
         case cancel(Timer)
+        /// Apply this to the world.
+        case update(SimWorld.Update)
+        /// Ask the world, and feed its answer back as `.answered` at once; always the batch's last action.
+        case ask(SimWorld.Question)
         /// Close the socket after the writes before it.
         case close
     }
@@ -80,57 +90,46 @@ public struct SimConnectionMachine: Sendable {
         case keepaliveAnswer(String)
     }
 
-    /// Where the connection is.
+    /// Where the connection is, as observers see it; `state` holds what each point needs.
     public enum Phase: Sendable, Hashable {
         case idle
         case handshaking
         /// A registration: refs, scans, code pairing, pair-success.
         case registered
+        /// A login payload came; the world decides.
+        case loggingIn
         case loggedIn
         case closed
     }
 
     public let id: SimConnectionID
-    public internal(set) var phase = Phase.idle
-    /// The device this connection logged in as, or linked by pairing.
+    /// The device this connection logged in as, or linked by pairing; it stays after the close.
     public internal(set) var device: JID?
 
-    let world: SimWorld
     let configuration: Configuration
     var faults: SimConnectionFaults
     var random: InjectedRandom
-
-    var handshake: ServerHandshake?
-    var reader = FrameReader(intro: .required(allowsRoutingPrefix: true))
-    let decoder = NodeDecoder()
-    /// ClientHello was read; the next handshake frame must be ClientFinish.
-    var expectsClientFinish = false
-    var delayedServerHello: [UInt8]?
-    var transport: NoiseTransport?
-    var clientStaticKey: [UInt8] = []
-
-    var registration: Registration?
-    var session: LoginSession?
-    /// Answers and acks the client owes, by stanza id.
-    var expected: [String: Expectation] = [:]
+    /// Where the connection is, with that point's data (SimConnectionMachine+State.swift).
+    var state = State.idle
+    var stream = FrameStream(side: .server)
+    /// The step waiting for the world's answer; set by `ask`, taken by `.answered`.
+    var awaiting: Awaiting?
     var idCounter: UInt64
     /// Fault labels already counted, so a standing fault counts once per connection.
     var notedFaults: Set<String> = []
 
-    /// A machine for the connection `id` from `world.openConnection`, applying `faults` from its start.
+    /// A machine for the connection `id` from `SimWorld.openConnection`, applying `faults` from its start.
     /// `random` draws refs, ephemeral keys and signatures; seed it only in tests.
     public init(
         id: SimConnectionID,
-        world: SimWorld,
         configuration: Configuration,
         faults: SimConnectionFaults = SimConnectionFaults(),
         random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) {
         self.id = id
-        self.world = world
         self.configuration = configuration
         self.faults = faults
-        self.random = InjectedRandom(base: random)
+        self.random = InjectedRandom(random)
         idCounter = UInt64.random(in: 1_000_000_000...2_000_000_000, using: &self.random)
     }
 
@@ -147,10 +146,11 @@ public struct SimConnectionMachine: Sendable {
             return timerFired(timer, now: now)
         case .delivered(let delivery, let now):
             return deliver(delivery, now: now)
+        case .answered(let answer, let now):
+            return answered(answer, now: now)
         case .transportClosed:
-            phase = .closed
-            world.connectionEnded(id)
-            return []
+            state = .closed
+            return [.update(.connectionEnded)]
         }
     }
 
@@ -161,110 +161,113 @@ public struct SimConnectionMachine: Sendable {
             return []
         }
         if faults.refuse {
-            noteFault("refuse")
-            return close()
+            return noteFault("refuse") + close()
         }
-        phase = .handshaking
-        handshake = ServerHandshake(
+        state = .handshaking(Handshake(server: ServerHandshake(
             staticKey: configuration.staticKey,
             certificateChain: configuration.certificateChain,
             ephemeralKey: Curve25519KeyPair.generate(using: &random)
-        )
+        )))
         return [.schedule(.handshake, after: configuration.handshakeTimeout)]
     }
+
+    private mutating func handshakeFrame(_ frame: [UInt8], handshake: Handshake, now: Date) -> [Action] {
+        var handshake = handshake
+        switch handshake.step {
+        case .awaitingClientHello:
+            let hello: [UInt8]
+            do {
+                hello = try handshake.server.receiveClientHello(frame)
+            } catch {
+                return violationAndClose(.transport, "ClientHello refused (\(error))", now: now)
+            }
+            if faults.dropMidHandshake {
+                return noteFault("drop_mid_handshake") + close()
+            }
+            if let delay = faults.handshakeDelay {
+                // Our own patience starts again when ServerHello is out, or we would end the connection
+                // before the client could notice the delay.
+                handshake.step = .holdingServerHello(hello)
+                state = .handshaking(handshake)
+                return noteFault("handshake_delay") + [.cancel(.handshake), .schedule(.delayedServerHello, after: delay)]
+            }
+            handshake.step = .awaitingClientFinish
+            state = .handshaking(handshake)
+            return sendServerHello(hello)
+        case .holdingServerHello:
+            return violationAndClose(.wrongOrder, "a frame arrived before ServerHello was sent", now: now)
+        case .awaitingClientFinish:
+            let completion: ServerHandshake.Completion
+            do {
+                completion = try handshake.server.receiveClientFinish(frame)
+            } catch {
+                return violationAndClose(.transport, "ClientFinish refused (\(error))", now: now)
+            }
+            var actions: [Action] = [.cancel(.handshake)]
+            switch completion.clientPayload.kind {
+            case .registration(let keys, _, let deviceProps):
+                actions.append(.update(.note(.handshakeCompleted(id, isRegistration: true))))
+                actions += startRegistration(completion, keys: keys, os: deviceProps.os, now: now)
+            case .login(let username, let device):
+                actions.append(.update(.note(.handshakeCompleted(id, isRegistration: false))))
+                actions += login(completion, username: username, device: device, now: now)
+            }
+            return actions
+        }
+    }
+
+    private mutating func sendServerHello(_ hello: [UInt8]) -> [Action] {
+        guard let message = try? stream.frame(hello) else {
+            return close()
+        }
+        return [.write(message), .schedule(.handshake, after: configuration.handshakeTimeout)]
+    }
+
+    // MARK: Frames
 
     private mutating func receive(_ bytes: [UInt8], now: Date) -> [Action] {
         guard phase != .idle else {
             return []
         }
-        do {
-            try reader.append(bytes)
+        do throws(FrameStreamError) {
+            try stream.append(bytes)
         } catch {
-            return violationAndClose(.transport, "unreadable framing (\(error))", now: now)
+            return violationAndClose(.transport, error.detail, now: now)
         }
+        return readFrames(now: now)
+    }
+
+    /// Handles every complete frame received, one at a time (each may end the handshake, and so change
+    /// how the next is read, or the connection); stops while the world's answer to a question is awaited.
+    private mutating func readFrames(now: Date) -> [Action] {
         var actions: [Action] = []
-        while phase != .closed {
-            let frame: [UInt8]?
-            do {
-                frame = try reader.nextFrame()
-            } catch {
-                actions += violationAndClose(.transport, "unreadable framing (\(error))", now: now)
-                break
+        do throws(FrameStreamError) {
+            reading: while awaiting == nil {
+                switch state {
+                case .handshaking(let handshake):
+                    guard let frame = try stream.nextFrame() else {
+                        break reading
+                    }
+                    actions += handshakeFrame(frame, handshake: handshake, now: now)
+                case .connected(var connection):
+                    let stanza = try stream.nextStanza(decryptingWith: &connection.transport)
+                    state = .connected(connection)
+                    switch stanza {
+                    case .success(let node):
+                        actions += handleNode(node, now: now)
+                    case .failure(let error):
+                        actions += record(.malformedStanza, "a stanza did not decode (\(error.code))", now: now)
+                    case nil:
+                        break reading
+                    }
+                case .idle, .closed:
+                    break reading
+                }
             }
-            guard let frame else {
-                break
-            }
-            actions += transport == nil ? handshakeFrame(frame, now: now) : transportFrame(frame, now: now)
+        } catch {
+            actions += violationAndClose(.transport, error.detail, now: now)
         }
         return actions
-    }
-
-    private mutating func handshakeFrame(_ frame: [UInt8], now: Date) -> [Action] {
-        guard var handshake, delayedServerHello == nil else {
-            return violationAndClose(.wrongOrder, "a frame arrived before ServerHello was sent", now: now)
-        }
-        if !expectsClientFinish {
-            let hello: [UInt8]
-            do {
-                hello = try handshake.receiveClientHello(frame)
-            } catch {
-                return violationAndClose(.transport, "ClientHello refused (\(error))", now: now)
-            }
-            self.handshake = handshake
-            expectsClientFinish = true
-            if faults.dropMidHandshake {
-                noteFault("drop_mid_handshake")
-                return close()
-            }
-            if let delay = faults.handshakeDelay {
-                // Our own patience starts again when ServerHello is out, or we would end the connection
-                // before the client could notice the delay.
-                noteFault("handshake_delay")
-                delayedServerHello = hello
-                return [.cancel(.handshake), .schedule(.delayedServerHello, after: delay)]
-            }
-            return [.write(Self.framed(hello)), .schedule(.handshake, after: configuration.handshakeTimeout)]
-        }
-        let completion: ServerHandshake.Completion
-        do {
-            completion = try handshake.receiveClientFinish(frame)
-        } catch {
-            return violationAndClose(.transport, "ClientFinish refused (\(error))", now: now)
-        }
-        self.handshake = nil
-        transport = completion.transport
-        clientStaticKey = completion.clientStaticKey
-        var actions: [Action] = [.cancel(.handshake)]
-        switch completion.clientPayload.kind {
-        case .registration(let keys, _, let deviceProps):
-            world.note(.handshakeCompleted(id, isRegistration: true))
-            actions += startRegistration(keys: keys, os: deviceProps.os, now: now)
-        case .login(let username, let device):
-            world.note(.handshakeCompleted(id, isRegistration: false))
-            actions += login(username: username, device: device, now: now)
-        }
-        return actions
-    }
-
-    private mutating func transportFrame(_ frame: [UInt8], now: Date) -> [Action] {
-        guard var transport else {
-            return []
-        }
-        let plaintext: Data
-        do {
-            plaintext = try transport.decrypt(frame)
-        } catch {
-            return violationAndClose(.transport, "a frame failed to decrypt", now: now)
-        }
-        self.transport = transport
-        let node: Node
-        do {
-            node = try decoder.decode(frame: plaintext)
-        } catch {
-            record(.malformedStanza, "a stanza did not decode (\(error.code))", now: now)
-            return []
-        }
-        return handleNode(node, now: now)
     }
 
     // MARK: Timers and deliveries
@@ -274,27 +277,28 @@ public struct SimConnectionMachine: Sendable {
         case .handshake:
             return phase == .handshaking ? close() : []
         case .delayedServerHello:
-            guard let hello = delayedServerHello else {
+            guard case .handshaking(var handshake) = state, case .holdingServerHello(let hello) = handshake.step else {
                 return []
             }
-            delayedServerHello = nil
-            return [.write(Self.framed(hello)), .schedule(.handshake, after: configuration.handshakeTimeout)]
+            handshake.step = .awaitingClientFinish
+            state = .handshaking(handshake)
+            return sendServerHello(hello)
         case .refExpiry:
             return refExpired(now: now)
         case .pairingWindowClosed:
-            guard phase == .registered, registration?.pairing == nil else {
+            guard let registration, registration.pairing == nil else {
                 return []
             }
             return close()
         case .answer(let stanzaID):
-            guard let expectation = expected.removeValue(forKey: stanzaID) else {
+            guard let expectation = connection?.expected.removeValue(forKey: stanzaID) else {
                 return []
             }
-            record(.missingAnswer, "no answer to \(expectation.what) (id \(stanzaID))", now: now)
+            let missing = record(.missingAnswer, "no answer to \(expectation.what) (id \(stanzaID))", now: now)
             if case .pairSuccessReply = expectation {
-                return close()
+                return missing + close()
             }
-            return []
+            return missing
         case .keepaliveAnswer(let pingID):
             return send(Node("iq", ["from": .server, "type": "result", "id": .string(pingID), "t": .string(Self.unix(now))]))
         }
@@ -333,16 +337,45 @@ public struct SimConnectionMachine: Sendable {
     private mutating func apply(_ fault: SimFault) -> [Action] {
         switch fault {
         case .streamError(let error):
-            noteFault(error.label, always: true)
-            return (transport == nil ? [] : send(error.node)) + close()
+            return noteFault(error.label, always: true) + send(error.node) + close()
         case .keepalive(let behaviour):
             faults.keepalive = behaviour
             notedFaults = notedFaults.filter { !$0.hasPrefix("keepalive_") }
             return []
         case .drop:
-            noteFault("drop", always: true)
-            return close()
+            return noteFault("drop", always: true) + close()
         }
+    }
+
+    // MARK: Questions to the world
+
+    /// Asks the world and stops until the answer: `then` says what the answer is for.
+    mutating func ask(_ question: SimWorld.Question, then step: Awaiting) -> [Action] {
+        awaiting = step
+        return [.ask(question)]
+    }
+
+    private mutating func answered(_ answer: SimWorld.Answer, now: Date) -> [Action] {
+        guard let step = awaiting else {
+            return []
+        }
+        awaiting = nil
+        var actions: [Action]
+        switch (step, answer) {
+        case (.login(let jid), .login(let linked)):
+            actions = loginAnswered(jid, linked: linked, now: now)
+        case (.pairSuccess(let draft), .reservation(let reservation)):
+            actions = reservationAnswered(draft, reservation: reservation, now: now)
+        case (.codePairing(let offer), .codePairingOffered(let offered)):
+            actions = codePairingAnswered(offer, offered: offered)
+        case (.preKeyCount(let stanzaID), .availablePreKeys(let available)):
+            actions = preKeyCountAnswered(stanzaID, available: available)
+        default:
+            // An answer to another question: the shell broke the contract; the step is dropped.
+            actions = []
+        }
+        // Frames that arrived behind the one that asked.
+        return actions + readFrames(now: now)
     }
 
     // MARK: Sending and bookkeeping
@@ -353,16 +386,17 @@ public struct SimConnectionMachine: Sendable {
     }
 
     mutating func send(_ node: Node) -> [Action] {
-        guard var transport else {
+        guard case .connected(var connection) = state else {
             return []
         }
+        let message: [UInt8]
         do {
-            let body = try transport.encrypt(try NodeEncoder.encode(node))
-            self.transport = transport
-            return [.write(Self.framed(body))]
+            message = try stream.encrypt(node, with: &connection.transport)
         } catch {
             return close()
         }
+        state = .connected(connection)
+        return [.write(message)]
     }
 
     /// Waits for the client's answer to `stanzaID`.
@@ -370,7 +404,7 @@ public struct SimConnectionMachine: Sendable {
         guard phase != .closed else {
             return []
         }
-        expected[stanzaID] = expectation
+        connection?.expected[stanzaID] = expectation
         let deadline = if case .pairSuccessReply = expectation { configuration.pairSuccessDeadline } else { configuration.answerDeadline }
         return [.schedule(.answer(stanzaID), after: deadline)]
     }
@@ -379,39 +413,26 @@ public struct SimConnectionMachine: Sendable {
         guard phase != .closed else {
             return []
         }
-        phase = .closed
-        registration = nil
-        transport = nil
-        handshake = nil
-        world.connectionEnded(id)
-        return [.close]
+        state = .closed
+        awaiting = nil
+        return [.update(.connectionEnded), .close]
     }
 
-    func record(_ kind: SimViolation.Kind, _ detail: String, now: Date) {
+    /// A violation of the client's, attributed to its device (or the phone number it pairs for).
+    func record(_ kind: SimViolation.Kind, _ detail: String, now: Date) -> [Action] {
         let who = device?.description ?? registration?.phoneNumber
-        world.record(SimViolation(connection: id, device: who, kind: kind, detail: detail, at: now))
+        return [.update(.record(SimViolation(connection: id, device: who, kind: kind, detail: detail, at: now)))]
     }
 
     mutating func violationAndClose(_ kind: SimViolation.Kind, _ detail: String, now: Date) -> [Action] {
-        record(kind, detail, now: now)
-        return close()
+        record(kind, detail, now: now) + close()
     }
 
-    mutating func noteFault(_ label: String, always: Bool = false) {
+    mutating func noteFault(_ label: String, always: Bool = false) -> [Action] {
         guard always || notedFaults.insert(label).inserted else {
-            return
+            return []
         }
-        world.note(.faultApplied(id, label))
-    }
-
-    /// One frame on the wire: a 3-byte big-endian length, then the body (the server sends no header).
-    static func framed(_ body: some Collection<UInt8>) -> [UInt8] {
-        let count = body.count
-        var message: [UInt8] = []
-        message.reserveCapacity(3 + count)
-        message += [UInt8(truncatingIfNeeded: count >> 16), UInt8(truncatingIfNeeded: count >> 8), UInt8(truncatingIfNeeded: count)]
-        message.append(contentsOf: body)
-        return message
+        return [.update(.note(.faultApplied(id, label)))]
     }
 
     /// Unix seconds; out-of-range clocks read as 0 rather than trapping.

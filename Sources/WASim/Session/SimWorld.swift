@@ -11,7 +11,8 @@ import WAWire
 ///   asynchronously (on its event loop), never by calling into it synchronously;
 /// - **the phone and the control API**: `addAccount`, `scan`, `enterCode`, `devices`, `unlink`,
 ///   `handOutPreKeys`, `deliver(.fault(…), to:)`, and the statistics queries;
-/// - **`SimConnectionMachine`**: the internal methods (offering refs, linking, logging in, violations).
+/// - **`SimConnectionMachine`**: through its shell, which applies the machine's `Update`s and answers its
+///   `Question`s (SimWorld+Connections.swift); the machine itself never touches the world.
 ///
 /// Everything is behind one lock; callbacks (deliveries, the observer) run after it is released.
 public final class SimWorld: Sendable {
@@ -239,7 +240,7 @@ public final class SimWorld: Sendable {
         state.withLock { $0.violationCount }
     }
 
-    // MARK: For SimConnectionMachine
+    // MARK: For the connections' updates and questions
 
     func note(_ event: SimWorldEvent) {
         observer(event)
@@ -290,7 +291,7 @@ public final class SimWorld: Sendable {
     /// Takes the next free device number and the next key index of the account, for a pair-success
     /// about to be sent. Numbers are handed out in turn and reused only once free; nil when all
     /// `maxDeviceID` are linked (the phone has no room for another companion).
-    func reserveDevice(phoneNumber: String) -> (account: SimAccount, deviceID: UInt16, keyIndex: UInt32)? {
+    func reserveDevice(phoneNumber: String) -> Reservation? {
         state.withLock { state in
             guard var account = state.accounts[phoneNumber] else {
                 return nil
@@ -303,8 +304,7 @@ public final class SimWorld: Sendable {
                     return nil
                 }
             }
-            account.nextDeviceID = candidate
-            let reserved = (account, candidate, account.nextKeyIndex)
+            let reserved = Reservation(deviceID: candidate, keyIndex: account.nextKeyIndex)
             account.nextDeviceID = candidate == Self.maxDeviceID ? 1 : candidate + 1
             account.nextKeyIndex &+= 1
             state.accounts[phoneNumber] = account
@@ -341,15 +341,10 @@ public final class SimWorld: Sendable {
         return device
     }
 
-    /// Records an accepted prekey upload; the updated device, nil if it is gone.
-    func recordPreKeyUpload(_ jid: JID, count: Int) -> SimLinkedDevice? {
+    /// Records an accepted prekey upload (nothing when the device is gone).
+    func recordPreKeyUpload(_ jid: JID, count: Int) {
         state.withLock { state in
-            guard var device = state.devices[jid] else {
-                return nil
-            }
-            device.uploadedPreKeys += count
-            state.devices[jid] = device
-            return device
+            state.devices[jid]?.uploadedPreKeys += count
         }
     }
 

@@ -51,7 +51,7 @@ public struct FrameReader: Sendable {
 
     /// Adds the bytes of one received WebSocket message; throws at once if the header or the next
     /// frame's declared length is invalid.
-    public mutating func append(_ bytes: [UInt8]) throws {
+    public mutating func append(_ bytes: [UInt8]) throws(FrameError) {
         if let failure {
             throw failure
         }
@@ -67,7 +67,7 @@ public struct FrameReader: Sendable {
     }
 
     /// The next complete frame body, or nil until more bytes arrive.
-    public mutating func nextFrame() throws -> [UInt8]? {
+    public mutating func nextFrame() throws(FrameError) -> [UInt8]? {
         if let failure {
             throw failure
         }

@@ -13,6 +13,11 @@ public struct FrameWriter: Sendable {
         pendingHeader = Self.intro
     }
 
+    /// A writer that sends `header` before its first frame (none on the server's side).
+    init(header: [UInt8]) {
+        pendingHeader = header
+    }
+
     /// A writer that sends `45 44 00 01 ‖ len24 ‖ routingInfo` before the header (edge routing).
     public init(routingInfo: [UInt8]) throws {
         guard routingInfo.count <= Self.maximumBodySize else {
@@ -22,7 +27,7 @@ public struct FrameWriter: Sendable {
     }
 
     /// The bytes of one WebSocket message carrying `body` as one frame.
-    public mutating func encode(_ body: some Collection<UInt8>) throws -> [UInt8] {
+    public mutating func encode(_ body: some Collection<UInt8>) throws(FrameError) -> [UInt8] {
         guard body.count <= Self.maximumBodySize else {
             throw FrameError(.frameTooLarge)
         }

@@ -12,7 +12,7 @@ public enum MessageID {
         if let ownUser, !ownUser.isEmpty {
             input += Array(ownUser.utf8) + Array("@c.us".utf8)
         }
-        input += PairingRandom.bytes(16, using: &rng)
+        input += rng.bytes(16)
         let hex = Array("0123456789ABCDEF".utf8)
         var id = prefix
         for byte in SHA256.hash(data: input).prefix(9) {

@@ -28,7 +28,7 @@ public enum ADVCompanion {
         using rng: inout some RandomNumberGenerator
     ) throws(PairingError) -> ADVVerifiedIdentity {
         let message = try verifiedMessage(deviceIdentity: deviceIdentity, advSecret: advSecret, identity: identity)
-        let randomness = PairingRandom.bytes(64, using: &rng)
+        let randomness = rng.bytes(64)
         do {
             let signature = try CurveSignature.sign(
                 message.deviceSignatureMessage, privateKey: identity.privateKey, randomness: randomness

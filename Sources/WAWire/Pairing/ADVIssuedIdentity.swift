@@ -35,7 +35,7 @@ public struct ADVIssuedIdentity: Sendable, Hashable {
         let signature: [UInt8]
         do {
             signature = try CurveSignature.sign(
-                message, privateKey: account.privateKey, randomness: PairingRandom.bytes(64, using: &rng)
+                message, privateKey: account.privateKey, randomness: rng.bytes(64)
             )
         } catch {
             throw PairingError(.advEncodingFailed)

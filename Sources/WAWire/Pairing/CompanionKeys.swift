@@ -81,7 +81,7 @@ public struct CompanionKeys: Sendable {
             identity: identity,
             signedPreKey: SignedPreKey(id: SignedPreKey.initialID, keyPair: preKeyPair, signature: signature),
             registrationID: UInt32(truncatingIfNeeded: rng.next()),
-            advSecret: PairingRandom.bytes(32, using: &rng)
+            advSecret: rng.bytes(32)
         )
     }
 }

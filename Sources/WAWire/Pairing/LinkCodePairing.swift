@@ -37,9 +37,9 @@ public struct LinkCodeCompanion: Sendable {
             wrappedPrimaryEphemeral: wrappedPrimaryEphemeral,
             primaryIdentityPublicKey: primaryIdentityPublicKey,
             identity: identity,
-            advRandom: PairingRandom.bytes(32, using: &rng),
-            bundleSalt: PairingRandom.bytes(32, using: &rng),
-            bundleNonce: PairingRandom.bytes(12, using: &rng)
+            advRandom: rng.bytes(32),
+            bundleSalt: rng.bytes(32),
+            bundleNonce: rng.bytes(12)
         )
     }
 
@@ -107,8 +107,8 @@ public struct LinkCodePrimary: Sendable {
             companionWrapped,
             code: code,
             ephemeral: ephemeral,
-            salt: PairingRandom.bytes(32, using: &rng),
-            iv: PairingRandom.bytes(16, using: &rng)
+            salt: rng.bytes(32),
+            iv: rng.bytes(16)
         )
     }
 

@@ -33,8 +33,8 @@ public struct LinkCodeWrappedKey: Sendable, Hashable {
 
     /// Wraps `publicKey` under `code` with a fresh salt and IV from `rng`.
     public init(wrapping publicKey: [UInt8], code: LinkCode, using rng: inout some RandomNumberGenerator) throws(PairingError) {
-        let salt = PairingRandom.bytes(32, using: &rng)
-        let iv = PairingRandom.bytes(16, using: &rng)
+        let salt = rng.bytes(32)
+        let iv = rng.bytes(16)
         try self.init(wrapping: publicKey, code: code, salt: salt, iv: iv)
     }
 

@@ -74,7 +74,7 @@ public struct QRPairingState: Sendable {
             isRotationDeferred = true
             return .deferred
         }
-        advSecret = PairingRandom.bytes(32, using: &rng)
+        advSecret = rng.bytes(32)
         return .rotated(qr: currentQR)
     }
 

@@ -1,4 +1,4 @@
-import PairgateApp
+import WAWire
 import Testing
 
 @Suite("Durations as people write them")

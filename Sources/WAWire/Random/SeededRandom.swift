@@ -1,6 +1,7 @@
-/// SplitMix64: a reproducible generator for code under test that takes a random source (never
-/// for real keys). Shared by the test targets that need one.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+/// A reproducible generator (SplitMix64): the same seed gives the same draws, so a fuzz failure, a
+/// test's keys or a chaos run's fault schedule replay from their seed. Never for keys that protect
+/// anything: production code takes `SystemRandomNumberGenerator`.
+public struct SeededRandom: RandomNumberGenerator, Sendable, Hashable {
     private var state: UInt64
 
     public init(seed: UInt64) {

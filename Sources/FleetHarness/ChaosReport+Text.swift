@@ -1,0 +1,20 @@
+import WAWire
+
+extension ChaosReport {
+    /// The figures, then one PASS or FAIL line per invariant, as the run prints them.
+    public var lines: [String] {
+        var lines = ["figures"]
+        lines.append("  devices \(devices) for \(tenants) tenants; pairing \(pairingSeconds) s (p50 \(Int(pairingP50Milliseconds)) ms, p99 \(Int(pairingP99Milliseconds)) ms)")
+        lines.append("  fault phase \(HumanDuration.format(.seconds(minutes * 60))), seed \(seed): \(fleetEvents) fleet events, \(replacedDevices) replaced, \(removedDevices) removed")
+        lines.append("  live faults: " + liveFaultsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        lines.append("  faults applied by the simulator: " + faultsInjected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        lines.append("  connections accepted \(connectionsAccepted), logins \(logins), protocol violations \(violations); settled in \(settleSeconds) s")
+        for gateway in gateways {
+            lines.append("  gateway \(gateway.instance): RSS \(gateway.residentMiB.map { "\($0) MiB" } ?? "–"), CPU \(gateway.cpuSeconds.map { "\($0) s" } ?? "–")")
+        }
+        lines.append("")
+        lines.append("invariants")
+        lines += invariants.map { "  " + $0.line }
+        return lines
+    }
+}

@@ -1,0 +1,41 @@
+/// The figures and verdicts of one chaos run: printed at its end, and written with `--json`.
+public struct ChaosReport: Codable, Sendable {
+    /// Something the run did, seconds after it started.
+    public struct Event: Codable, Sendable {
+        public var at: Double
+        public var what: String
+    }
+
+    /// A gateway still running at the end, and what it used.
+    public struct Gateway: Codable, Sendable {
+        public var instance: String
+        public var residentMiB: Double?
+        public var cpuSeconds: Double?
+    }
+
+    public var seed: UInt64
+    public var minutes: Double
+    public var devices: Int
+    public var tenants: Int
+    public var pairingSeconds: Double
+    public var pairingP50Milliseconds: Double
+    public var pairingP99Milliseconds: Double
+    public var allOnlineAfterPairingSeconds: Double
+    public var settleSeconds: Double
+    public var events: [Event]
+    public var faultsInjected: [String: Int]
+    public var liveFaultsByKind: [String: Int]
+    public var removedDevices: Int
+    public var replacedDevices: Int
+    public var fleetEvents: Int
+    public var connectionsAccepted: Int
+    public var logins: Int
+    public var violations: Int
+    public var gateways: [Gateway]
+    public var invariants: [FleetInvariants.Check]
+
+    /// The invariants that do not hold; the run failed unless this is empty.
+    public var failedInvariants: [FleetInvariants.Check] {
+        invariants.filter { !$0.passed }
+    }
+}

@@ -1,0 +1,256 @@
+import DevicePool
+import Foundation
+import Logging
+import NIOPosix
+import PostgresClient
+import PostgresStore
+import Synchronization
+import WASim
+import WAWire
+
+/// One `pairgate chaos` run (docs/chaos.md): a real fleet on this machine — PostgreSQL, the
+/// simulator, gateway processes — paired through the API, put through a seeded `ChaosSchedule`,
+/// then checked against the fleet invariants. `cleanup()` stops whatever is still running.
+public final class ChaosRun: Sendable {
+    /// What to run; the same seed gives the same fault schedule.
+    public struct Options: Sendable {
+        public var minutes: Double
+        public var devices: Int
+        public var seed: UInt64
+        /// An existing database instead of a throwaway cluster.
+        public var databaseURL: String?
+        /// With `databaseURL`: the cluster's data folder, so that pg_ctl can restart it.
+        public var dataDirectory: String?
+        /// PostgreSQL's server binaries (initdb, pg_ctl).
+        public var binaries: String?
+        public var gatewayLogLevel = "warning"
+
+        public init(minutes: Double, devices: Int, seed: UInt64) {
+            self.minutes = minutes
+            self.devices = devices
+            self.seed = seed
+        }
+    }
+
+    public let options: Options
+    public let workDirectory: String
+    let state = Mutex(Running())
+    private let started = ContinuousClock.now
+
+    /// Everything the run started, for `cleanup()`, and what it did, for the report.
+    struct Running {
+        var cluster: PostgresCluster?
+        var simulator: Simulator?
+        var gateways: [GatewayProcess] = []
+        var pool: PostgresPool?
+        var threadPool: NIOThreadPool?
+        var events: [ChaosReport.Event] = []
+    }
+
+    /// A run writing its cluster and the gateways' logs under `workDirectory` (which must exist).
+    public init(options: Options, workDirectory: String) {
+        self.options = options
+        self.workDirectory = workDirectory
+    }
+
+    private var elapsed: Double {
+        (ContinuousClock.now - started).seconds
+    }
+
+    func say(_ text: String) {
+        // Straight to the descriptor: CI logs show progress as it happens, not when a buffer fills.
+        FileHandle.standardOutput.write(Data((String(format: "[%6.1fs] ", elapsed) + text + "\n").utf8))
+    }
+
+    func event(_ text: String) {
+        state.withLock { $0.events.append(.init(at: (elapsed * 10).rounded() / 10, what: text)) }
+        say(text)
+    }
+
+    // MARK: The run
+
+    /// Runs the whole chaos run, prints the figures and verdicts, and returns them.
+    public func execute() async throws -> ChaosReport {
+        var random = SeededRandom(seed: options.seed)
+        say("pairgate chaos: \(options.devices) devices, \(HumanDuration.format(.seconds(options.minutes * 60))) of faults, seed \(options.seed), work folder \(workDirectory)")
+
+        // PostgreSQL and the schema.
+        let cluster: PostgresCluster
+        if let url = options.databaseURL {
+            cluster = try await PostgresCluster.existing(url: url, dataDirectory: options.dataDirectory, binaries: options.binaries)
+        } else {
+            cluster = try await PostgresCluster.start(in: workDirectory, binaries: options.binaries)
+        }
+        state.withLock { $0.cluster = cluster }
+        let threadPool = NIOThreadPool(numberOfThreads: 4)
+        threadPool.start()
+        var database = PostgresConfiguration(url: cluster.url)
+        database.maximumConnections = 4
+        let pool = PostgresPool(configuration: database, threadPool: threadPool, logger: Logger(label: "pairgate.chaos.postgres"))
+        state.withLock {
+            $0.pool = pool
+            $0.threadPool = threadPool
+        }
+        try await PairgateSchema.migrator(pool: pool, logger: Logger(label: "pairgate.chaos")).migrate()
+        say("PostgreSQL ready (\(cluster.isThrowaway ? "throwaway cluster" : "given database")), schema current")
+
+        // The simulator, in this process: its stats are read directly.
+        var simConfiguration = SimConfiguration()
+        simConfiguration.server = .init(host: "127.0.0.1", port: 0)
+        simConfiguration.control = .init(host: "127.0.0.1", port: 0)
+        let simulator = try Simulator(configuration: simConfiguration, logger: Logger(label: "pairgate.chaos.sim"))
+        state.withLock { $0.simulator = simulator }
+        let endpoints = try await simulator.start()
+        say("simulator at \(endpoints.webSocketURL)")
+
+        // Gateway A.
+        var linkKey = [UInt8](repeating: 0, count: 32)
+        for index in linkKey.indices { linkKey[index] = UInt8.random(in: 0...255, using: &random) }
+        var gatewayConfiguration = GatewayProcess.Configuration(
+            databaseURL: cluster.url, upstreamURL: endpoints.webSocketURL, upstreamRootKey: simulator.rootPublicKeyHex,
+            masterKey: MasterKey.generate(id: "chaos"), adminToken: "chaos-admin-\(UUID().uuidString)", linkKey: Data(linkKey).base64EncodedString()
+        )
+        gatewayConfiguration.logLevel = options.gatewayLogLevel
+        // Pairing many devices per tenant back to back is the point here, not the per-tenant rate limit.
+        // A debug build on a busy machine may need more than 5 s for the first QR.
+        gatewayConfiguration.extraEnvironment = [
+            "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
+        ]
+        let fleet = GatewayFleet(configuration: gatewayConfiguration, workDirectory: workDirectory) { [self] gateway in
+            state.withLock { $0.gateways.append(gateway) }
+        }
+        try await fleet.start("a1")
+        event("gateway a1 started (pid \(fleet.gateway("a1")?.pid ?? 0))")
+
+        // Tenants, then the pairings: one at a time per tenant, tenants in parallel.
+        let tenantCount = max(1, min(options.devices, (options.devices + 3) / 4))
+        var tenants: [(GatewayClient.Tenant, String)] = []
+        for index in 0..<tenantCount {
+            let tenant = try await fleet.client().createTenant(name: "Chaos \(index)", host: "t\(index).chaos.test")
+            tenants.append((tenant, "1555\(2_000_000 + index)"))
+        }
+        let pairingStart = ContinuousClock.now
+        let pairings = try await pairAll(tenants: tenants, fleet: fleet, simulator: simulator)
+        let pairingSeconds = (ContinuousClock.now - pairingStart).seconds
+        var record = FleetInvariants.RunRecord()
+        record.kept = pairings.map { FleetInvariants.KeptDevice(deviceID: $0.deviceID, jid: $0.jid) }
+        record.pairingsPerformed = pairings.count
+        let latency = LatencySummary(milliseconds: pairings.map(\.milliseconds))
+        say(String(format: "paired %d devices for %d tenants in %.1f s (per pairing p50 %.0f ms, p99 %.0f ms)",
+                   pairings.count, tenantCount, pairingSeconds, latency.p50, latency.p99))
+        let onlineStart = ContinuousClock.now
+        try await waitUntil("every device online", timeout: .seconds(120)) {
+            try await self.onlineCount(pool) == pairings.count && pairings.allSatisfy { simulator.stats.isOnline($0.jid) }
+        }
+        let allOnline = (ContinuousClock.now - onlineStart).seconds
+        say(String(format: "all %d devices online %.1f s after the last pairing", pairings.count, allOnline))
+
+        // The fault phase.
+        let tenantOf = Dictionary(uniqueKeysWithValues: pairings.map { ($0.deviceID, $0.tenant) })
+        let faults = try await faultPhase(
+            fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, record: &record, tenantOf: tenantOf, random: &random
+        )
+
+        // Settle, then check.
+        simulator.faults.clear()
+        let settleStart = ContinuousClock.now
+        let expected = record
+        say("fault phase over: faults disarmed, letting the fleet settle")
+        do {
+            try await waitUntil("the fleet to settle", timeout: .seconds(180)) {
+                try await self.settled(pool: pool, simulator: simulator, record: expected)
+            }
+        } catch {
+            say("the fleet did not settle within 180 s; checking anyway")
+        }
+        let settleSeconds = (ContinuousClock.now - settleStart).seconds
+        say(String(format: "settled after %.1f s", settleSeconds))
+
+        let snapshot = simulator.stats.snapshot(includeDevices: true)
+        let view = FleetInvariants.SimulatorView(
+            maxConcurrentPerDevice: snapshot.maxConcurrentPerDevice,
+            devicesOverOne: snapshot.devicesOverOne,
+            loginsByDevice: Dictionary(uniqueKeysWithValues: (snapshot.devices ?? []).map { ($0.jid, $0.logins) }),
+            onlineDevices: Set((snapshot.devices ?? []).filter { $0.live > 0 }.map(\.jid)),
+            pairingsCompleted: snapshot.pairingsCompleted
+        )
+        let checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record)
+
+        var gateways: [ChaosReport.Gateway] = []
+        for gateway in fleet.running {
+            let usage = await gateway.usage()
+            gateways.append(.init(
+                instance: gateway.instanceID,
+                residentMiB: usage.map { Self.tenths(Double($0.residentBytes) / 1_048_576) },
+                cpuSeconds: usage.map { Self.tenths($0.cpuSeconds) }
+            ))
+        }
+        let report = ChaosReport(
+            seed: options.seed, minutes: options.minutes, devices: options.devices, tenants: tenantCount,
+            pairingSeconds: Self.tenths(pairingSeconds), pairingP50Milliseconds: latency.p50.rounded(),
+            pairingP99Milliseconds: latency.p99.rounded(), allOnlineAfterPairingSeconds: Self.tenths(allOnline),
+            settleSeconds: Self.tenths(settleSeconds), events: state.withLock { $0.events },
+            faultsInjected: snapshot.faultsInjected, liveFaultsByKind: faults.live,
+            removedDevices: record.removed.count, replacedDevices: faults.replaced, fleetEvents: record.fleetEvents,
+            connectionsAccepted: snapshot.connectionsAccepted, logins: snapshot.logins, violations: snapshot.violationCount,
+            gateways: gateways, invariants: checks
+        )
+        FileHandle.standardOutput.write(Data((([""] + report.lines).joined(separator: "\n") + "\n").utf8))
+        return report
+    }
+
+    /// Stops every gateway (SIGTERM, then SIGKILL), the simulator and a throwaway cluster. Idempotent.
+    public func cleanup() async {
+        let running = state.withLock { state -> Running in
+            defer {
+                state.gateways = []
+                state.simulator = nil
+                state.cluster = nil
+                state.pool = nil
+                state.threadPool = nil
+            }
+            return state
+        }
+        for gateway in running.gateways where !gateway.process.hasExited {
+            await gateway.terminate(grace: .seconds(10))
+        }
+        await running.simulator?.shutdown()
+        await running.pool?.close()
+        try? await running.threadPool?.shutdownGracefully()
+        await running.cluster?.destroy()
+    }
+
+    private static func tenths(_ value: Double) -> Double {
+        (value * 10).rounded() / 10
+    }
+
+    // MARK: Waiting and reading
+
+    private func onlineCount(_ pool: PostgresPool) async throws -> Int {
+        Int(try await pool.query("SELECT count(*)::bigint FROM devices WHERE state = 'online'")[0].decode(0, as: Int64.self))
+    }
+
+    func state(of device: UUID, pool: PostgresPool) async throws -> String {
+        try await pool.query("SELECT state FROM devices WHERE id = $1", [device])[0].decode(0)
+    }
+
+    private func settled(pool: PostgresPool, simulator: Simulator, record: FleetInvariants.RunRecord) async throws -> Bool {
+        let rows = try await pool.query("SELECT id, state FROM devices")
+        var states: [UUID: String] = [:]
+        for row in rows { states[try row.decode(0)] = try row.decode(1) }
+        let open = try await pool.query("SELECT count(*)::bigint FROM pairing_sessions WHERE ended_at IS NULL")[0].decode(0, as: Int64.self)
+        return open == 0
+            && record.kept.allSatisfy { states[$0.deviceID] == "online" && simulator.stats.isOnline($0.jid) }
+            && record.removed.allSatisfy { states[$0.deviceID] == "logged_out" }
+    }
+
+    /// Polls `condition` every 250 ms until it holds; throws after `timeout`.
+    func waitUntil(_ what: String, timeout: Duration, _ condition: @Sendable () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if (try? await condition()) == true { return }
+            guard ContinuousClock.now < deadline else { throw FleetHarnessError("timed out waiting for \(what)") }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+}

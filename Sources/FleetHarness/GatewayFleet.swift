@@ -1,0 +1,34 @@
+import Synchronization
+
+/// The gateway processes of a chaos run by instance id, and a client for any live one.
+final class GatewayFleet: Sendable {
+    private let configuration: GatewayProcess.Configuration
+    private let workDirectory: String
+    private let onStart: @Sendable (GatewayProcess) -> Void
+    private let gateways = Mutex<[String: GatewayProcess]>([:])
+
+    /// `onStart` sees every gateway started, so that the run can stop it whatever happens.
+    init(configuration: GatewayProcess.Configuration, workDirectory: String, onStart: @escaping @Sendable (GatewayProcess) -> Void) {
+        self.configuration = configuration
+        self.workDirectory = workDirectory
+        self.onStart = onStart
+    }
+
+    func start(_ instance: String) async throws {
+        let gateway = try await GatewayProcess.start(instanceID: instance, configuration: configuration, workDirectory: workDirectory)
+        onStart(gateway)
+        gateways.withLock { $0[instance] = gateway }
+    }
+
+    func gateway(_ instance: String) -> GatewayProcess? { gateways.withLock { $0[instance] } }
+
+    var running: [GatewayProcess] {
+        gateways.withLock { $0.values.filter { !$0.process.hasExited }.sorted { $0.instanceID < $1.instanceID } }
+    }
+
+    /// A client of a running gateway (the first by instance id).
+    func client() throws -> GatewayClient {
+        guard let gateway = running.first else { throw FleetHarnessError("no gateway is running") }
+        return GatewayClient(baseURL: gateway.baseURL, adminToken: configuration.adminToken)
+    }
+}

@@ -1,0 +1,91 @@
+import WAWire
+
+extension SimWorld {
+    /// A change one connection's `SimConnectionMachine` makes to the world; its shell applies it with
+    /// `apply(_:from:)` in the order the machine returned it.
+    public enum Update: Sendable {
+        /// Tell the observer (statistics).
+        case note(SimWorldEvent)
+        case record(SimViolation)
+        /// Put a QR ref on the connection's screen, so that scanning it reaches the connection.
+        case offerRef(String)
+        case withdrawRef(String)
+        /// The connection no longer waits for a code typed on this phone.
+        case withdrawCodePairing(phoneNumber: String)
+        /// The client countersigned pair-success: the device is linked.
+        case link(SimLinkedDevice)
+        /// The logged-in device uploaded this many one-time prekeys, and they were accepted.
+        case recordPreKeyUpload(JID, count: Int)
+        /// The logged-in device removed itself: its other connections get `.deviceRemoved`.
+        case removeDevice(JID)
+        /// The connection ended: its refs, code pairing and login are forgotten.
+        case connectionEnded
+    }
+
+    /// What a machine asks the world when its next step depends on shared state; the shell feeds
+    /// `answer(_:from:)` back to the machine at once.
+    public enum Question: Sendable, Hashable {
+        /// Log the device in with this Noise key; its other connections are replaced.
+        case login(JID, noiseKey: [UInt8])
+        /// Take the next device number and key index of the phone's account, for a pair-success.
+        case reserveDevice(phoneNumber: String)
+        /// Wait for the phone of this number to enter a code, if there is such an account.
+        case offerCodePairing(phoneNumber: String)
+        /// The device's prekeys uploaded and not yet handed out.
+        case availablePreKeys(JID)
+    }
+
+    /// The world's answer to a `Question`, case for case.
+    public enum Answer: Sendable, Hashable {
+        /// The linked device, or nil: not linked, or linked with another Noise key.
+        case login(SimLinkedDevice?)
+        /// Nil without such an account, or with every device number taken.
+        case reservation(Reservation?)
+        case codePairingOffered(Bool)
+        case availablePreKeys(Int)
+    }
+
+    /// A device number and ADV key index taken for one pair-success.
+    public struct Reservation: Sendable, Hashable {
+        public let deviceID: UInt16
+        public let keyIndex: UInt32
+    }
+
+    /// Applies one connection's change.
+    public func apply(_ update: Update, from connection: SimConnectionID) {
+        switch update {
+        case .note(let event):
+            note(event)
+        case .record(let violation):
+            record(violation)
+        case .offerRef(let ref):
+            offerRef(ref, connection: connection)
+        case .withdrawRef(let ref):
+            withdrawRef(ref)
+        case .withdrawCodePairing(let phoneNumber):
+            withdrawCodePairing(phoneNumber: phoneNumber, connection: connection)
+        case .link(let device):
+            link(device, connection: connection)
+        case .recordPreKeyUpload(let jid, let count):
+            recordPreKeyUpload(jid, count: count)
+        case .removeDevice(let jid):
+            removeDevice(jid, sparing: connection)
+        case .connectionEnded:
+            connectionEnded(connection)
+        }
+    }
+
+    /// Answers one connection's question.
+    public func answer(_ question: Question, from connection: SimConnectionID) -> Answer {
+        switch question {
+        case .login(let jid, let noiseKey):
+            .login(login(jid, noiseKey: noiseKey, connection: connection))
+        case .reserveDevice(let phoneNumber):
+            .reservation(reserveDevice(phoneNumber: phoneNumber))
+        case .offerCodePairing(let phoneNumber):
+            .codePairingOffered(offerCodePairing(phoneNumber: phoneNumber, connection: connection))
+        case .availablePreKeys(let jid):
+            .availablePreKeys(device(jid)?.availablePreKeys ?? 0)
+        }
+    }
+}
