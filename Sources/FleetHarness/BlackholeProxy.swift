@@ -51,8 +51,13 @@ public final class BlackholeProxy: Sendable {
         try await start(upstream: SocketAddress.makeAddressResolvingHost(upstreamHost, port: upstreamPort))
     }
 
-    /// Listens on 127.0.0.1 and forwards to `upstream` (TCP, or a Unix socket such as
-    /// PostgreSQL's `<dir>/.s.PGSQL.<port>`); returns the port.
+    /// Listens on 127.0.0.1 and forwards to the Unix socket at `path`, such as PostgreSQL's
+    /// `<socket dir>/.s.PGSQL.<port>` (`PostgresCluster` listens on nothing else); returns the port.
+    public func start(upstreamUnixSocket path: String) async throws -> Int {
+        try await start(upstream: SocketAddress(unixDomainSocketPath: path))
+    }
+
+    /// Listens on 127.0.0.1 and forwards to `upstream`; returns the port.
     public func start(upstream: SocketAddress) async throws -> Int {
         let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -41,8 +41,20 @@ struct BlackholeProxyTests {
             #expect(stats.bytesFromUpstream > 0)
             #expect(!stats.isBlackholed)
             await pool.close()
-            try await eventually("the closed connection unlinked") { proxy.stats.forwarding == 0 }
+            try await eventually("the closed connection unlinked", limit: .seconds(30)) { proxy.stats.forwarding == 0 }
         }
+    }
+
+    @Test func aClusterOnAUnixSocketIsReachedOverTCP() async throws {
+        let cluster = try await TemporaryCluster.start()
+        let proxy = BlackholeProxy()
+        let port = try await proxy.start(upstreamUnixSocket: "\(cluster.dataDirectory)/.s.PGSQL.\(cluster.port)")
+        let pool = makePool(PostgresConfiguration(url: "host=127.0.0.1 port=\(port) user=postgres dbname=postgres"))
+        let one: Int = try await pool.query("SELECT 1")[0].decode(0)
+        #expect(one == 1)
+        #expect(proxy.stats.forwarding == 1)
+        await pool.close()
+        await proxy.stop()
     }
 
     @Test func whileBlackholedQueriesAndConnectsHangUntilTheClientsTimeouts() async throws {
@@ -76,7 +88,7 @@ struct BlackholeProxyTests {
             await proxy.blackhole()
             // Sent while blackholed: it waits in the buffers and runs once healed.
             let waiting = Task { try await pool.query("INSERT INTO marks VALUES (1) RETURNING n") }
-            try await eventually("the insert holds the connection") { pool.counts.idle == 0 }
+            try await eventually("the insert holds the connection", limit: .seconds(30)) { pool.counts.idle == 0 }
             await proxy.heal()
             #expect(try await waiting.value[0].decode(0, as: Int.self) == 1)
 
@@ -97,7 +109,7 @@ struct BlackholeProxyTests {
             await proxy.blackhole()
             let pool = makePool(configuration)
             let connecting = Task { try await pool.query("SELECT 42") }
-            try await eventually("the connection is held", pause: .milliseconds(10)) { proxy.stats.held == 1 }
+            try await eventually("the connection is held", limit: .seconds(30), pause: .milliseconds(10)) { proxy.stats.held == 1 }
             await proxy.heal()
             #expect(try await connecting.value[0].decode(0, as: Int.self) == 42)
             #expect(proxy.stats.forwarding == 1)
