@@ -334,7 +334,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient", "PostgresStore", "DevicePool", "WAClient", "PairgateTestSupport"],
+            dependencies: [
+                "PostgresClient", "PostgresStore", "DevicePool", "WAClient", "FleetHarness", "PairgateTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -150,6 +150,15 @@ extension PairgateConfiguration {
             if let seconds = try settings.int("database.statement_timeout_seconds", in: 0...3600) {
                 database.statementTimeout = seconds == 0 ? nil : .seconds(seconds)
             }
+            if let seconds = try settings.int("database.response_timeout_seconds", in: 1...3600) {
+                database.responseTimeout = .seconds(seconds)
+            }
+            try resolveKeepalive(settings, into: &database)
+            if let millis = try settings.int("database.tcp_user_timeout_ms", in: 0...3_600_000) {
+                database.tcpUserTimeout = millis == 0 ? nil : .milliseconds(millis)
+            }
+            database.preparedStatementCacheSize = try settings.int("database.prepared_statement_cache_size", in: 0...10_000)
+                ?? database.preparedStatementCacheSize
             configuration.database = database
         }
         configuration.masterKey = try settings.string("credentials.master_key", secret: true)
@@ -172,6 +181,23 @@ extension PairgateConfiguration {
             configuration.logLevel = parsed
         }
         return configuration
+    }
+
+    /// `database.keepalive_*`: idle 0 turns TCP keepalives off.
+    private static func resolveKeepalive(_ settings: Settings, into database: inout PostgresConfiguration) throws {
+        var keepalive = database.keepalive ?? PostgresConfiguration.TCPKeepalive()
+        if let seconds = try settings.int("database.keepalive_idle_seconds", in: 0...7200) {
+            guard seconds > 0 else {
+                database.keepalive = nil
+                return
+            }
+            keepalive.idle = .seconds(seconds)
+        }
+        if let seconds = try settings.int("database.keepalive_interval_seconds", in: 1...600) {
+            keepalive.interval = .seconds(seconds)
+        }
+        keepalive.count = try settings.int("database.keepalive_count", in: 1...100) ?? keepalive.count
+        database.keepalive = keepalive
     }
 
     private static func resolveHTTP(_ settings: Settings, into http: inout HTTP) throws {

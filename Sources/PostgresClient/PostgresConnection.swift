@@ -1,4 +1,5 @@
 import CLibPQ
+import Crypto
 
 #if canImport(Glibc)
 import Glibc
@@ -8,40 +9,52 @@ import Darwin
 
 /// One libpq connection. Every method blocks its thread, so the pool calls them only from its
 /// dedicated `NIOThreadPool`; one caller at a time owns a connection (enforced by the pool).
+/// Every wait for the server is bounded by the response timeout and can be interrupted from
+/// another thread (`interrupt()`); a connection whose wait ended either way is broken for good.
 public final class PostgresConnection: @unchecked Sendable {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
+    /// Interrupts the connection's waits; shared with a listener that stops them all at once.
+    let wake: WakePipe
+    /// The client's limit for each answer; nil waits as long as the kernel keeps the socket.
+    let responseTimeout: Duration?
+    /// Named prepared statements on this connection, by SQL text and parameter types.
+    private var statements: [StatementKey: String] = [:]
+    /// Names the server still holds for statements that must be prepared anew (their result type
+    /// changed): deallocated before that, since a failing PREPARE would abort a transaction.
+    private var outdated: Set<String> = []
+    private let statementCacheSize: Int
     private var finished = false
+    /// A wait was abandoned midway (deadline, interruption): what the server sends next is unknown.
+    var abandoned = false
 
-    private init(handle: OpaquePointer) {
+    private init(handle: OpaquePointer, wake: WakePipe, configuration: PostgresConfiguration) {
         self.handle = handle
+        self.wake = wake
+        self.responseTimeout = configuration.effectiveResponseTimeout
+        self.statementCacheSize = max(0, configuration.preparedStatementCacheSize)
     }
 
     deinit {
         if !finished { PQfinish(handle) }
     }
 
-    /// Closes the connection (sends Terminate); the object must not be used afterwards.
+    /// Closes the connection (sends Terminate without waiting); the object must not be used afterwards.
     public func close() {
         guard !finished else { return }
         finished = true
         PQfinish(handle)
     }
 
-    /// Opens a connection; blocks for at most the configured connect timeout.
+    /// Opens a connection; blocks for at most the configured connect timeout (per address).
     public static func connect(_ configuration: PostgresConfiguration) throws -> PostgresConnection {
-        var keywords = ["dbname", "connect_timeout", "fallback_application_name"]
-        var values = [
-            configuration.url,
-            String(max(2, Int(configuration.connectTimeout.components.seconds))),
-            configuration.applicationName,
-        ]
-        if let timeout = configuration.statementTimeout {
-            let millis = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
-            keywords.append("options")
-            values.append("-c statement_timeout=\(millis)")
-        }
-        let connection: OpaquePointer? = withCStrings(keywords) { keywordPointers in
-            withCStrings(values) { valuePointers in
+        try connect(configuration, wake: WakePipe())
+    }
+
+    /// Opens a connection whose waits `wake` interrupts.
+    static func connect(_ configuration: PostgresConfiguration, wake: WakePipe) throws -> PostgresConnection {
+        let parameters = configuration.connectionParameters
+        let connection: OpaquePointer? = withCStrings(parameters.map(\.keyword)) { keywordPointers in
+            withCStrings(parameters.map(\.value)) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
             }
         }
@@ -56,107 +69,109 @@ public final class PostgresConnection: @unchecked Sendable {
         // libpq prints NOTICEs to stderr by default ("relation already exists, skipping"); they are
         // not errors and would only clutter the gateway's output.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
-        return PostgresConnection(handle: connection)
+        // Sending never blocks either: a full socket buffer (a peer that stopped reading) waits in
+        // our poll, under the deadline, instead of inside libpq.
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            PQfinish(connection)
+            throw PostgresError(.connectionFailed, detail: "libpq refused non-blocking mode")
+        }
+        return PostgresConnection(handle: connection, wake: wake, configuration: configuration)
     }
 
-    /// Whether libpq considers the connection dead; a dead connection is never reused.
-    public var isBroken: Bool { PQstatus(handle) != CONNECTION_OK }
+    /// Whether the connection is dead or was given up; such a connection is never reused.
+    public var isBroken: Bool { abandoned || PQstatus(handle) != CONNECTION_OK }
+
+    /// Ends the wait of a call running on this connection at once, from any thread: that call
+    /// throws `poolClosed`, and the connection is broken for good. Used by `PostgresPool.close`.
+    func interrupt() {
+        wake.signal()
+    }
 
     /// Checks an idle connection without a round trip. A pooled connection LISTENs on nothing, so
     /// an idle backend has nothing to say: a readable socket means it said goodbye (a restart sends
-    /// FATAL 57P01, then closes). Rare harmless messages (a ParameterStatus after a reload) only
-    /// cost a reconnect.
+    /// FATAL 57P01, then closes) or the kernel gave up on the peer (keepalives). Rare harmless
+    /// messages (a ParameterStatus after a reload) only cost a reconnect.
     func isDeadWhileIdle() -> Bool {
         if isBroken { return true }
         var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, 0) != 0
     }
 
-    /// Runs one parameterized statement with every parameter and every result column in binary.
+    // MARK: Statements
+
+    /// Runs one parameterized statement with every parameter and every result column in binary,
+    /// as a named prepared statement of this connection (prepared on its first use here).
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresEncodable] = []) throws -> PostgresRows {
         let values = parameters.map(\.postgresValue)
-        let types = values.map(\.oid)
-        let lengths = values.map { Int32($0.bytes?.count ?? 0) }
-        let formats = [Int32](repeating: 1, count: values.count)
-        let result: OpaquePointer? = withParameterPointers(values) { pointers in
-            PQexecParams(handle, sql, Int32(values.count), types, pointers, lengths, formats, 1)
-        }
-        return try consume(result)
-    }
-
-    /// Runs a script of one or more statements without parameters (migrations, LISTEN).
-    public func execute(script: String) throws {
-        _ = try consume(PQexec(handle, script))
-    }
-
-    /// Turns a libpq result into rows or a typed error, always freeing it.
-    private func consume(_ result: OpaquePointer?) throws -> PostgresRows {
-        guard let result else {
-            throw connectionError()
-        }
-        defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-            return copyRows(result)
-        default:
-            throw resultError(result)
-        }
-    }
-
-    private func copyRows(_ result: OpaquePointer) -> PostgresRows {
-        let rowCount = Int(PQntuples(result))
-        let columnCount = Int(PQnfields(result))
-        var columns: [PostgresColumn] = []
-        columns.reserveCapacity(columnCount)
-        for column in 0..<columnCount {
-            columns.append(PostgresColumn(
-                name: PQfname(result, Int32(column)).map { String(cString: $0) } ?? "",
-                oid: PQftype(result, Int32(column))
-            ))
-        }
-        var storage: [UInt8] = []
-        var cells: [Range<Int>?] = []
-        cells.reserveCapacity(rowCount * columnCount)
-        for row in 0..<rowCount {
-            for column in 0..<columnCount {
-                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
-                    cells.append(nil)
-                    continue
+        guard statementCacheSize > 0 else {
+            return try roundTrip(timeout: responseTimeout) {
+                withParameters(values) { pointers, lengths, formats in
+                    PQsendQueryParams(handle, sql, Int32(values.count), values.map(\.oid), pointers, lengths, formats, 1)
                 }
-                let length = Int(PQgetlength(result, Int32(row), Int32(column)))
-                let start = storage.count
-                if length > 0, let value = PQgetvalue(result, Int32(row), Int32(column)) {
-                    value.withMemoryRebound(to: UInt8.self, capacity: length) { pointer in
-                        storage.append(contentsOf: UnsafeBufferPointer(start: pointer, count: length))
-                    }
-                }
-                cells.append(start..<storage.count)
             }
         }
-        let affected = PQcmdTuples(result).flatMap { Int(String(cString: $0)) } ?? rowCount
-        return PostgresRows(columns: columns, affectedRows: affected, storage: storage, cells: cells)
+        let key = StatementKey(sql: sql, types: values.map(\.oid))
+        var retried = false
+        while true {
+            let name = try prepare(key)
+            do {
+                return try roundTrip(timeout: responseTimeout) {
+                    withParameters(values) { pointers, lengths, formats in
+                        PQsendQueryPrepared(handle, name, Int32(values.count), pointers, lengths, formats, 1)
+                    }
+                }
+            } catch let error as PostgresError where error.outdatesPreparedStatement {
+                // Deallocated behind our back (26000), or a schema change altered its result type
+                // (0A000, and the server still holds it). It failed before running, so outside a
+                // transaction nothing is lost by preparing it again, once; inside one, the next
+                // use after the rollback does.
+                statements[key] = nil
+                if error.sqlState == "0A000" { outdated.insert(name) }
+                guard !retried, PQtransactionStatus(handle) == PQTRANS_IDLE else { throw error }
+                retried = true
+            }
+        }
     }
 
-    private func resultError(_ result: OpaquePointer) -> PostgresError {
-        func field(_ code: UInt8) -> String? {
-            PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
-        }
-        let message = field(UInt8(ascii: "M")) ?? String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
-        guard let state = field(UInt8(ascii: "C")) else {
-            return connectionError(message)
-        }
-        return PostgresError(
-            PostgresError.Code.forSQLState(state),
-            sqlState: state,
-            constraint: field(UInt8(ascii: "n")),
-            detail: message
-        )
+    /// Runs a script of one or more statements without parameters (migrations, LISTEN, BEGIN).
+    public func execute(script: String) throws {
+        try execute(script: script, timeout: responseTimeout)
     }
 
-    private func connectionError(_ message: String? = nil) -> PostgresError {
-        let text = message ?? String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
-        return PostgresError(isBroken ? .connectionLost : .server, detail: text)
+    /// `execute` with its own limit for each of the server's answers.
+    func execute(script: String, timeout: Duration?) throws {
+        _ = try roundTrip(timeout: timeout) { PQsendQuery(handle, script) }
+    }
+
+    /// The statement's name on this connection, preparing it first when needed.
+    private func prepare(_ key: StatementKey) throws -> String {
+        if let name = statements[key] { return name }
+        if statements.count >= statementCacheSize {
+            // A bounded cache: statements built at run time must not grow a backend forever.
+            // Should DEALLOCATE fail, the cache still matches the server and the next call tries
+            // again (a broken connection is discarded anyway).
+            try execute(script: "DEALLOCATE ALL", timeout: responseTimeout)
+            statements.removeAll()
+            outdated.removeAll()
+        }
+        let name = key.name
+        if outdated.contains(name) {
+            try execute(script: "DEALLOCATE \(name)", timeout: responseTimeout)
+            outdated.remove(name)
+        }
+        do {
+            _ = try roundTrip(timeout: responseTimeout) {
+                PQsendPrepare(handle, name, key.sql, Int32(key.types.count), key.types)
+            }
+        } catch let error as PostgresError where error.sqlState == "42P05" {
+            // duplicate_prepared_statement: someone else used our name (a PREPARE in SQL). It
+            // cannot be replaced now without aborting a transaction; the next use does it.
+            outdated.insert(name)
+            throw error
+        }
+        statements[key] = name
+        return name
     }
 
     // MARK: LISTEN/NOTIFY support
@@ -181,6 +196,29 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 }
 
+/// A prepared statement's identity: the same SQL with other parameter types is another
+/// statement, because the server fixes the types at prepare time and reads binary values by them.
+struct StatementKey: Hashable {
+    var sql: String
+    var types: [UInt32]
+
+    /// Stable across connections and processes, so pg_prepared_statements shows the same name
+    /// for the same statement everywhere.
+    var name: String {
+        let text = sql + "\u{0}" + types.map(String.init).joined(separator: ",")
+        return "pgs_" + SHA256.hash(data: Array(text.utf8)).prefix(12).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
+        }.joined()
+    }
+}
+
+extension PostgresError {
+    /// invalid_sql_statement_name (someone ran DEALLOCATE) or feature_not_supported ("cached plan
+    /// must not change result type", after a schema change) on a prepared statement.
+    var outdatesPreparedStatement: Bool { sqlState == "26000" || sqlState == "0A000" }
+}
+
 extension String {
     var trimmingTrailingNewlines: String {
         var text = self
@@ -197,34 +235,4 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeP
     return owned.withUnsafeBufferPointer { buffer in
         buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
     }
-}
-
-/// Calls `body` with libpq's parameter value array; NULL parameters are nil pointers.
-private func withParameterPointers<R>(
-    _ values: [PostgresValue],
-    _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
-) -> R {
-    // Copy every parameter into one buffer so the pointers stay valid for the whole call.
-    let total = values.reduce(0) { $0 + ($1.bytes?.count ?? 0) }
-    let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(total, 1))
-    defer { buffer.deallocate() }
-    var pointers: [UnsafePointer<CChar>?] = []
-    pointers.reserveCapacity(values.count)
-    var offset = 0
-    for value in values {
-        guard let bytes = value.bytes else {
-            pointers.append(nil)
-            continue
-        }
-        bytes.withUnsafeBytes { raw in
-            if let base = raw.baseAddress, raw.count > 0 {
-                (buffer + offset).withMemoryRebound(to: UInt8.self, capacity: raw.count) {
-                    $0.update(from: base.assumingMemoryBound(to: UInt8.self), count: raw.count)
-                }
-            }
-        }
-        pointers.append(UnsafePointer(buffer + offset))
-        offset += bytes.count
-    }
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -9,6 +9,7 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible,
             case connectionLost = "connection_lost"
             case poolTimeout = "pool_timeout"
             case poolClosed = "pool_closed"
+            case timedOut = "timed_out"
             case server = "server"
             case uniqueViolation = "unique_violation"
             case foreignKeyViolation = "foreign_key_violation"
@@ -32,8 +33,12 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible,
         public static let connectionLost = Code(.connectionLost)
         /// No pooled connection became free in time.
         public static let poolTimeout = Code(.poolTimeout)
-        /// The pool was shut down.
+        /// The pool was shut down: new work is refused, and a call still waiting for the server
+        /// when `close`'s grace period ended was interrupted (whether its statement ran is unknown).
         public static let poolClosed = Code(.poolClosed)
+        /// The server did not answer within the client's response timeout (a partition, a hung
+        /// server or proxy); the connection was discarded. Whether the statement ran is unknown.
+        public static let timedOut = Code(.timedOut)
         /// Any server error without a more specific code; see `sqlState`.
         public static let server = Code(.server)
         public static let uniqueViolation = Code(.uniqueViolation)
@@ -105,7 +110,7 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible,
         if let constraint { text += " on constraint \(constraint)" }
         // libpq's own connection messages name host, port and user but never the password, and
         // an operator needs them ("connection refused", "password authentication failed").
-        if sqlState == nil, code == .connectionFailed || code == .connectionLost, let detail {
+        if sqlState == nil, code == .connectionFailed || code == .connectionLost || code == .timedOut, let detail {
             text += ": \(detail)"
         }
         return text
@@ -118,5 +123,5 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible,
     }
 
     /// Whether the connection that produced this error must not be reused.
-    var breaksConnection: Bool { code == .connectionLost || code == .connectionFailed }
+    var breaksConnection: Bool { code == .connectionLost || code == .connectionFailed || code == .timedOut }
 }

@@ -11,7 +11,9 @@ import Darwin
 /// LISTENs on fixed channels over a dedicated connection, polled with poll(2) on a thread of its
 /// own, and delivers what arrives as an AsyncSequence. After a lost connection it reconnects with
 /// backoff and emits `.listening` again: notifications sent meanwhile are lost, so consumers
-/// resynchronise whenever they see `.listening`.
+/// resynchronise whenever they see `.listening`. A connection that goes silent (a partition, a
+/// hung server) is found by TCP keepalives, or at the latest by the probe after
+/// `idleCheckInterval`, which must answer within `probeTimeout`; stopping interrupts any wait.
 public final class PostgresListener: Sendable {
     public enum Event: Sendable, Hashable {
         /// LISTEN is (re-)established on every channel.
@@ -29,12 +31,15 @@ public final class PostgresListener: Sendable {
     private let stopRequested = Atomic<Bool>(false)
     /// How long a silent connection is trusted before a round trip checks it.
     private let idleCheckInterval: Duration
+    /// How long that round trip (and LISTEN after connecting) may take.
+    private let probeTimeout: Duration
 
     public init(
         configuration: PostgresConfiguration,
         channels: [String],
         logger: Logger,
-        idleCheckInterval: Duration = .seconds(30)
+        idleCheckInterval: Duration = .seconds(10),
+        probeTimeout: Duration = .seconds(5)
     ) throws {
         for channel in channels where !Self.isValidChannel(channel) {
             throw PostgresError(.invalidArgument, detail: "invalid LISTEN channel name \(channel)")
@@ -43,6 +48,7 @@ public final class PostgresListener: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.idleCheckInterval = idleCheckInterval
+        self.probeTimeout = probeTimeout
         self.wake = try WakePipe()
         (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(10_000))
     }
@@ -81,12 +87,17 @@ public final class PostgresListener: Sendable {
         while !stopRequested.load(ordering: .relaxed) {
             guard let live = connection else {
                 do {
-                    let fresh = try PostgresConnection.connect(configuration)
-                    for channel in channels { try fresh.execute(script: "LISTEN \"\(channel)\"") }
+                    // The connection's waits watch the listener's pipe, so stopping ends them too.
+                    let fresh = try PostgresConnection.connect(configuration, wake: wake)
                     connection = fresh
+                    for channel in channels { try fresh.execute(script: "LISTEN \"\(channel)\"", timeout: probeTimeout) }
                     retryDelay = .milliseconds(100)
                     continuation.yield(.listening)
+                    // A notification on the first channel may have come in while LISTEN ran on the next.
+                    try deliverNotifications(from: fresh)
                 } catch {
+                    connection?.close()
+                    connection = nil
                     logger.warning("PostgreSQL LISTEN connection failed; retrying", metadata: ["error": "\(error)"])
                     if wake.wait(socket: nil, timeout: retryDelay) == .woken { return }
                     retryDelay = min(retryDelay * 2, .seconds(5))
@@ -96,58 +107,35 @@ public final class PostgresListener: Sendable {
             switch wake.wait(socket: live.socket, timeout: idleCheckInterval) {
             case .woken:
                 return
-            case .readable:
+            case .ready:
                 do {
-                    for notification in try live.consumeNotifications() {
-                        continuation.yield(.notification(notification))
-                    }
+                    try deliverNotifications(from: live)
                 } catch {
                     logger.warning("PostgreSQL LISTEN connection lost; reconnecting", metadata: ["error": "\(error)"])
                     live.close()
                     connection = nil
                 }
             case .timedOut:
-                // A silent peer may be gone without a FIN (partition); a round trip finds out.
-                do { try live.execute(script: "SELECT 1") } catch {
+                // A silent peer may be gone without a FIN (partition), or hold the connection open
+                // and never answer; a bounded round trip finds out either way.
+                do {
+                    try live.execute(script: "SELECT 1", timeout: probeTimeout)
+                    // Notifications read along with the answer wait in libpq, not on the socket.
+                    try deliverNotifications(from: live)
+                } catch {
+                    if stopRequested.load(ordering: .relaxed) { return }
+                    logger.warning("PostgreSQL LISTEN connection did not answer its probe; reconnecting", metadata: ["error": "\(error)"])
                     live.close()
                     connection = nil
                 }
             }
         }
     }
-}
 
-/// A self-pipe so `run()`'s cancellation can interrupt a blocking poll(2).
-private final class WakePipe: Sendable {
-    enum Outcome { case woken, readable, timedOut }
-    private let readEnd: Int32
-    private let writeEnd: Int32
-
-    init() throws {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw PostgresError(.invalidArgument, detail: "pipe() failed") }
-        readEnd = fds[0]
-        writeEnd = fds[1]
-    }
-
-    deinit {
-        close(readEnd)
-        close(writeEnd)
-    }
-
-    func signal() {
-        var byte: UInt8 = 1
-        _ = write(writeEnd, &byte, 1)
-    }
-
-    func wait(socket: Int32?, timeout: Duration) -> Outcome {
-        var descriptors = [pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)]
-        if let socket { descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0)) }
-        let millis = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let ready = poll(&descriptors, nfds_t(descriptors.count), millis)
-        if ready <= 0 { return .timedOut }
-        if descriptors[0].revents != 0 { return .woken }
-        return .readable
+    private func deliverNotifications(from connection: PostgresConnection) throws {
+        for notification in try connection.consumeNotifications() {
+            continuation.yield(.notification(notification))
+        }
     }
 }
 

@@ -30,8 +30,9 @@ public final class PostgresPool: Sendable {
             return result
         } catch {
             checkIn(connection)
-            if let error = error as? PostgresError, error.code == .connectionLost {
-                // The server went away for one connection; the idle ones share its fate.
+            if let error = error as? PostgresError, error.code == .connectionLost || error.code == .timedOut {
+                // The server went away, or went silent, for one connection; the idle ones share its
+                // fate (a silent peer leaves them looking healthy to the idle check).
                 discardIdleConnections()
             }
             throw error
@@ -61,11 +62,23 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    /// Closes idle connections and refuses new work; connections in use close when returned.
-    public func close() async {
+    /// Closes idle connections at once and refuses new work. Calls still running get
+    /// `gracePeriod` to finish; then their waits are interrupted (they throw `poolClosed`) and
+    /// their connections closed when they return, which they do at once. No cancel request is
+    /// sent: libpq's PQcancel opens a new connection and blocks without a bound when the network
+    /// is partitioned. A statement the server is still running goes on until it ends or reaches
+    /// its statement_timeout; a transaction left open rolls back when its backend sees the
+    /// closed socket. Returns within `gracePeriod`; a connection still being opened is closed
+    /// when its connect returns (within `connectTimeout`).
+    public func close(gracePeriod: Duration = .seconds(2)) async {
         let idle = state.withLock { $0.close() }
         for waiter in idle.waiters { waiter.resume(throwing: PostgresError(.poolClosed)) }
         await closeConnections(idle.connections)
+        guard await !everyCallReturned(within: gracePeriod) else { return }
+        let stuck = state.withLock { Array($0.busy.values) }
+        guard !stuck.isEmpty else { return }
+        logger.warning("interrupting PostgreSQL calls still running at shutdown", metadata: ["count": "\(stuck.count)"])
+        stuck.forEach { $0.interrupt() }
     }
 
     /// Connections open or being opened, and idle ones (for tests and metrics).
@@ -77,25 +90,31 @@ public final class PostgresPool: Sendable {
 
     private func checkOut() async throws -> PostgresConnection {
         while true {
-            let grant = try await acquire()
-            switch grant {
-            case .connection(let connection):
+            let connection: PostgresConnection
+            switch try await acquire() {
+            case .connection(let idle):
                 // Cheap liveness check: a restarted server leaves idle connections readable.
-                if connection.isDeadWhileIdle() {
+                if idle.isDeadWhileIdle() {
                     logger.debug("discarding a pooled PostgreSQL connection the server closed")
-                    releaseSlot(closing: connection)
+                    releaseSlot(closing: idle)
                     continue
                 }
-                return connection
+                connection = idle
             case .openNew:
                 do {
                     let configuration = self.configuration
-                    return try await run { try PostgresConnection.connect(configuration) }
+                    connection = try await run { try PostgresConnection.connect(configuration) }
                 } catch {
                     releaseSlot(closing: nil)
                     throw error
                 }
             }
+            // close() may have run meanwhile; from here on it sees the call and can interrupt it.
+            guard state.withLock({ $0.markBusy(connection) }) else {
+                releaseSlot(closing: connection)
+                throw PostgresError(.poolClosed)
+            }
+            return connection
         }
     }
 
@@ -122,7 +141,11 @@ public final class PostgresPool: Sendable {
     private func wait(id: UInt64) async throws -> PoolState.Grant {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let resumeNow = state.withLock { $0.enqueue(id: id, continuation) }
+                // Checked under the lock that onCancel takes: either it finds the waiter, or the
+                // waiter is never queued (and would otherwise wait past its acquire timeout).
+                let resumeNow = state.withLock { state -> Result<PoolState.Grant, any Error>? in
+                    Task.isCancelled ? .failure(CancellationError()) : state.enqueue(id: id, continuation)
+                }
                 if let resumeNow { continuation.resume(with: resumeNow) }
             }
         } onCancel: {
@@ -142,7 +165,7 @@ public final class PostgresPool: Sendable {
     }
 
     private func releaseSlot(closing connection: PostgresConnection?) {
-        let action = state.withLock { $0.releaseSlot() }
+        let action = state.withLock { $0.releaseSlot(connection) }
         if let connection { closeInBackground([connection]) }
         perform(action)
     }
@@ -161,9 +184,42 @@ public final class PostgresPool: Sendable {
             break
         case .hand(let grant, let continuation):
             continuation.resume(returning: grant)
-        case .close(let connection):
+        case .close(let connection, let drained):
             closeInBackground([connection])
+            drained.forEach { $0.resume() }
+        case .drained(let waiters):
+            waiters.forEach { $0.resume() }
         }
+    }
+
+    /// Whether every checked-out connection came back within `timeout` (after `close`).
+    private func everyCallReturned(within timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.waitUntilDrained() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Returns true once no connection is checked out, false when cancelled first.
+    private func waitUntilDrained() async -> Bool {
+        let id = state.withLock { $0.nextWaiterID() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                // Checked under the lock that onCancel takes: either it finds the waiter, or the
+                // waiter is never queued.
+                let queued = state.withLock { !Task.isCancelled && $0.enqueueDrainWaiter(id: id, continuation) }
+                if !queued { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.cancelDrainWaiter(id: id) }?.resume()
+        }
+        return !Task.isCancelled
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -197,14 +253,20 @@ struct PoolState: ~Copyable {
     enum ReleaseAction {
         case none
         case hand(Grant, CheckedContinuation<Grant, any Error>)
-        case close(PostgresConnection)
+        /// Close the connection; after `close`, also wake whoever waits for the last return.
+        case close(PostgresConnection, drained: [CheckedContinuation<Void, Never>])
+        case drained([CheckedContinuation<Void, Never>])
     }
 
     let maximumConnections: Int
     private(set) var idle: [PostgresConnection] = []
     /// Connections checked out, idle, or being opened.
     private(set) var open = 0
+    /// Connections a call is using, so that `close` can interrupt them.
+    private(set) var busy: [ObjectIdentifier: PostgresConnection] = [:]
     private var waiters: [(id: UInt64, continuation: CheckedContinuation<Grant, any Error>)] = []
+    /// `close` waiting for the last checked-out connection to come back.
+    private var drainWaiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     private var lastWaiterID: UInt64 = 0
     private var isClosed = false
 
@@ -243,11 +305,37 @@ struct PoolState: ~Copyable {
         return waiters.remove(at: index).continuation
     }
 
+    /// A call starts using `connection`; false once the pool is closed (the caller gives it back).
+    mutating func markBusy(_ connection: PostgresConnection) -> Bool {
+        guard !isClosed else { return false }
+        busy[ObjectIdentifier(connection)] = connection
+        return true
+    }
+
+    mutating func enqueueDrainWaiter(id: UInt64, _ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        guard !busy.isEmpty else { return false }
+        drainWaiters.append((id, continuation))
+        return true
+    }
+
+    mutating func cancelDrainWaiter(id: UInt64) -> CheckedContinuation<Void, Never>? {
+        guard let index = drainWaiters.firstIndex(where: { $0.id == id }) else { return nil }
+        return drainWaiters.remove(at: index).continuation
+    }
+
+    /// The waiters to wake now that the last busy connection came back.
+    private mutating func takeDrainWaitersIfDrained() -> [CheckedContinuation<Void, Never>] {
+        guard busy.isEmpty, !drainWaiters.isEmpty else { return [] }
+        defer { drainWaiters.removeAll() }
+        return drainWaiters.map(\.continuation)
+    }
+
     /// A healthy connection comes back.
     mutating func release(_ connection: PostgresConnection) -> ReleaseAction {
+        busy[ObjectIdentifier(connection)] = nil
         if isClosed {
             open -= 1
-            return .close(connection)
+            return .close(connection, drained: takeDrainWaitersIfDrained())
         }
         if !waiters.isEmpty {
             return .hand(.connection(connection), waiters.removeFirst().continuation)
@@ -257,9 +345,14 @@ struct PoolState: ~Copyable {
     }
 
     /// A connection died or could not be opened: its slot is free again.
-    mutating func releaseSlot() -> ReleaseAction {
+    mutating func releaseSlot(_ connection: PostgresConnection? = nil) -> ReleaseAction {
+        if let connection { busy[ObjectIdentifier(connection)] = nil }
         open -= 1
-        guard !isClosed, !waiters.isEmpty else { return .none }
+        if isClosed {
+            let drained = takeDrainWaitersIfDrained()
+            return drained.isEmpty ? .none : .drained(drained)
+        }
+        guard !waiters.isEmpty else { return .none }
         open += 1
         return .hand(.openNew, waiters.removeFirst().continuation)
     }

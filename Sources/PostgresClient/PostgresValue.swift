@@ -35,6 +35,10 @@ public enum PostgresOID {
     public static let timestamptz: UInt32 = 1184
     public static let uuid: UInt32 = 2950
     public static let jsonb: UInt32 = 3802
+    public static let byteaArray: UInt32 = 1001
+    public static let textArray: UInt32 = 1009
+    public static let int8Array: UInt32 = 1016
+    public static let uuidArray: UInt32 = 2951
 }
 
 /// A Swift value that can be bound as a query parameter.

@@ -185,15 +185,12 @@ public struct PostgresDeviceStore: DeviceStore {
 
     public func renewLeases(_ leases: [Lease], ttl: Duration) async throws -> Set<UUID> {
         guard let owner = leases.first?.owner else { return [] }
-        let ids = leases.map { $0.deviceID.uuidString }.joined(separator: ",")
-        let epochs = leases.map { String($0.epoch) }.joined(separator: ",")
         let rows = try await pool.query("""
             UPDATE devices d SET lease_expires_at = now() + make_interval(secs => $3)
-            FROM (SELECT unnest(string_to_array($1, ','))::uuid AS id,
-                         unnest(string_to_array($2, ','))::int8 AS epoch) held
+            FROM unnest($1::uuid[], $2::int8[]) AS held(id, epoch)
             WHERE d.id = held.id AND d.lease_epoch = held.epoch AND d.lease_owner = $4
             RETURNING d.id
-            """, [ids, epochs, ttl.seconds, owner])
+            """, [PostgresArray(leases.map(\.deviceID)), PostgresArray(leases.map(\.epoch)), ttl.seconds, owner])
         return Set(try rows.map { try $0.decode(0, as: UUID.self) })
     }
 

@@ -81,6 +81,41 @@ struct ConfigurationTests {
         #expect(error.map { !$0.description.contains("s3cr3t") } == true)
     }
 
+    @Test func databaseTimeoutsKeepalivesAndTheStatementCacheAreConfigurable() async throws {
+        let file = try write("{}")
+        let url = ["PAIRGATE_DATABASE_URL": "postgresql://x"]
+        let defaults = try #require(try await PairgateConfiguration.load(file: file, overrides: [:], environment: url).database)
+        #expect(defaults.keepalive == PostgresConfiguration.TCPKeepalive())
+        #expect(defaults.tcpUserTimeout == .seconds(5))
+        #expect(defaults.responseTimeout == nil)
+        #expect(defaults.preparedStatementCacheSize == 256)
+
+        let tuned = try #require(try await PairgateConfiguration.load(file: file, overrides: [:], environment: url.merging([
+            "PAIRGATE_DATABASE_KEEPALIVE_IDLE_SECONDS": "7", "PAIRGATE_DATABASE_KEEPALIVE_INTERVAL_SECONDS": "2",
+            "PAIRGATE_DATABASE_KEEPALIVE_COUNT": "4", "PAIRGATE_DATABASE_TCP_USER_TIMEOUT_MS": "2500",
+            "PAIRGATE_DATABASE_RESPONSE_TIMEOUT_SECONDS": "9", "PAIRGATE_DATABASE_PREPARED_STATEMENT_CACHE_SIZE": "0",
+        ]) { $1 }).database)
+        #expect(tuned.keepalive?.idle == .seconds(7))
+        #expect(tuned.keepalive?.interval == .seconds(2))
+        #expect(tuned.keepalive?.count == 4)
+        #expect(tuned.tcpUserTimeout == .milliseconds(2500))
+        #expect(tuned.responseTimeout == .seconds(9))
+        #expect(tuned.preparedStatementCacheSize == 0)
+
+        let off = try #require(try await PairgateConfiguration.load(file: file, overrides: [:], environment: url.merging([
+            "PAIRGATE_DATABASE_KEEPALIVE_IDLE_SECONDS": "0", "PAIRGATE_DATABASE_TCP_USER_TIMEOUT_MS": "0",
+        ]) { $1 }).database)
+        #expect(off.keepalive == nil)
+        #expect(off.tcpUserTimeout == nil)
+
+        for (key, value) in [("PAIRGATE_DATABASE_KEEPALIVE_COUNT", "0"), ("PAIRGATE_DATABASE_RESPONSE_TIMEOUT_SECONDS", "0")] {
+            let error = await #expect(throws: ConfigurationError.self) {
+                try await PairgateConfiguration.load(file: file, overrides: [:], environment: url.merging([key: value]) { $1 })
+            }
+            #expect(error?.key == key.dropFirst("PAIRGATE_".count).lowercased().replacingOccurrences(of: "database_", with: "database."))
+        }
+    }
+
     @Test func theShippedConfigurationFileParses() async throws {
         let file = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -7,7 +7,9 @@ import Testing
 struct PoolTests {
     @Test func manyConcurrentQueriesShareASmallPool() async throws {
         try await TestDatabase.with { database in
-            let pool = database.pool(maximumConnections: 3)
+            // 200 callers queue for 3 connections: on a loaded machine the last waits longer than
+            // the default acquire timeout, which is not what this test is about.
+            let pool = database.pool(maximumConnections: 3) { $0.acquireTimeout = .seconds(120) }
             let sums = try await withThrowingTaskGroup(of: Int.self) { group in
                 for n in 0..<200 {
                     group.addTask {
@@ -105,12 +107,16 @@ struct PoolTests {
     @Test func exhaustedPoolTimesOutInsteadOfWaitingForever() async throws {
         try await TestDatabase.with { database in
             let pool = database.pool(maximumConnections: 1) { $0.acquireTimeout = .milliseconds(200) }
-            async let holder: PostgresRows = pool.query("SELECT pg_sleep(2)")
+            // The holder keeps the only connection until the waiter has given up, however late
+            // a loaded machine runs the waiter's timer (a server-side sleep could end first).
+            let release = DispatchSemaphore(value: 0)
+            async let holder: Void = pool.withConnection { _ in release.wait() }
             // Wait until the holder really has the only connection.
             while pool.counts.open == 0 || pool.counts.idle == 1 { await Task.yield() }
             let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
             #expect(error?.code == .poolTimeout)
-            _ = try await holder
+            release.signal()
+            try await holder
             #expect(try await pool.query("SELECT 1")[0].decode(0, as: Int.self) == 1)
             await pool.close()
         }

@@ -29,6 +29,26 @@ struct RestartTests {
         await pool.close()
     }
 
+    @Test func aPreparedStatementIsPreparedAgainOnTheConnectionThatReplacesARestartedOne() async throws {
+        let cluster = try await TemporaryCluster.start()
+        var configuration = PostgresConfiguration(url: cluster.url)
+        configuration.maximumConnections = 1
+        let pool = PostgresPool(configuration: configuration, threadPool: TestDatabase.threadPool, logger: TestDatabase.logger)
+        let sql = "SELECT $1::uuid"
+        let id = UUID()
+        #expect(try await pool.query(sql, [id])[0].decode(0, as: UUID.self) == id)
+
+        try await cluster.restart()
+
+        // The new backend has never seen the statement; the new connection's cache knows that.
+        #expect(try await pool.query(sql, [id])[0].decode(0, as: UUID.self) == id)
+        let executions: Int = try await pool.query(
+            "SELECT (generic_plans + custom_plans)::int8 FROM pg_prepared_statements WHERE statement = $1", [sql]
+        )[0].decode(0)
+        #expect(executions == 1)
+        await pool.close()
+    }
+
     @Test func poolFailsWhileTheServerIsDownAndRecoversWhenItReturns() async throws {
         let cluster = try await TemporaryCluster.start()
         let pool = PostgresPool(configuration: .init(url: cluster.url), threadPool: TestDatabase.threadPool, logger: TestDatabase.logger)

@@ -45,6 +45,20 @@ public struct TestDatabase: Sendable {
         return PostgresPool(configuration: configuration, threadPool: Self.threadPool, logger: Self.logger)
     }
 
+    /// Where the test server listens (ops/test.sh: TCP on 127.0.0.1), for a proxy in front of it.
+    public var server: (host: String, port: Int) {
+        let components = URLComponents(string: url)!
+        return (components.host ?? "127.0.0.1", components.port ?? 5432)
+    }
+
+    /// This database's URL through 127.0.0.1:`port` instead (a proxy's).
+    public func url(throughPort port: Int) -> String {
+        var components = URLComponents(string: url)!
+        components.host = "127.0.0.1"
+        components.port = port
+        return components.string!
+    }
+
     static func replacingDatabase(in url: String, with name: String) -> String {
         var components = URLComponents(string: url)!
         components.path = "/" + name
