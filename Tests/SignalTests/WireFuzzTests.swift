@@ -32,14 +32,16 @@ import WAWire
     // 4 × 25,000 inputs each, run as parallel cases; a quarter of the parsed mutants go on into
     // decryption (a changed ratchet or base key costs X25519 agreements, the slow part in debug).
     @Test(arguments: 0..<4 as Range<UInt64>)
-    func preKeyMessagesNeverCrashOrForge(part: UInt64) throws {
+    func preKeyMessagesNeverCrashOrForge(part: UInt64) async throws {
         var corpus = try SessionCorpus(seed: 0x516_0000 + part)
         var generator = SeededRandom(seed: 0x516_1000 + part)
         let vectors = try Kit.vector("signal-session")["cases"].array.flatMap { $0["messages"].array }
             .filter { try $0["type"].string() == "pkmsg" }.map { try $0["serialized"].bytes() }
         let valid = corpus.preKeyMessages.map(\.serialized) + vectors
         var parsed = 0
-        for _ in 0..<25_000 {
+        for step in 0..<25_000 {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
             let input = generator.below(4) == 0
                 ? FuzzMutator.random(maximum: 200, versionByte: 0x33, using: &generator)
                 : FuzzMutator.mutate(valid[generator.below(valid.count)], using: &generator)
@@ -73,7 +75,7 @@ import WAWire
     }
 
     @Test(arguments: 0..<4 as Range<UInt64>)
-    func whisperMessagesNeverCrashOrForge(part: UInt64) throws {
+    func whisperMessagesNeverCrashOrForge(part: UInt64) async throws {
         var corpus = try SessionCorpus(seed: 0x516_2000 + part)
         var generator = SeededRandom(seed: 0x516_3000 + part)
         let vectors = try Kit.vector("signal-session")["cases"].array.flatMap { $0["messages"].array }
@@ -81,7 +83,9 @@ import WAWire
         let valid = corpus.whisperMessages.map(\.serialized) + vectors
         var parsed = 0
         var decrypted = 0
-        for _ in 0..<25_000 {
+        for step in 0..<25_000 {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
             let input = generator.below(4) == 0
                 ? FuzzMutator.random(maximum: 120, versionByte: 0x33, using: &generator)
                 : FuzzMutator.mutate(valid[generator.below(valid.count)], using: &generator)
@@ -111,14 +115,16 @@ import WAWire
     }
 
     @Test(arguments: 0..<4 as Range<UInt64>)
-    func senderKeyMessagesNeverCrashOrForge(part: UInt64) throws {
+    func senderKeyMessagesNeverCrashOrForge(part: UInt64) async throws {
         var group = try GroupBehaviourTests.Group(seed: 0x516_4000 + part)
         var generator = SeededRandom(seed: 0x516_5000 + part)
         let originals = try (0..<4).map { try group.send("group \($0)") }
         let vector = try Kit.vector("signal-group")
         let valid = originals + (try vector["messages"].array.map { try $0["serialized"].bytes() })
         var parsed = 0
-        for _ in 0..<25_000 {
+        for step in 0..<25_000 {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
             let input = generator.below(4) == 0
                 ? FuzzMutator.random(maximum: 160, versionByte: 0x33, using: &generator)
                 : FuzzMutator.mutate(valid[generator.below(valid.count)], using: &generator)
@@ -145,7 +151,7 @@ import WAWire
     }
 
     @Test(arguments: 0..<4 as Range<UInt64>)
-    func distributionMessagesNeverCrash(part: UInt64) throws {
+    func distributionMessagesNeverCrash(part: UInt64) async throws {
         var generator = SeededRandom(seed: 0x516_6000 + part)
         let vector = try Kit.vector("signal-group")
         var valid = [try vector["sender_key_distribution_message"]["serialized"].bytes()]
@@ -153,7 +159,9 @@ import WAWire
             valid.append(try GroupCipher.distributionMessage(record: SenderKeyRecord(), using: &generator).message.serialized)
         }
         var parsed = 0
-        for _ in 0..<25_000 {
+        for step in 0..<25_000 {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
             let input = generator.below(4) == 0
                 ? FuzzMutator.random(maximum: 100, versionByte: 0x33, using: &generator)
                 : FuzzMutator.mutate(valid[generator.below(valid.count)], using: &generator)

@@ -36,7 +36,7 @@ import Testing
         return bytes
     }
 
-    @Test func qrParseSurvivesHostileStrings() throws {
+    @Test func qrParseSurvivesHostileStrings() async throws {
         let vectors = try PairingVectors()
         let valid = Array(try vectors.string("qr", "qr_string").utf8)
         let legacy = Array(valid.dropFirst(PairingQR.prefix.utf8.count).split(separator: UInt8(ascii: ","))
@@ -46,6 +46,8 @@ import Testing
         var accepted = 0
         var codes: Set<String> = []
         for iteration in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if iteration % 256 == 0 { await Task.yield() }
             let bytes: [UInt8]
             switch iteration % 4 {
             case 0: bytes = rng.bytes(Int.random(in: 0...400, using: &rng))
@@ -66,11 +68,13 @@ import Testing
                                       "qr_unknown_platform", "qr_prefix_mismatch"]))
     }
 
-    @Test func advContainerSurvivesHostileBytes() throws {
+    @Test func advContainerSurvivesHostileBytes() async throws {
         let fixture = try PairingADVTests.Fixture()
         var rng = SeededRandom(seed: 0xAD)
         var codes: [String: Int] = [:]
         for iteration in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if iteration % 256 == 0 { await Task.yield() }
             let container: [UInt8]
             switch iteration % 4 {
             case 0: container = rng.bytes(Int.random(in: 0...300, using: &rng))
@@ -98,13 +102,15 @@ import Testing
         }
     }
 
-    @Test func phoneReplyCheckSurvivesHostileBytes() throws {
+    @Test func phoneReplyCheckSurvivesHostileBytes() async throws {
         let fixture = try PairingADVTests.Fixture()
         let issued = try fixture.issued()
         let reply = try fixture.vectors.bytes("pair_device_sign", "reply_ADVSignedDeviceIdentity_bytes_deterministic")
         var rng = SeededRandom(seed: 0xAE)
         var codes: Set<String> = []
         for iteration in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if iteration % 256 == 0 { await Task.yield() }
             let bytes = iteration % 2 == 0 ? rng.bytes(Int.random(in: 0...200, using: &rng)) : Self.mutate(reply, using: &rng)
             do {
                 _ = try issued.verifyReply(bytes)
@@ -115,11 +121,13 @@ import Testing
         #expect(codes.isSuperset(of: ["adv_malformed_signed_identity", "adv_reply_mismatch", "adv_device_signature_mismatch"]))
     }
 
-    @Test func linkCodeParsingSurvivesHostileText() {
+    @Test func linkCodeParsingSurvivesHostileText() async {
         let symbols = Array("123456789ABCDEFGHJKLMNPQRSTVWXYZabcdxyz0IOU- é".utf8)
         var rng = SeededRandom(seed: 0x1C)
         var accepted = 0
         for iteration in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if iteration % 256 == 0 { await Task.yield() }
             let bytes = iteration % 2 == 0
                 ? rng.bytes(Int.random(in: 0...12, using: &rng))
                 : (0..<Int.random(in: 7...10, using: &rng)).map { _ in symbols.randomElement(using: &rng) ?? 0 }
@@ -131,7 +139,7 @@ import Testing
     }
 
     /// Wrong sizes must be refused before PBKDF2: at 131,072 rounds, a single leak would make this test crawl.
-    @Test func linkCodeMessagesOfWrongSizeAreRefusedBeforeTheKDF() throws {
+    @Test func linkCodeMessagesOfWrongSizeAreRefusedBeforeTheKDF() async throws {
         var rng = SeededRandom(seed: 0x80)
         let identity = Curve25519KeyPair.generate(using: &rng)
         let code = try LinkCode(parsing: "WTP2CQCZ")
@@ -139,7 +147,9 @@ import Testing
             code: code, ephemeral: identity, wrappedEphemeral: try LinkCodeWrappedKey(bytes: rng.bytes(80))
         )
         var refused = 0
-        for _ in 0..<Self.iterations {
+        for step in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
             var count = Int.random(in: 0...200, using: &rng)
             if count == 80 { count = 81 }
             let bytes = rng.bytes(count)
@@ -161,13 +171,15 @@ import Testing
             refused += 1
         }
         #expect(refused == Self.iterations)
-        for _ in 0..<1_000 {
+        for step in 0..<1_000 {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
             let wrapped = try LinkCodeWrappedKey(bytes: rng.bytes(80))
             #expect(wrapped.bytes.count == 80)
         }
     }
 
-    @Test func keyBundleSurvivesHostileBytes() throws {
+    @Test func keyBundleSurvivesHostileBytes() async throws {
         var rng = SeededRandom(seed: 0xB0)
         let companionIdentity = Curve25519KeyPair.generate(using: &rng)
         let primaryIdentity = Curve25519KeyPair.generate(using: &rng)
@@ -183,6 +195,8 @@ import Testing
         )
         var codes: [String: Int] = [:]
         for iteration in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if iteration % 256 == 0 { await Task.yield() }
             let bundle: [UInt8]
             switch iteration % 3 {
             case 0: bundle = rng.bytes(iteration % 6 == 0 ? 156 : Int.random(in: 0...400, using: &rng))
