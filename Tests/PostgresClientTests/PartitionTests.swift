@@ -6,10 +6,14 @@ import Synchronization
 import Testing
 
 /// The client against a real PostgreSQL whose traffic a proxy blackholes: every wait ends by a
-/// deadline of the client's own. Elapsed times are checked against generous upper bounds (3× the
-/// configured one) only, to tell "bounded" from "hangs".
+/// deadline of the client's own. Elapsed times are checked against one generous upper bound only,
+/// to tell "bounded" from "hangs": the calls here are configured to give up after 2–2.5 s, the
+/// kernel would take minutes, and a loaded test machine adds seconds of queueing for the pool's
+/// threads (the configured values themselves are read back from the socket in SocketOptionTests).
 @Suite("PostgreSQL behind a blackholed network", .requiresDatabase)
 struct PartitionTests {
+    static let bound = Duration.seconds(30)
+
     /// A database of its own, reached through a proxy that can blackhole it.
     private func withProxy(_ body: (TestDatabase, BlackholeProxy, PostgresConfiguration) async throws -> Void) async throws {
         try await TestDatabase.with { database in
@@ -44,7 +48,7 @@ struct PartitionTests {
             let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 2") }
             // Not a reset (the proxy sends none) nor the kernel: the client's own deadline.
             #expect(error?.code == .timedOut)
-            #expect(clock.now - started < .seconds(6))
+            #expect(clock.now - started < Self.bound)
             // The silent connection was discarded, not returned to the pool.
             #expect(pool.counts.open == 0)
 
@@ -70,7 +74,7 @@ struct PartitionTests {
             }
             #expect(error?.code == .timedOut)
             // BEGIN times out, and nothing else waits: no ROLLBACK on the given-up connection.
-            #expect(clock.now - started < .seconds(6))
+            #expect(clock.now - started < Self.bound)
 
             await proxy.heal()
             #expect(try await pool.query("SELECT count(*) FROM marks")[0].decode(0, as: Int.self) == 0)
@@ -86,7 +90,7 @@ struct PartitionTests {
             let started = clock.now
             let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
             #expect(error?.code == .connectionFailed)
-            #expect(clock.now - started < .seconds(6))
+            #expect(clock.now - started < Self.bound)
             #expect(proxy.stats.held == 1)
 
             await proxy.heal()
@@ -136,7 +140,7 @@ struct PartitionTests {
                 // The probe goes unanswered; the listener gives the connection up and reconnects,
                 // which the proxy holds.
                 try await eventually("the listener reconnecting", limit: .seconds(30), pause: .milliseconds(20)) { proxy.stats.held >= 1 }
-                #expect(clock.now - started < .seconds(3 * 2.5))
+                #expect(clock.now - started < Self.bound)
 
                 await proxy.heal()
                 try await eventually("listening again", limit: .seconds(30), pause: .milliseconds(20)) { listening() == 2 }
@@ -153,7 +157,7 @@ struct PartitionTests {
                 let stopping = clock.now
                 group.cancelAll()
                 try await group.waitForAll()
-                #expect(clock.now - stopping < .seconds(6))
+                #expect(clock.now - stopping < Self.bound)
             }
             await direct.close()
         }
@@ -172,10 +176,10 @@ struct PartitionTests {
             let clock = ContinuousClock()
             let started = clock.now
             await pool.close(gracePeriod: .seconds(2))
-            #expect(clock.now - started < .seconds(6))
+            #expect(clock.now - started < Self.bound)
             let error = await #expect(throws: PostgresError.self) { try await hanging.value }
             #expect(error?.code == .poolClosed)
-            #expect(clock.now - started < .seconds(6))
+            #expect(clock.now - started < Self.bound)
             #expect(pool.counts.open == 0)
         }
     }
@@ -187,7 +191,7 @@ struct PartitionTests {
             let clock = ContinuousClock()
             let started = clock.now
             await pool.close(gracePeriod: .seconds(60))
-            #expect(clock.now - started < .seconds(30))
+            #expect(clock.now - started < Self.bound)
         }
     }
 }

@@ -172,7 +172,8 @@ import WAWire
 
     @Test func eachEndpointHasAConcurrencyLimitAndOthersAreNotBlocked() async throws {
         try await TestReceiver.with(reply: { _, request in request.uri == "/slow" ? .held(200) : .status(200) }) { receiver in
-            try await Self.withClient({ $0.maximumConcurrentPerEndpoint = 2 }) { client in
+            // Held replies outlast a busy machine's scheduling: the response deadline is not what is tested.
+            try await Self.withClient({ $0.maximumConcurrentPerEndpoint = 2; $0.responseTimeout = .seconds(300) }) { client in
                 try await withThrowingTaskGroup(of: DeliveryAttempt.self) { group in
                     for _ in 0..<5 {
                         group.addTask { try await client.deliver(try Self.request("http://127.0.0.1:\(receiver.port)/slow", endpoint: "slow")) }
@@ -197,7 +198,8 @@ import WAWire
 
     @Test func aCancelledWaiterLeavesTheQueueWithoutASlot() async throws {
         try await TestReceiver.with(reply: { _, _ in .held(200) }) { receiver in
-            try await Self.withClient({ $0.maximumConcurrentPerEndpoint = 1 }) { client in
+            // Held replies outlast a busy machine's scheduling: the response deadline is not what is tested.
+            try await Self.withClient({ $0.maximumConcurrentPerEndpoint = 1; $0.responseTimeout = .seconds(300) }) { client in
                 let request = try Self.request("http://127.0.0.1:\(receiver.port)/")
                 async let first = client.deliver(request)
                 try await eventually("one in flight", limit: .seconds(30)) { client.load(endpointID: request.endpointID).inFlight == 1 && receiver.inFlight == 1 }
