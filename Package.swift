@@ -67,6 +67,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The receive path shared by the pool and `pairgate link` (docs/messaging.md): stanza → load →
+        // decrypt (pure) → one commit → answers. Pure but for the async ProtocolStore it declares.
+        .target(
+            name: "Messaging",
+            dependencies: [
+                "Signal",
+                "WAWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "QRCode",
             swiftSettings: strictSwift
@@ -131,6 +142,8 @@ let package = Package(
         .target(
             name: "DevicePool",
             dependencies: [
+                "Messaging",
+                "Signal",
                 "WAClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -289,7 +302,10 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "DevicePool",
+                "Signal",
                 "WAClient",
+                "WAWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -307,6 +323,19 @@ let package = Package(
             name: "SignalTests",
             dependencies: ["Signal", "WAWire"],
             resources: [.copy("Vectors")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "MessagingTests",
+            dependencies: [
+                "DevicePool",
+                "Messaging",
+                "PairgateTestSupport",
+                "Signal",
+                "WAClient",
+                "WAWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(
