@@ -170,6 +170,8 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "DevicePool",
+                "Messaging",
+                "Signal",
                 "WAClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -365,6 +367,7 @@ let package = Package(
             name: "PostgresClientTests",
             dependencies: [
                 "PostgresClient", "PostgresStore", "DevicePool", "WAClient", "FleetHarness", "PairgateTestSupport",
+                "Messaging", "Signal", "WAWire",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
