@@ -394,6 +394,7 @@ let package = Package(
             dependencies: [
                 "AdminAPI",
                 "DevicePool",
+                "Messaging",
                 "PostgresClient",
                 "PostgresStore",
                 "WAClient",
