@@ -360,7 +360,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DevicePoolTests",
-            dependencies: ["DevicePool", "WAClient", "WASim", "WAWire", "PostgresStore", "PostgresClient", "PairgateTestSupport"],
+            dependencies: [
+                "DevicePool", "Messaging", "WAClient", "WASim", "WAWire", "PostgresStore", "PostgresClient", "PairgateTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -53,7 +53,8 @@ public struct InboundReport: Hashable, Sendable {
     /// Identities replaced or forgotten.
     public var identityChanges: [ProtocolChanges.IdentityChange] = []
 
-    init(tag: String) {
+    /// A report on a stanza with this tag; the rest is filled in as it is handled.
+    public init(tag: String) {
         self.tag = tag
     }
 }

@@ -59,6 +59,20 @@ import WAWire
         #expect(fixture.store.snapshot.inbox.count == 4)
     }
 
+    @Test func onceTheContactHeardFromUsItsMsgsDecryptWithTheTurnedRatchet() async throws {
+        var fixture = F()
+        var ann = F.ann()
+        try ann.startSession(with: fixture.credentials)
+        _ = try await fixture.receive(ann.direct([try ann.encrypt(TestContact.text("first"))], id: "1"))
+        // Our answer, from the record the store holds, makes Ann's next message a plain `msg` on a new ratchet key.
+        let ours = try SessionRecord(serialized: try #require(fixture.store.snapshot.sessions[SignalAddress(ann.lidDevice)]))
+        var random = SeededRandom(seed: 4)
+        _ = try ann.read(try SessionCipher.encrypt(MessagePadding.pad([0x0A, 0x00], using: &random), record: ours).serialized)
+        let next = try ann.encrypt(TestContact.text("second"))
+        #expect(next.attribute("type") == "msg")
+        #expect(try await fixture.receive(ann.direct([next], id: "2")).report.message?.text == "second")
+    }
+
     @Test func aRedeliveredStoredMessageGetsOnlyItsReceiptAgain() async throws {
         var fixture = F()
         var ann = F.ann()

@@ -66,6 +66,14 @@ public struct TestContact: Sendable {
         return Self.enc(encryption.type == .pkmsg ? "pkmsg" : "msg", encryption.serialized, count: count)
     }
 
+    /// Reads a `msg` the linked device sent (encrypted with its stored session): from then on our
+    /// messages are `msg`, not `pkmsg`, as a phone's are once the other side answered.
+    public mutating func read(_ serialized: [UInt8]) throws -> [UInt8] {
+        let decryption = try SessionCipher.decrypt(try WhisperMessage(parsing: serialized), record: session, using: &generator)
+        session = decryption.record
+        return decryption.plaintext
+    }
+
     /// Our sender key's distribution for `group`, wrapped as WhatsApp sends it (`Message` field 2).
     public mutating func distribution(for group: JID) throws -> WAMessage {
         let result = try GroupCipher.distributionMessage(record: senderKeys[group.description] ?? SenderKeyRecord(), using: &generator)

@@ -10,14 +10,16 @@ import WAWire
 struct DeviceReceiver: Sendable {
     let credentials: DeviceCredentials
     let pipeline: InboundPipeline
+    let metrics: ReceiveMetrics
 
     /// Nil for credentials that are not paired.
-    init?(credentials: DeviceCredentials, store: any ProtocolStore) {
+    init?(credentials: DeviceCredentials, store: any ProtocolStore, metrics: ReceiveMetrics) {
         guard let device = LocalDevice(credentials: credentials) else {
             return nil
         }
         self.credentials = credentials
         pipeline = InboundPipeline(store: store, device: device)
+        self.metrics = metrics
     }
 
     /// Loads, decrypts and commits one stanza; returns the answers to send. Throws when the store
@@ -26,7 +28,7 @@ struct DeviceReceiver: Sendable {
         var generator = SystemRandomNumberGenerator()
         let result = try await pipeline.receive(node, using: &generator)
         let report = result.report
-        ReceiveMetrics.record(report, committedAt: now())
+        metrics.record(report, committedAt: now())
         let id = node.attribute("id") ?? "-"
         switch report.disposition {
         case .decryptFailed(let reason):

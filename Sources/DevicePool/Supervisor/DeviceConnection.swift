@@ -288,14 +288,14 @@ actor DeviceConnection {
         guard let session, let credentials else { return }
         if receiver?.credentials != credentials {
             let store = context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer)
-            receiver = DeviceReceiver(credentials: credentials, store: store)
+            receiver = DeviceReceiver(credentials: credentials, store: store, metrics: ReceiveMetrics())
         }
         guard let receiver else {
             logger.error("a stanza arrived for a device without paired credentials; it stays unanswered")
             return
         }
         let logger = logger
-        let answers = await fenced(onFailure: ReceiveMetrics.commitFailed) { context in
+        let answers = await fenced(onFailure: receiver.metrics.commitFailed) { context in
             try await receiver.receive(node, now: context.now, logger: logger)
         }
         guard let answers, !answers.isEmpty else { return }

@@ -130,7 +130,7 @@ extension ServeCommand {
             .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
         ]
         // `t` has second resolution; offline queues replay messages hours or days old.
-        factory.durationHistogramBuckets["pairgate_inbox_lag_seconds"] = [1, 2, 5, 10, 30, 60, 300, 3600, 86_400].map { .seconds($0) }
+        factory.durationHistogramBuckets[ReceiveMetrics.inboxLagName] = [1, 2, 5, 10, 30, 60, 300, 3600, 86_400].map { .seconds($0) }
         return factory
     }
 }
