@@ -237,6 +237,33 @@ struct ProtocolStoreTests {
         }
     }
 
+    @Test func keyRotationReSealsSignalRowsSoTheOldKeyCanGo() async throws {
+        try await withDevice { device in
+            var changes = ProtocolChanges()
+            changes.sessions = [Self.ann: [1, 2]]
+            changes.identities = [Self.ann: [UInt8](repeating: 3, count: 32)]
+            changes.senderKeys = [Self.group: [4]]
+            _ = try await device.protocolStore.commit(changes)
+            let new = try MasterKey(parsing: MasterKey.generate(id: "new"))
+            let rotated = try await device.store.resealProtocolState(with: CredentialSealer(current: new, previous: [Self.sealer.current]))
+            #expect(rotated.resealed == 3)
+            #expect(rotated.unreadable.isEmpty)
+            var request = StateRequest()
+            request.addresses = [Self.ann]
+            request.senderKeys = [Self.group]
+            let state = try await device.store.protocolStore(device.lease, tenantID: device.tenant, sealer: CredentialSealer(current: new)).load(request)
+            #expect(state.sessions[Self.ann] == [1, 2])
+            #expect(state.identities[Self.ann] == [UInt8](repeating: 3, count: 32))
+            #expect(state.senderKeys[Self.group] == [4])
+            // Rows no configured key opens are reported by the kind that names them, not lost.
+            let blind = try await device.store.resealProtocolState(with: CredentialSealer(current: try MasterKey(parsing: MasterKey.generate(id: "x"))))
+            #expect(blind.resealed == 0)
+            #expect(Set(blind.unreadable.map(\.kind)) == [
+                "signal-session:123456789012345_1:0", "signal-identity:123456789012345_1:0", "signal-sender-key:120363@g.us|543210987654321_1:2",
+            ])
+        }
+    }
+
     @Test func aLogoutWipesTheSignalStateButKeepsTheMessages() async throws {
         try await withDevice { device in
             var changes = ProtocolChanges()
