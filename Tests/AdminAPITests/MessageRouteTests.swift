@@ -9,7 +9,7 @@ import Testing
 
 /// GET /messages and GET /messages/{id}: the inbox as a tenant reads it, paged by an opaque cursor,
 /// scoped to the tenant the Host names.
-@Suite("GET /messages", .requiresDatabase)
+@Suite("GET /messages", .requiresDatabase, .serialized)
 struct MessageRouteTests {
     /// A device of `tenant` with `ids` received in that order through the real protocol store.
     static func device(in h: APIHarness, _ tenant: TenantFixture, messages ids: [String]) async throws -> UUID {

@@ -12,7 +12,7 @@ import WAWire
 /// Messages through the whole pool: a paired device online on a scripted upstream, real Signal
 /// stanzas delivered into its connection, the inbox in PostgreSQL, the answers the pool writes —
 /// and a crashed pool's successor on the same database.
-@Suite("Receiving through the pool", .requiresDatabase)
+@Suite("Receiving through the pool", .requiresDatabase, .serialized)
 struct ReceivePathTests {
     static let jid = "15550009999:7@s.whatsapp.net"
     static let lid = "900000000009999:7@lid"

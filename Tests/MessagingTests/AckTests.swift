@@ -58,6 +58,16 @@ import WAWire
         #expect(try await fixture.receive(stanza).report.disposition == .duplicate)
     }
 
+    @Test func aServerTimeNoStoreCanHoldIsClampedIntoTheYears1970To9999() async throws {
+        var fixture = F()
+        var ann = F.ann()
+        try ann.startSession(with: fixture.credentials)
+        let far = try await fixture.receive(ann.direct([try ann.encrypt(TestContact.text("a"))], id: "FAR", t: 999_999_999_999_999_999))
+        #expect(far.report.message?.sentAt == Date(timeIntervalSince1970: 253_402_300_799))
+        let past = try await fixture.receive(ann.direct([try ann.encrypt(TestContact.text("b"))], id: "PAST", t: -5))
+        #expect(past.report.message?.sentAt == Date(timeIntervalSince1970: 0))
+    }
+
     @Test func receiptsAreAckedWithTheirTypeAndAddressingCopied() async throws {
         var fixture = F()
         let read = Node("receipt", [

@@ -12,7 +12,7 @@ import WAWire
 /// The receive path's PostgreSQL store: sealed rows that come back as they went in, commits fenced by
 /// the lease epoch and all or nothing, messages stored once, retention by age. Real Signal sessions
 /// go through the real pipeline where the behaviour is end to end.
-@Suite("Protocol store in PostgreSQL", .requiresDatabase)
+@Suite("Protocol store in PostgreSQL", .requiresDatabase, .serialized)
 struct ProtocolStoreTests {
     static let sealer = CredentialSealer(current: try! MasterKey(parsing: MasterKey.generate(id: "test")))
 

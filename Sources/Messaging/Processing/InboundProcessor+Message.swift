@@ -58,7 +58,7 @@ extension InboundProcessor {
         _ message: IncomingMessage, state: ProtocolState, using generator: inout some RandomNumberGenerator
     ) -> InboundOutcome {
         var outcome = InboundOutcome(report: InboundReport(tag: "message"))
-        outcome.report.sentAt = Date(timeIntervalSince1970: TimeInterval(message.timestamp))
+        outcome.report.sentAt = Self.serverTime(message.timestamp)
         switch message.handling {
         case .nack(let error):
             let code = error.nackCode ?? .parsingError
@@ -85,6 +85,12 @@ extension InboundProcessor {
             outcome = decryption.outcome(base: outcome)
         }
         return outcome
+    }
+
+    /// A stanza's `t` as a date a store can hold: a hostile value (up to 18 digits, or negative) is
+    /// clamped to 1970…9999, as the inbox's `sent_at` must be.
+    static func serverTime(_ t: Int64) -> Date {
+        Date(timeIntervalSince1970: TimeInterval(min(max(t, 0), 253_402_300_799)))
     }
 
     /// The LID ↔ phone-number pair of the chat that an own-device DM reveals (`peer_recipient_*`).
