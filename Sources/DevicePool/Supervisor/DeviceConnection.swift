@@ -276,6 +276,10 @@ actor DeviceConnection {
         case .disconnected(let reason), .loggedOut(let reason):
             session = nil
             context.metrics.disconnect(reason)
+            if reason.category == .ackRejected {
+                // The server found fault with our answers: the detail names the stanza.
+                logger.warning("the server refused an ack", metadata: ["detail": "\(reason.detail)"])
+            }
             await apply(.disconnected(reason), group: &group)
         }
     }
