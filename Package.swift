@@ -67,6 +67,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The receive path shared by the pool and `pairgate link` (docs/messaging.md): stanza → load →
+        // decrypt (pure) → one commit → answers. Pure but for the async ProtocolStore it declares.
+        .target(
+            name: "Messaging",
+            dependencies: [
+                "Signal",
+                "WAWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .target(
             name: "QRCode",
             swiftSettings: strictSwift
@@ -131,6 +142,8 @@ let package = Package(
         .target(
             name: "DevicePool",
             dependencies: [
+                "Messaging",
+                "Signal",
                 "WAClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -157,6 +170,8 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "DevicePool",
+                "Messaging",
+                "Signal",
                 "WAClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -289,7 +304,10 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 "DevicePool",
+                "Signal",
                 "WAClient",
+                "WAWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -307,6 +325,19 @@ let package = Package(
             name: "SignalTests",
             dependencies: ["Signal", "WAWire"],
             resources: [.copy("Vectors")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "MessagingTests",
+            dependencies: [
+                "DevicePool",
+                "Messaging",
+                "PairgateTestSupport",
+                "Signal",
+                "WAClient",
+                "WAWire",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(
@@ -329,13 +360,17 @@ let package = Package(
         ),
         .testTarget(
             name: "DevicePoolTests",
-            dependencies: ["DevicePool", "WAClient", "WASim", "WAWire", "PostgresStore", "PostgresClient", "PairgateTestSupport"],
+            dependencies: [
+                "DevicePool", "Messaging", "WAClient", "WASim", "WAWire", "PostgresStore", "PostgresClient", "PairgateTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(
             name: "PostgresClientTests",
             dependencies: [
                 "PostgresClient", "PostgresStore", "DevicePool", "WAClient", "FleetHarness", "PairgateTestSupport",
+                "Messaging", "Signal", "WAWire",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSwift
@@ -362,6 +397,7 @@ let package = Package(
             dependencies: [
                 "AdminAPI",
                 "DevicePool",
+                "Messaging",
                 "PostgresClient",
                 "PostgresStore",
                 "WAClient",

@@ -57,6 +57,8 @@ func buildRouter(
         .addRoutes(to: tenant)
     ResetController(devices: devices, resets: resets, statusCache: statusCache)
         .addRoutes(to: tenant)
+    MessagesController(devices: devices)
+        .addRoutes(to: tenant)
 
     methods.load(router.routes)
     return router

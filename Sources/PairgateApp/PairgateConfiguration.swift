@@ -48,6 +48,8 @@ public struct PairgateConfiguration: Sendable {
     /// Device starts per second at boot and on takeovers (`pool.ramp_per_second`); nil: the
     /// pool's default (`PoolConfiguration.rampPerSecond`).
     public var rampPerSecond: Int?
+    /// Days a stored message is kept (`messages.retention_days`); 0 keeps messages forever.
+    public var messageRetentionDays = 30
 
     public struct Upstream: Sendable {
         /// `ws://` or `wss://`.
@@ -174,6 +176,8 @@ extension PairgateConfiguration {
         }
         try resolveUpstream(settings, into: &configuration.upstream)
         configuration.rampPerSecond = try settings.int("pool.ramp_per_second", in: 1...100_000)
+        configuration.messageRetentionDays = try settings.int("messages.retention_days", in: 0...36_500)
+            ?? configuration.messageRetentionDays
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")

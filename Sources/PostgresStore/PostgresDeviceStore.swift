@@ -265,6 +265,7 @@ public struct PostgresDeviceStore: DeviceStore {
             let owned = try connection.query("SELECT 1 FROM devices WHERE id = $1 AND lease_epoch = $2 FOR UPDATE", [lease.deviceID, lease.epoch])
             guard !owned.isEmpty else { return false }
             try connection.query("DELETE FROM device_credentials WHERE device_id = $1", [lease.deviceID])
+            try Self.deleteProtocolState(deviceID: lease.deviceID, on: connection)
             try connection.query("UPDATE devices SET jid = NULL, lid = NULL WHERE id = $1", [lease.deviceID])
             return true
         }

@@ -59,6 +59,22 @@ public final class UpstreamConnection: Sendable {
         _ = try await request(.logout)
     }
 
+    /// Writes the answers to delivered stanzas (`ClientEvent.stanza`) in order and flushes them;
+    /// returns once they are written to the socket's buffer. Throws `ClientRequestError`
+    /// (`connectionClosed` once the connection ended, `invalidRequest` when a node cannot be encoded,
+    /// in which case nothing was written).
+    public func send(_ nodes: [Node]) async throws {
+        guard case .session(_, let handler) = state.withLock({ $0 }), !eventSink.hasEnded else {
+            throw ClientRequestError(eventSink.hasEnded ? .connectionClosed : .notConnected)
+        }
+        let id = ClientRequestID(requestCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+        let promise = eventLoop.makePromise(of: Void.self)
+        eventLoop.execute {
+            handler.value.send(id, nodes, promise: promise)
+        }
+        try await promise.futureResult.get()
+    }
+
     /// Sends an API request to the session machine and waits for its answer.
     func request(_ request: ClientRequest) async throws -> Node {
         guard case .session(_, let handler) = state.withLock({ $0 }), !eventSink.hasEnded else {

@@ -30,6 +30,17 @@ struct ConfigurationTests {
         #expect(fromFlags.http.host == "0.0.0.0")
     }
 
+    @Test func messageRetentionIsReadInDaysAndZeroKeepsForever() async throws {
+        let file = try write(#"{"messages": {"retention_days": 7}}"#)
+        #expect(try await PairgateConfiguration.load(file: file, overrides: [:], environment: [:]).messageRetentionDays == 7)
+        let none = try await PairgateConfiguration.load(file: nil, overrides: [:], environment: ["PAIRGATE_MESSAGES_RETENTION_DAYS": "0"])
+        #expect(none.messageRetentionDays == 0)
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PairgateConfiguration.load(file: nil, overrides: ["messages.retention_days": "-1"], environment: [:])
+        }
+        #expect(try await PairgateConfiguration.load(file: nil, overrides: [:], environment: [:]).messageRetentionDays == 30)
+    }
+
     @Test func missingDatabaseURLIsAClearStartupError() async throws {
         let file = try write(#"{"http": {"port": 8080}}"#)
         let configuration = try await PairgateConfiguration.load(file: file, overrides: [:], environment: [:])

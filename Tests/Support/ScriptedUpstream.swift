@@ -2,6 +2,7 @@ import DevicePool
 import Foundation
 import Synchronization
 import WAClient
+import WAWire
 
 /// An upstream whose connections the test drives (pool and API tests alike): every `connect` appears on `sessions`, and the
 /// test emits the events the real client would.
@@ -13,11 +14,17 @@ public final class ScriptedUpstream: UpstreamConnector {
     /// How many connections the pool opened.
     public var sessionCount: Int { count.withLock { $0 } }
 
-    public init() {
+    private let makeCredentials: (@Sendable () -> DeviceCredentials)?
+
+    /// `makeCredentials` gives each new pairing its keys; by default random bytes, which is enough
+    /// unless a test encrypts to the device (then pass `DeviceCredentials.generate`).
+    public init(makeCredentials: (@Sendable () -> DeviceCredentials)? = nil) {
         (sessions, sink) = AsyncStream.makeStream(of: ScriptedSession.self)
+        self.makeCredentials = makeCredentials
     }
 
     public func newCredentials() -> DeviceCredentials {
+        if let makeCredentials { return makeCredentials() }
         var rng = SystemRandomNumberGenerator()
         func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
         return DeviceCredentials(
@@ -46,6 +53,7 @@ public final class ScriptedSession: UpstreamSession {
     private let unhandled = Mutex(0)
     private let closed = Mutex<DisconnectReason?>(nil)
     private let loggedOut = Mutex(false)
+    private let written = Mutex<[Node]>([])
 
     init(credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void) {
         self.credentials = credentials
@@ -76,6 +84,14 @@ public final class ScriptedSession: UpstreamSession {
     }
 
     public var closeReason: DisconnectReason? { closed.withLock { $0 } }
+
+    /// Every node the pool sent, in order.
+    public var sent: [Node] { written.withLock { $0 } }
+
+    public func send(_ nodes: [Node]) async throws {
+        guard !ended.withLock({ $0 }) else { throw ClientRequestError(.connectionClosed) }
+        written.withLock { $0 += nodes }
+    }
     public var didLogOut: Bool { loggedOut.withLock { $0 } }
 
     public func close(reason: DisconnectReason) async {

@@ -10,12 +10,14 @@ struct TestServerKeys: Sendable {
     let root: Curve25519KeyPair
     let serverConfiguration: SimConnectionMachine.Configuration
 
-    init(seed: UInt64 = 7) {
+    /// Certificates valid for a day either side of `around` (the conversations' manual clock; shells
+    /// on a real clock pass `Date()`).
+    init(seed: UInt64 = 7, around: Date = Conversation.start) {
         var random = SeededRandom(seed: seed)
         root = Curve25519KeyPair.generate(using: &random)
         let intermediate = Curve25519KeyPair.generate(using: &random)
         let staticKey = Curve25519KeyPair.generate(using: &random)
-        let start = UInt64(Conversation.start.timeIntervalSince1970)
+        let start = UInt64(around.timeIntervalSince1970)
         let chain = CertificateChain.issue(
             rootKey: root, intermediateKey: intermediate, serverStaticKey: staticKey.publicKey,
             notBefore: start - 86400, notAfter: start + 86400
@@ -62,6 +64,7 @@ final class Conversation {
         let inbox: DeliveryInbox
         var events: [ClientEvent] = []
         var completions: [ClientRequestID: Result<Node, ClientRequestError>] = [:]
+        var sends: [ClientRequestID: Result<Void, ClientRequestError>] = [:]
         /// Credentials handed over by `.confirmPairing`, until confirmed.
         var credentialsToConfirm: DeviceCredentials?
         /// Every answered keepalive's round trip, as the machine reported it.
@@ -125,6 +128,7 @@ final class Conversation {
                 case .paired: "paired"
                 case .online: "online"
                 case .credentialsUpdated: "credentialsUpdated"
+                case .stanza: "stanza"
                 case .keepaliveLost: "keepaliveLost"
                 case .keepaliveRestored: "keepaliveRestored"
                 case .disconnected: "disconnected"
@@ -291,6 +295,8 @@ final class Conversation {
                 timers.removeAll { $0.link == ObjectIdentifier(link) && $0.side == .client(name) }
             case .complete(let id, let result):
                 link.completions[id] = result
+            case .sent(let id, let result):
+                link.sends[id] = result
             case .close:
                 link.clientClosed = true
                 timers.removeAll { timer in

@@ -206,6 +206,7 @@ final class EventLog: @unchecked Sendable {
             case .paired: "paired"
             case .online: "online"
             case .credentialsUpdated: "credentialsUpdated"
+            case .stanza: "stanza"
             case .keepaliveLost: "keepaliveLost"
             case .keepaliveRestored: "keepaliveRestored"
             case .disconnected: "disconnected"

@@ -277,9 +277,9 @@ struct SessionClientTests {
 
     @Test func otherNotificationsAreAckedWithTheirType() throws {
         var session = try ScriptedSession(intent: .login, credentials: ScriptedSession.pairedCredentials())
-        try session.receive(Node("notification", ["from": .server, "type": "devices", "id": "d1"]))
+        try session.receive(Node("notification", ["from": .server, "type": "server_sync", "id": "d1"]))
         #expect(session.sent.last?.tag == "ack")
-        #expect(session.sent.last?.attribute("type") == "devices")
+        #expect(session.sent.last?.attribute("type") == "server_sync")
     }
 
     @Test func theFirstUploadCarries812KeysDerivedFromTheSeedAndTheSignedPreKey() throws {

@@ -59,10 +59,19 @@ struct SessionCredentialsTests {
         }
     }
 
-    @Test func idsWrapFromTheTwentyFourBitMaximumBackToOne() {
+    @Test func uploadIDsWrapBelowTheRetryRangeBackToOne() {
         #expect(OneTimePreKeys.ids(from: 1, count: 3) == [1, 2, 3])
-        #expect(OneTimePreKeys.ids(from: 0xFF_FFFE, count: 4) == [0xFF_FFFE, 0xFF_FFFF, 1, 2])
+        #expect(OneTimePreKeys.ids(from: 0xEF_FFFE, count: 4) == [0xEF_FFFE, 0xEF_FFFF, 1, 2])
         #expect(OneTimePreKeys.ids(from: 0, count: 2) == [1, 2])
+        #expect(OneTimePreKeys.ids(from: 0xF0_0000, count: 1) == [1])
         #expect(OneTimePreKeys.ids(from: 5, count: 0).isEmpty)
+    }
+
+    @Test func retryReceiptKeysComeFromTheirOwnRangeAndWrapWithinIt() {
+        #expect(OneTimePreKeys.retryID(sequence: 0) == 0xF0_0000)
+        #expect(OneTimePreKeys.retryID(sequence: 5) == 0xF0_0005)
+        #expect(OneTimePreKeys.retryID(sequence: 0x10_0000) == 0xF0_0000)
+        #expect(!OneTimePreKeys.uploadIDs.overlaps(OneTimePreKeys.retryIDs))
+        #expect(OneTimePreKeys.retryIDs.upperBound == OneTimePreKeys.maximumID)
     }
 }

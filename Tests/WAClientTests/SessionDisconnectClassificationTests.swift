@@ -37,6 +37,11 @@ struct SessionDisconnectClassificationTests {
         #expect(category(Node("stream:error", [Node("conflict", ["type": "other"])])) == .other)
         #expect(category(Node("stream:error", [Node("xml-not-well-formed")])) == .other)
         #expect(category(Node("stream:error")) == .other)
-        #expect(DisconnectClassification.streamError(Node("stream:error", [Node("ack", ["id": "1"])])).detail.contains("<ack>"))
+        let ack = DisconnectClassification.streamError(Node("stream:error", [Node("ack", ["id": "3EB0AB12", "class": "message"])]))
+        #expect(ack.category == .ackRejected)
+        #expect(ack.stage == .stream)
+        #expect(ack.detail == "the server refused the ack of stanza 3EB0AB12")
+        // A code the table knows keeps its meaning, ack or not.
+        #expect(category(Node("stream:error", ["code": "515"], [Node("ack", ["id": "1"])])) == .restartRequired)
     }
 }

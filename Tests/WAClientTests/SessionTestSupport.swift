@@ -73,6 +73,8 @@ struct ScriptedSession {
     var timers: [ClientSessionMachine.Timer: Date] = [:]
     var confirmations: [DeviceCredentials] = []
     var completions: [ClientRequestID: Result<Node, ClientRequestError>] = [:]
+    /// Results of `ClientRequest.send`: whether the answers were written.
+    var sends: [ClientRequestID: Result<Void, ClientRequestError>] = [:]
     var closeReason: DisconnectReason?
 
     /// A session whose handshake has completed (unless the machine refused to start).
@@ -156,6 +158,8 @@ struct ScriptedSession {
                 timers[timer] = nil
             case .complete(let id, let result):
                 completions[id] = result
+            case .sent(let id, let result):
+                sends[id] = result
             case .close(let reason):
                 closeReason = reason
                 timers = [:]

@@ -27,6 +27,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case hostNotFound = "host_not_found"
             case tokenNotFound = "token_not_found"
             case deviceNotFound = "device_not_found"
+            case messageNotFound = "message_not_found"
             case pairingNotFound = "pairing_not_found"
             case noActivePairing = "no_active_pairing"
             case noQR = "no_qr"
@@ -61,6 +62,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let hostNotFound = Code(.hostNotFound)
         public static let tokenNotFound = Code(.tokenNotFound)
         public static let deviceNotFound = Code(.deviceNotFound)
+        /// No stored message of the tenant has this id.
+        public static let messageNotFound = Code(.messageNotFound)
         public static let pairingNotFound = Code(.pairingNotFound)
         public static let noActivePairing = Code(.noActivePairing)
         public static let noQR = Code(.noQR)

@@ -20,6 +20,12 @@ enum MetricsExposition {
         "pairgate_leases_lost_total": "Devices this instance stopped because their lease was lost.",
         "pairgate_pairing_lock_rejections_total": "Pairing requests refused because the tenant already has one running.",
         "pairgate_state_machine_rejections_total": "Device events the state machine rejected as invalid in the current state.",
+        ReceiveMetrics.receivedName: "Messages received, by type: stored ones by the inbox's type; statuses, newsletters and unavailable messages (acked only) under their own.",
+        ReceiveMetrics.decryptFailuresName: "Messages that could not be decrypted or read, by reason (the Signal error, invalid_padding, invalid_protobuf).",
+        ReceiveMetrics.retryReceiptsName: "Retry receipts sent, asking a sender to encrypt a message again.",
+        ReceiveMetrics.duplicatesName: "Redelivered messages recognised as handled before: answered with their receipt, not stored again.",
+        ReceiveMetrics.inboxLagName: "Time from a message's server timestamp to its commit in the inbox (the timestamp has second resolution).",
+        ReceiveMetrics.commitFailuresName: "Stanzas whose state could not be loaded or committed; each is tried again, and stays unanswered for the server to redeliver if the database stays down.",
         "pairgate_http_requests_total": "HTTP requests by route template, method and status.",
         "pairgate_http_request_duration_seconds": "HTTP handling time until the response head, by route template and method.",
     ]

@@ -23,6 +23,8 @@ tags:
     description: Pairing a WhatsApp number (QR or code), live.
   - name: devices
     description: The tenant's linked devices.
+  - name: messages
+    description: The messages the tenant's devices received (the inbox).
   - name: admin
     description: Operators' routes (admin token).
   - name: operations
@@ -235,6 +237,65 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/DeviceNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+  /messages:
+    get:
+      tags: [messages]
+      operationId: listMessages
+      summary: The tenant's stored messages, oldest first, after a cursor (docs/messaging.md).
+      parameters:
+        - name: device_id
+          in: query
+          description: Only this device's messages (default every device of the tenant).
+          schema: {type: string, format: uuid}
+        - name: direction
+          in: query
+          description: Only received (`in`) or sent (`out`) messages.
+          schema: {type: string, enum: [in, out]}
+        - name: after
+          in: query
+          description: The `next_cursor` of an earlier page; opaque. Without it the inbox is read from its start.
+          schema: {type: string, pattern: '^[A-Za-z0-9_-]{11}$'}
+        - name: limit
+          in: query
+          schema: {type: integer, minimum: 1, maximum: 500, default: 100}
+      responses:
+        '200':
+          description: One page of messages.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/MessagePage'}
+        '400':
+          description: '`invalid_cursor`: the cursor is malformed.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /messages/{id}:
+    get:
+      tags: [messages]
+      operationId: getMessage
+      summary: One stored message, with its raw protobuf.
+      parameters:
+        - name: id
+          in: path
+          required: true
+          schema: {type: string, format: uuid}
+      responses:
+        '200':
+          description: The message.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Message'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404':
+          description: '`unknown_host` or `message_not_found` (another tenant''s message is not found either).'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
   /admin/tenants:
     get:
       tags: [admin]
@@ -912,5 +973,30 @@ components:
           type: object
           additionalProperties: {type: integer}
         open_pairings: {type: integer}
+    Message:
+      type: object
+      required: [id, device_id, direction, chat, sender, wa_id, type, from_me, timestamp, received_at]
+      properties:
+        id: {type: string, format: uuid}
+        device_id: {type: string, format: uuid}
+        direction: {type: string, enum: [in, out]}
+        chat: {type: string, description: 'The chat JID as received: a person (`…@lid`, `…@s.whatsapp.net`), a group or a broadcast.'}
+        sender: {type: string, description: The sending device's JID as received.}
+        wa_id: {type: string, description: WhatsApp's message id.}
+        type: {type: string, description: '`text`, `extended_text`, `image`, …, `unknown`, or a protocol message''s type (`revoke`, `message_edit`, `history_sync_notification`, …).'}
+        text: {type: string}
+        from_me: {type: boolean, description: Sent by the account's phone or another of its devices.}
+        timestamp: {type: string, format: date-time, description: When WhatsApp's server accepted the message (second resolution).}
+        received_at: {type: string, format: date-time}
+        raw: {type: string, format: byte, description: 'The decrypted `Message` protobuf, base64; only on GET /messages/{id}.'}
+    MessagePage:
+      type: object
+      required: [messages, has_more]
+      properties:
+        messages:
+          type: array
+          items: {$ref: '#/components/schemas/Message'}
+        next_cursor: {type: string, description: 'Pass as `after` for the messages that follow; the request''s own `after` when the page is empty.'}
+        has_more: {type: boolean, description: The page is full; more may follow at once.}
 """#
 }

@@ -62,7 +62,7 @@ public struct ReconnectPolicy: Sendable, Hashable {
             return .logOut
         case .shutdown, .pairingTimeout, .pairingFailed:
             return .stop
-        case .network, .timeout, .serverError, .keepaliveLost, .protocolViolation, .certificateRejected, .other:
+        case .network, .timeout, .serverError, .keepaliveLost, .protocolViolation, .ackRejected, .certificateRejected, .other:
             return .backoff(delay: backoffDelay(attempt: attempt + 1, random: &random), attempt: attempt + 1)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Messaging
 import WAClient
 
 /// A device as stored.
@@ -134,6 +135,15 @@ public protocol DeviceStore: Sendable {
     func recordDisconnect(_ lease: Lease, reason: DisconnectReason, decision: ReconnectPolicy.Decision, instance: String) async throws
     func saveCredentials(_ lease: Lease, kind: String, sealed: SealedCredential) async throws
     func saveAccount(_ lease: Lease, jid: String?, lid: String?, platform: String?) async throws
+    /// Wipes credentials and every bit of protocol state (sessions, identities, sender keys, prekeys,
+    /// LID mappings); stored messages stay until retention removes them.
     func wipeCredentials(_ lease: Lease) async throws
     func loadCredentials(deviceID: UUID, kind: String) async throws -> SealedCredential?
+
+    /// The device's Signal state and inbox for the receive path: reads, and commits fenced by
+    /// `lease` (a stale epoch throws `LeaseLost` and writes nothing), rows sealed with `sealer`.
+    func protocolStore(_ lease: Lease, tenantID: UUID, sealer: CredentialSealer) -> any ProtocolStore
+    /// Deletes at most `limit` stored messages (any device) received more than `age` ago, skipping
+    /// rows another instance is deleting; returns how many were deleted.
+    func deleteMessages(olderThan age: Duration, limit: Int) async throws -> Int
 }

@@ -60,6 +60,9 @@ actor DeviceConnection {
     private var credentials: DeviceCredentials?
     private var pairing: PairingContext?
     private var session: (any UpstreamSession)?
+    /// The receive path, built at the first stanza and rebuilt when the credentials change; it holds
+    /// no protocol state (that is loaded per stanza), so an idle device stays small.
+    private var receiver: DeviceReceiver?
     private var generation = 0
     private var wakeToken = 0
     /// When the current connection was opened (for the handshake duration).
@@ -262,6 +265,8 @@ actor DeviceConnection {
         case .credentialsUpdated(let updated):
             credentials = updated
             _ = await saveCredentials(updated)
+        case .stanza(let node):
+            await receive(node)
         case .keepaliveLost:
             context.metrics.keepalive("lost")
             await apply(.keepaliveChanged, group: &group)
@@ -271,7 +276,39 @@ actor DeviceConnection {
         case .disconnected(let reason), .loggedOut(let reason):
             session = nil
             context.metrics.disconnect(reason)
+            if reason.category == .ackRejected {
+                // The server found fault with our answers: the detail names the stanza.
+                logger.warning("the server refused an ack", metadata: ["detail": "\(reason.detail)"])
+            }
             await apply(.disconnected(reason), group: &group)
+        }
+    }
+
+    /// One stanza through the receive pipeline: committed, then answered. A store failure is retried
+    /// from the start (the state is loaded again, so a commit that did land shows as stored); a lost
+    /// lease or a store that stays down stops the device, leaving the stanza unanswered for the next
+    /// owner, as the server delivers it again.
+    private func receive(_ node: Node) async {
+        guard let session, let credentials else { return }
+        if receiver?.credentials != credentials {
+            let store = context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer)
+            receiver = DeviceReceiver(credentials: credentials, store: store, metrics: ReceiveMetrics())
+        }
+        guard let receiver else {
+            logger.error("a stanza arrived for a device without paired credentials; it stays unanswered")
+            return
+        }
+        let logger = logger
+        let answers = await fenced(onFailure: receiver.metrics.commitFailed) { context in
+            try await receiver.receive(node, now: context.now, logger: logger)
+        }
+        guard let answers, !answers.isEmpty else { return }
+        do {
+            try await session.send(answers)
+        } catch {
+            // The connection ended after the commit: the server delivers the stanza again, and the
+            // inbox recognises it.
+            logger.debug("answers not sent: the connection ended", metadata: ["error": "\(error)"])
         }
     }
 
@@ -426,25 +463,34 @@ actor DeviceConnection {
     /// stops the device at once.
     @discardableResult
     private func write(_ body: @Sendable (PoolContext) async throws -> Void) async -> Bool {
+        await fenced(body) != nil
+    }
+
+    /// `body`'s result, retried while the database is unreachable for a few seconds (`onFailure`
+    /// counts each failed try); nil when the lease was lost or the database stayed down, and the
+    /// device was stopped.
+    private func fenced<T: Sendable>(
+        onFailure: () -> Void = {}, _ body: @Sendable (PoolContext) async throws -> T
+    ) async -> T? {
         var delay = Duration.milliseconds(200)
         for attempt in 1...6 {
             do {
-                try await body(context)
-                return true
+                return try await body(context)
             } catch is LeaseLost {
                 await loseLease()
-                return false
+                return nil
             } catch {
+                onFailure()
                 if attempt == 6 || Task.isCancelled {
                     logger.error("a device write failed repeatedly; stopping the device here", metadata: ["error": "\(error)"])
                     await loseLease()
-                    return false
+                    return nil
                 }
                 try? await context.clock.sleep(for: delay)
                 delay *= 2
             }
         }
-        return false
+        return nil
     }
 
     private func loseLease() async {

@@ -25,6 +25,10 @@ public struct PoolConfiguration: Sendable {
     /// How long a pairing may stay open: 6 refs last 160 s; a margin covers the last one.
     public var pairingWindow: Duration = .seconds(180)
     public var policy = ReconnectPolicy()
+    /// Stored messages older than this are deleted (`messages.retention_days`); nil keeps them forever.
+    public var messageRetention: Duration? = .seconds(30 * 86_400)
+    /// How often the retention sweeper runs; each run deletes in batches until nothing is due.
+    public var messageSweepInterval: Duration = .seconds(600)
 
     public init(instanceID: String, webVersion: String) {
         self.instanceID = instanceID

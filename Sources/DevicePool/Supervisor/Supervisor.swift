@@ -68,6 +68,7 @@ public final class Supervisor: Service, Sendable {
             group.addTask { await self.keepLeases() }
             group.addTask { await self.claimFreeDevices() }
             group.addTask { await self.sweepInterruptedPairings() }
+            group.addTask { await self.sweepOldMessages() }
             await withGracefulShutdownHandler {
                 for await command in commands {
                     switch command {
@@ -285,6 +286,29 @@ public final class Supervisor: Service, Sendable {
                 do { try await clock.sleep(for: configuration.claimInterval) } catch { return }
                 due = clock.now
             }
+        }
+    }
+
+    /// Deletes stored messages past `messageRetention`, in batches of 1,000 until none is due. Any
+    /// number of instances may sweep at once: each batch skips the rows another is deleting.
+    private func sweepOldMessages() async {
+        guard let retention = context.configuration.messageRetention else { return }
+        let batch = 1000
+        while !Task.isCancelled {
+            do {
+                var deleted = 0
+                while !Task.isCancelled {
+                    let count = try await context.store.deleteMessages(olderThan: retention, limit: batch)
+                    deleted += count
+                    if count < batch { break }
+                }
+                if deleted > 0 {
+                    context.logger.info("deleted messages past their retention", metadata: ["count": "\(deleted)"])
+                }
+            } catch {
+                context.logger.warning("sweeping old messages failed", metadata: ["error": "\(error)"])
+            }
+            do { try await context.clock.sleep(for: context.configuration.messageSweepInterval) } catch { return }
         }
     }
 

@@ -1,4 +1,5 @@
 import WAClient
+import WAWire
 
 /// How the pool opens upstream connections. WAClient's `UpstreamClient` is the real one; tests
 /// script their own.
@@ -17,6 +18,8 @@ public protocol UpstreamConnector: Sendable {
 public protocol UpstreamSession: Sendable {
     /// The consumer is done with one delivered event.
     func handled()
+    /// Writes answers to delivered stanzas in order, flushed; throws once the connection ended.
+    func send(_ nodes: [Node]) async throws
     /// Closes the connection; its last event is `.disconnected(reason)`.
     func close(reason: DisconnectReason) async
     /// Unlinks the companion upstream (remove-companion-device), then closes.

@@ -24,7 +24,7 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-seal every credential under credentials.master_key; previous keys come from credentials.previous_keys."
+            abstract: "Re-seal every credential and Signal row under credentials.master_key; previous keys come from credentials.previous_keys."
         )
 
         @OptionGroup var options: GlobalOptions
@@ -33,13 +33,17 @@ struct KeysCommand: AsyncParsableCommand {
             let configuration = try await options.load()
             let sealer = try configuration.requireSealer()
             let (resealed, unreadable) = try await DatabaseRuntime.with(configuration, label: "pairgate.keys") { runtime in
-                try await PostgresDeviceStore(pool: runtime.pool).resealAll(with: sealer)
+                let store = PostgresDeviceStore(pool: runtime.pool)
+                let credentials = try await store.resealAll(with: sealer)
+                // The receive path's sessions, identities and sender keys are sealed under the same keys.
+                let signal = try await store.resealProtocolState(with: sealer)
+                return (credentials.resealed + signal.resealed, credentials.unreadable + signal.unreadable)
             }
             let skipped = unreadable.count
             for row in unreadable {
                 print("cannot open device \(row.deviceID.uuidString.lowercased()) \(row.kind): sealed under unknown key \(row.keyID)")
             }
-            print("re-sealed \(resealed) credential rows under key \(sealer.current.id)")
+            print("re-sealed \(resealed) credential and Signal rows under key \(sealer.current.id)")
             if skipped > 0 {
                 print("\(skipped) rows could not be opened with the configured keys; add their key to credentials.previous_keys and run again")
                 throw ExitCode.failure

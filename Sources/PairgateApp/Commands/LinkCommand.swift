@@ -153,6 +153,11 @@ struct LinkCommand: AsyncParsableCommand {
                     credentials = updated
                     try save(updated)
                     report(.credentialsUpdated)
+                case .stanza:
+                    // Messages, receipts and the notifications that need stored state stay unanswered
+                    // here: link does not run the receive pipeline (docs/messaging.md), and the server
+                    // keeps them for the gateway.
+                    break
                 case .keepaliveLost(let failures, let lastSuccess):
                     report(.keepaliveLost(failures: failures, silentFor: lastSuccess.map { .seconds(Date().timeIntervalSince($0)) }))
                 case .keepaliveRestored:

@@ -70,6 +70,8 @@ extension ServeCommand {
     static func gatewayConfiguration(_ configuration: PairgateConfiguration, logger: Logger) throws -> GatewayConfiguration {
         var pool = PoolConfiguration(instanceID: configuration.instanceID, webVersion: configuration.upstream.webVersion)
         if let ramp = configuration.rampPerSecond { pool.rampPerSecond = Double(ramp) }
+        let retention = configuration.messageRetentionDays
+        pool.messageRetention = retention == 0 ? nil : .seconds(retention * 86_400)
         var gateway = GatewayConfiguration(
             pool: pool, api: try apiConfiguration(configuration, logger: logger),
             address: .hostname(configuration.http.host, port: configuration.http.port)
@@ -127,6 +129,8 @@ extension ServeCommand {
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
             .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
         ]
+        // `t` has second resolution; offline queues replay messages hours or days old.
+        factory.durationHistogramBuckets[ReceiveMetrics.inboxLagName] = [1, 2, 5, 10, 30, 60, 300, 3600, 86_400].map { .seconds($0) }
         return factory
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import WAWire
 
 /// How a connection should start.
 public enum ConnectionIntent: Sendable, Hashable {
@@ -31,6 +32,12 @@ public enum ClientEvent: Sendable {
     case online(OnlineInfo)
     /// Credentials changed while connected (prekeys uploaded, LID learned); persist them.
     case credentialsUpdated(DeviceCredentials)
+    /// A stanza that only the consumer can answer, because the answer depends on its stored state:
+    /// every `<message>` and `<receipt>`, and the `<notification>`s of types `encrypt` with
+    /// `<identity/>`, `devices` and `account_sync`. The connection never answers these itself; the
+    /// consumer sends the receipt or ack with `UpstreamConnection.send(_:)` once what the stanza
+    /// changed is stored (messaging.md §3). Delivered from `<success>` on, in arrival order.
+    case stanza(Node)
     /// A keepalive ping failed; the connection stays up for now.
     case keepaliveLost(failures: Int, lastSuccess: Date?)
     /// A keepalive ping succeeded after failures.

@@ -57,6 +57,9 @@ public struct DisconnectReason: Sendable, Hashable, Codable, CustomStringConvert
         case pairingFailed = "pairing_failed"
         /// The peer sent something the protocol does not allow.
         case protocolViolation = "protocol_violation"
+        /// stream:error with `<ack>`: the server refused an ack or receipt of ours, or found a stanza
+        /// left unanswered (messaging.md §3.4).
+        case ackRejected = "ack_rejected"
         /// The server's certificate chain is not trusted.
         case certificateRejected = "certificate_rejected"
         /// We closed the connection on purpose.

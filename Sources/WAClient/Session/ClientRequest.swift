@@ -19,6 +19,10 @@ public enum ClientRequest: Sendable {
     /// Send an IQ and wait for its answer. The machine sets `id`, and `to` when absent; `timeout`
     /// defaults to the configured request timeout.
     case iq(Node, timeout: Duration?)
+    /// Write these stanzas as they are, in order (answers to `ClientEvent.stanza`: receipts, acks);
+    /// completed with `Action.sent` once they are written. Nothing is written when one cannot be
+    /// encoded (`invalidRequest`).
+    case send([Node])
 }
 
 /// Why an API call did not get a result.

@@ -125,7 +125,7 @@ extension ClientSessionMachine {
             }
             self.pairing = pairing
         }
-        return actions + ack(node)
+        return actions + acknowledge(node)
     }
 
     // MARK: Code pairing
@@ -183,7 +183,7 @@ extension ClientSessionMachine {
 
     /// The phone took the code (pairing.md §5.4–§5.5): ack, derive the ADV secret, send companion_finish.
     mutating func handlePrimaryHello(_ node: Node, now: Date) -> [Action] {
-        var actions = ack(node)
+        var actions = acknowledge(node)
         guard phase == .pairing, let registration = node.child("link_code_companion_reg"),
               (registration.attribute("stage") ?? "primary_hello") == "primary_hello",
               var pairing, pairing.acceptsPairingStanzas, case .shown(let companion, let ref) = pairing.code,

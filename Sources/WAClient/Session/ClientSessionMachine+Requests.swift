@@ -72,9 +72,9 @@ extension ClientSessionMachine {
     mutating func handleRequest(_ request: ClientRequestID, _ call: ClientRequest) -> [Action] {
         switch phase {
         case .closed:
-            return [.complete(request, .failure(ClientRequestError(.connectionClosed)))]
+            return [Self.refuse(request, call, ClientRequestError(.connectionClosed))]
         case .idle, .handshaking:
-            return [.complete(request, .failure(ClientRequestError(.notConnected)))]
+            return [Self.refuse(request, call, ClientRequestError(.notConnected))]
         case .pairing, .loggingIn, .preparing, .online:
             break
         }
@@ -98,7 +98,43 @@ extension ClientSessionMachine {
             }
             let remove = Node("remove-companion-device", ["jid": .jid(jid), "reason": "user_initiated"])
             return sendIQ(Node("iq", ["xmlns": "md", "type": "set"], [remove]), for: .logout(request))
+        case .send(let nodes):
+            return sendAnswers(nodes, for: request)
         }
+    }
+
+    /// The consumer's answers to delivered stanzas, from `<success>` on. All are encoded before any is
+    /// written, so a node that cannot be encoded sends nothing; a transport that cannot encrypt ends
+    /// the connection, as for our own stanzas.
+    private mutating func sendAnswers(_ nodes: [Node], for request: ClientRequestID) -> [Action] {
+        guard session != nil else {
+            return [.sent(request, .failure(ClientRequestError(.notConnected)))]
+        }
+        var bodies: [[UInt8]] = []
+        for node in nodes {
+            guard let body = try? NodeEncoder.encode(node) else {
+                return [.sent(request, .failure(ClientRequestError(.invalidRequest)))]
+            }
+            bodies.append(body)
+        }
+        var actions: [Action] = []
+        for body in bodies {
+            do {
+                actions.append(.write(try encrypted(encoded: body)))
+            } catch {
+                let reason = DisconnectReason(stage: .local, category: .other, detail: "cannot send an answer (\(error))")
+                return actions + terminate(reason) + [.sent(request, .failure(ClientRequestError(.connectionClosed)))]
+            }
+        }
+        return actions + [.sent(request, .success(()))]
+    }
+
+    /// The answer to a request refused before it ran.
+    private static func refuse(_ request: ClientRequestID, _ call: ClientRequest, _ error: ClientRequestError) -> Action {
+        if case .send = call {
+            return .sent(request, .failure(error))
+        }
+        return .complete(request, .failure(error))
     }
 
     /// The error an IQ that got no result ends with: its `<error>`, or a timeout.

@@ -108,6 +108,8 @@ public struct ClientSessionMachine: Sendable {
         case cancel(Timer)
         /// The answer to an API call.
         case complete(ClientRequestID, Result<Node, ClientRequestError>)
+        /// A `ClientRequest.send` was written (after its writes), or could not be.
+        case sent(ClientRequestID, Result<Void, ClientRequestError>)
         /// Close the socket after the writes before it; the terminal event was just emitted.
         case close(DisconnectReason)
     }
@@ -238,8 +240,14 @@ public struct ClientSessionMachine: Sendable {
         switch node.tag {
         case "iq":
             return handleIQ(node, now: now)
+        case "message", "receipt":
+            return handStanzaOver(node)
         case "notification":
             return handleNotification(node, now: now)
+        case "call", "status", "appdata":
+            // Calls are acked only (this device takes no part); a status that is not a newsletter's is
+            // acked only (whatsmeow); appdata is not read here (messaging.md §2.1, §3.1).
+            return acknowledge(node)
         case "success":
             return handleSuccess(node, now: now)
         case "failure":
@@ -283,11 +291,25 @@ public struct ClientSessionMachine: Sendable {
             return handleRegistrationRefresh(node, now: now)
         case "link_code_companion_reg":
             return handlePrimaryHello(node, now: now)
+        case "encrypt" where node.child("identity") != nil && node.child("count") == nil:
+            return handStanzaOver(node)
         case "encrypt":
-            return ack(node) + handlePreKeyNotification(node)
+            return acknowledge(node) + handlePreKeyNotification(node)
+        case "devices", "account_sync":
+            return handStanzaOver(node)
         default:
-            return ack(node)
+            return acknowledge(node)
         }
+    }
+
+    /// A stanza whose answer needs the consumer's stored state goes to the consumer, which answers it
+    /// with `ClientRequest.send`. Before login there is no such state: it is acked, and a message or
+    /// receipt (which no server sends then) is dropped.
+    private mutating func handStanzaOver(_ node: Node) -> [Action] {
+        guard session != nil else {
+            return node.tag == "notification" ? acknowledge(node) : []
+        }
+        return [.emit(.stanza(node))]
     }
 
     private mutating func timerFired(_ timer: Timer, now: Date) -> [Action] {
@@ -334,6 +356,15 @@ public struct ClientSessionMachine: Sendable {
         return try stream.encrypt(node, with: &connection.transport)
     }
 
+    /// The WebSocket message carrying an already encoded stanza.
+    mutating func encrypted(encoded body: [UInt8]) throws -> [UInt8] {
+        guard case .connected(var connection) = state else {
+            throw NoiseError(.outOfOrder)
+        }
+        defer { state = .connected(connection) }
+        return try stream.frame(try connection.transport.encrypt(body))
+    }
+
     /// Sends an IQ with a fresh id, remembers why, and times it out after `timeout`.
     mutating func sendIQ(_ node: Node, for purpose: PendingIQ, timeout: Duration? = nil) -> [Action] {
         var node = node
@@ -355,16 +386,13 @@ public struct ClientSessionMachine: Sendable {
         node.attributes["from"] ?? .server
     }
 
-    /// Acknowledges a notification as whatsmeow does: class, id, to, and its type.
-    mutating func ack(_ node: Node) -> [Action] {
-        guard let id = node.attribute("id") else {
+    /// Acknowledges a stanza with its envelope copied verbatim (`StanzaEnvelope.ack`, messaging.md §3.2):
+    /// class = tag, id, to = from, participant, recipient, and type except for messages.
+    mutating func acknowledge(_ node: Node) -> [Action] {
+        guard node.attributes["id"] != nil else {
             return []
         }
-        var attributes: Node.Attributes = ["class": "notification", "id": .string(id), "to": replyAddress(node)]
-        if let type = node.attribute("type") {
-            attributes["type"] = .string(type)
-        }
-        return send(Node("ack", attributes))
+        return send(StanzaEnvelope(node).ack())
     }
 
     // MARK: Ending

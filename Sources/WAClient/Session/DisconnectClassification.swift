@@ -33,7 +33,7 @@ public enum DisconnectClassification {
     }
 
     /// `<stream:error>`: 515 restart, 503/500 server error, conflict `replaced`, device_removed / 401 / 516
-    /// logged out, anything else `other`.
+    /// logged out, an `<ack>` complaint `ack_rejected` (naming the stanza id), anything else `other`.
     public static func streamError(_ node: Node) -> DisconnectReason {
         let code = node.attribute("code").flatMap { Int($0) }
         let conflict = node.child("conflict")?.attribute("type")
@@ -51,6 +51,12 @@ public enum DisconnectClassification {
         case 401, 516:
             return DisconnectReason(stage: .stream, category: .loggedOut, code: code, detail: "logged out by the server")
         default:
+            if let ack = node.child("ack") {
+                // The server's complaint about an ack (messaging.md §3.4): malformed, or a stanza left
+                // unacked. The id names the stanza, so the log shows which answer went wrong.
+                let id = ack.attribute("id").map { " \($0.prefix(64))" } ?? ""
+                return DisconnectReason(stage: .stream, category: .ackRejected, code: code, detail: "the server refused the ack of stanza\(id)")
+            }
             let what = node.children.first.map { " <\($0.tag.prefix(40))>" } ?? ""
             let codeText = code.map { " \($0)" } ?? ""
             return DisconnectReason(stage: .stream, category: .other, code: code, detail: "stream error\(codeText)\(what)")

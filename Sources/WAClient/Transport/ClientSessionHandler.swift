@@ -8,7 +8,9 @@ import WebSocketMessages
 ///
 /// Added after the WebSocket upgrade, behind the `WebSocketMessageHandler`; everything it does happens on
 /// the event loop, so it needs no locks and no Swift task. It holds back the channel's reads while the
-/// consumer has too many events in hand (`ConnectionEvents`).
+/// consumer has too many events in hand (`ConnectionEvents`) — except while an API request waits for
+/// its answer: the answer is somewhere in the bytes not yet read, and a consumer that awaits it before
+/// handling its events would otherwise wait forever.
 final class ClientSessionHandler: ChannelDuplexHandler, TimerWheelOwner {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -23,7 +25,9 @@ final class ClientSessionHandler: ChannelDuplexHandler, TimerWheelOwner {
     private var wheelTimers: [ClientSessionMachine.Timer: UInt64] = [:]
     private var generation: UInt64 = 0
     private let wheel: TimerWheel?
+    /// API requests waiting for the server's answer (IQs, logout).
     private var requests: [ClientRequestID: EventLoopPromise<Node>] = [:]
+    private var sends: [ClientRequestID: EventLoopPromise<Void>] = [:]
     private let keepaliveRoundTrip: (@Sendable (Duration) -> Void)?
     /// A read the channel asked for while the consumer was behind.
     private var readHeld = false
@@ -82,18 +86,26 @@ final class ClientSessionHandler: ChannelDuplexHandler, TimerWheelOwner {
     // MARK: Flow control
 
     func read(context: ChannelHandlerContext) {
-        if events.isPaused {
+        if holdsReads {
             readHeld = true
         } else {
             context.read()
         }
     }
 
-    /// The consumer caught up: a held read goes ahead.
+    /// The consumer caught up, or asked for something whose answer must be read: a held read goes ahead.
     func resumeReading() {
-        guard readHeld, !events.isPaused, let context else { return }
+        guard readHeld, !holdsReads, let context else { return }
         readHeld = false
         context.read()
+    }
+
+    /// Reads wait while the consumer is behind and no request of its waits for an answer. While one
+    /// does, events keep coming (the window is exceeded by what arrives before the answer, for at
+    /// most the request's timeout), because the consumer may be awaiting the answer before it
+    /// handles them.
+    private var holdsReads: Bool {
+        events.isPaused && requests.isEmpty
     }
 
     // MARK: API calls, already on the event loop
@@ -101,6 +113,12 @@ final class ClientSessionHandler: ChannelDuplexHandler, TimerWheelOwner {
     func request(_ id: ClientRequestID, _ request: ClientRequest, promise: EventLoopPromise<Node>) {
         requests[id] = promise
         handle(.request(id, request))
+        resumeReading()
+    }
+
+    func send(_ id: ClientRequestID, _ nodes: [Node], promise: EventLoopPromise<Void>) {
+        sends[id] = promise
+        handle(.request(id, .send(nodes)))
     }
 
     func close(_ reason: DisconnectReason) {
@@ -136,6 +154,13 @@ final class ClientSessionHandler: ChannelDuplexHandler, TimerWheelOwner {
                 wheelTimers.removeValue(forKey: timer)
             case .complete(let id, let result):
                 requests.removeValue(forKey: id)?.completeWith(result.mapError { $0 as any Error })
+            case .sent(let id, let result):
+                // Written: flushed before the caller hears so, so the answers are on their way in order.
+                if wrote {
+                    context?.flush()
+                    wrote = false
+                }
+                sends.removeValue(forKey: id)?.completeWith(result.mapError { $0 as any Error })
             case .close:
                 cancelTimers()
                 events.finish()
