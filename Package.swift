@@ -111,6 +111,7 @@ let package = Package(
             name: "WASim",
             dependencies: [
                 "WAWire",
+                "Signal",
                 "WebSocketMessages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -123,6 +124,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSwift
         ),
@@ -319,6 +321,7 @@ let package = Package(
             dependencies: [
                 "WAClient",
                 "WASim",
+                "Signal",
                 "WAWire",
                 "WebSocketMessages",
                 "PairgateTestSupport",

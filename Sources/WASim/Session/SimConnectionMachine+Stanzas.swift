@@ -1,14 +1,19 @@
 import Foundation
+import Signal
 import WAWire
 
 extension SimConnectionMachine {
-    /// A logged-in device and the order of its first IQs.
+    /// A logged-in device, the order of its first IQs, and the stanzas delivered to it.
     struct LoginSession: Sendable {
         let device: JID
         /// The device as the world had it at login: what its prekey uploads must match.
         let linked: SimLinkedDevice
         var hasQueriedPreKeyCount = false
         var isPassiveSet = false
+        /// The queue was replayed (after passive): queued stanzas are written as they come from now on.
+        var isDelivering = false
+        /// Stanzas written on this connection and not answered yet, oldest first.
+        var outstanding: [Outstanding] = []
     }
 
     /// The largest prekey upload accepted; real clients send 812 at most.
@@ -62,6 +67,8 @@ extension SimConnectionMachine {
             return handleIQ(node, now: now)
         case "ack":
             return handleAck(node, now: now)
+        case "receipt":
+            return handleReceipt(node, now: now)
         case "xmlstreamend":
             return close()
         default:
@@ -131,7 +138,7 @@ extension SimConnectionMachine {
         guard let stanzaID = node.attribute("id"), let expectation = connection?.expected[stanzaID],
               case .notificationAck(let type) = expectation
         else {
-            return record(.unexpectedAnswer, "an ack for nothing we sent", now: now)
+            return handleStanzaAck(node, now: now)
         }
         connection?.expected[stanzaID] = nil
         var actions: [Action] = [.cancel(.answer(stanzaID))]
@@ -181,8 +188,19 @@ extension SimConnectionMachine {
         if let problem = Self.uploadProblem(node, device: session.linked) {
             return actions + record(problem.kind, problem.detail, now: now) + errorAnswer(stanzaID, 400, "bad-request")
         }
-        let count = node.child("list")?.children.count ?? 0
-        return actions + [.update(.recordPreKeyUpload(session.device, count: count))]
+        let keys = (node.child("list")?.children ?? []).compactMap { key -> PreKeyBundle.OneTimePreKey? in
+            guard let id = key.child("id")?.bytes, let value = key.child("value")?.bytes else {
+                return nil
+            }
+            return PreKeyBundle.OneTimePreKey(id: Self.bigEndian(id), publicKey: value)
+        }
+        // uploadProblem checked every length and the signature.
+        let skey = node.child("skey")
+        let signedPreKey = SimSignedPreKey(
+            id: Self.bigEndian(skey?.child("id")?.bytes ?? []), publicKey: skey?.child("value")?.bytes ?? [],
+            signature: skey?.child("signature")?.bytes ?? []
+        )
+        return actions + [.update(.recordPreKeyUpload(session.device, keys: keys, signedPreKey: signedPreKey))]
             + send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
     }
 
@@ -233,9 +251,12 @@ extension SimConnectionMachine {
         if !session.hasQueriedPreKeyCount {
             actions += record(.wrongOrder, "the passive IQ before the prekey count query", now: now)
         }
+        let startsDelivery = !session.isPassiveSet
         session.isPassiveSet = true
         self.session = session
-        return actions + send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+        actions += send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+        // Logged in and active: the server replays the offline queue now (pairing.md §9.1 step 15).
+        return startsDelivery ? actions + ask(.startDelivery(session.device), then: .delivery) : actions
     }
 
     /// remove-companion-device (pairing.md §8): only for the device itself; other connections of it are told.
@@ -249,6 +270,10 @@ extension SimConnectionMachine {
                 + errorAnswer(stanzaID, 403, "forbidden")
         }
         return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)])) + [.update(.removeDevice(session.device))]
+    }
+
+    static func bigEndian(_ bytes: [UInt8]) -> UInt32 {
+        bytes.reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     mutating func errorAnswer(_ stanzaID: String, _ code: Int, _ text: String) -> [Action] {

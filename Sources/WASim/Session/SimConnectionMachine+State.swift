@@ -55,6 +55,8 @@ extension SimConnectionMachine {
         case codePairing(CodePairingOffer)
         /// `.availablePreKeys`: the answer to the count query with this id.
         case preKeyCount(stanzaID: String)
+        /// `.startDelivery`: the queue to replay once the device is logged in.
+        case delivery
     }
 
     public var phase: Phase {
