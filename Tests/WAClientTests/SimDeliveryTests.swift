@@ -342,6 +342,50 @@ struct SimDeliveryTests {
         #expect(try device.receive(try #require(client.messages.last)).text == "no prekeys")
     }
 
+    @Test func aPrekeyFetchHandsOutEachBundleOnceForLinkedDevicesAndContacts() throws {
+        let setup = MessagingWorld()
+        var other = try setup.linkedClient(seed: 44)
+        try other.comeOnline(preKeys: 3)
+        let otherLID = try #require(other.last("success")?.jidAttribute("lid"))
+        var client = try setup.linkedClient(seed: 46)
+        try client.comeOnline(preKeys: 0)
+        let alice = try #require(setup.world.contact(phoneNumber: MessagingWorld.alice))
+        let unknown = JID(user: "999", server: .lid)
+
+        func fetch(_ id: String) throws -> [JID: Result<KeyBundle, StanzaError>] {
+            var query = PreKeyFetch.query(for: [alice.lid, otherLID, unknown])
+            query.attributes["id"] = .string(id)
+            try client.send(query)
+            let answer = try #require(client.received.last { $0.attribute("id") == id })
+            return try PreKeyFetch.parse(answer)
+        }
+        let first = try fetch("f1")
+        let aliceBundle = try #require(try first[alice.lid]?.get())
+        #expect(aliceBundle.identityKey == alice.sender.local?.keyPair.publicKey)
+        #expect(aliceBundle.preKey == KeyBundle.PreKey(id: 1, publicKey: alice.oneTimePreKey(1).publicKey))
+        let otherBundle = try #require(try first[otherLID]?.get())
+        #expect(otherBundle.identityKey == other.identity.publicKey)
+        #expect(otherBundle.preKey?.id == 1)
+        #expect(throws: StanzaError.self) { try first[unknown]?.get() }
+
+        let second = try fetch("f2")
+        #expect(try second[alice.lid]?.get().preKey?.id == 2)
+        #expect(try second[otherLID]?.get().preKey?.id == 2)
+        #expect(setup.world.device(try #require(other.machine.device))?.preKeys.storedIDs == [3])
+        #expect(setup.world.contact(phoneNumber: MessagingWorld.alice)?.nextPreKeyID == 3)
+
+        // The bundle starts a session as the gateway will when it writes to the contact.
+        var random = SeededRandom(seed: 1)
+        let local = try client.receivingDevice().local
+        let record = try SessionCipher.initiate(record: SessionRecord(), bundle: PreKeyBundle(
+            registrationID: aliceBundle.registrationID, identityKey: aliceBundle.identityKey, signedPreKeyID: aliceBundle.signedPreKey.id,
+            signedPreKey: aliceBundle.signedPreKey.publicKey, signedPreKeySignature: aliceBundle.signedPreKey.signature,
+            oneTimePreKey: aliceBundle.preKey.map { PreKeyBundle.OneTimePreKey(id: $0.id, publicKey: $0.publicKey) }
+        ), local: local, using: &random)
+        #expect(record.current != nil)
+        #expect(setup.world.violations.isEmpty)
+    }
+
     @Test func aSecondLoginTakesTheDeliveriesAndReplaysWhatTheFirstLeftUnanswered() throws {
         let setup = MessagingWorld()
         var first = try setup.linkedClient()

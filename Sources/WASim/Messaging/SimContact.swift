@@ -68,6 +68,11 @@ public struct SimContact: Sendable, Hashable, Codable, CustomStringConvertible {
     /// `<lid>@lid`: its phone (device 0) by LID.
     public var lid: JID { JID(user: lidUser, server: .lid) }
 
+    /// Whether `jid` is its phone (device 0), by number or by LID.
+    func isPhone(_ jid: JID) -> Bool {
+        jid.device == 0 && ((jid.server == .whatsApp && jid.user == phoneNumber) || (jid.server == .lid && jid.user == lidUser))
+    }
+
     /// The phone's Signal identity.
     var sender: SimSender {
         SimSender(phone: jid, lid: lid, identityPrivateKey: identityPrivateKey, registrationID: registrationID, pushName: pushName)

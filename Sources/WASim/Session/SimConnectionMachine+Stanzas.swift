@@ -124,6 +124,8 @@ extension SimConnectionMachine {
             }
         case ("encrypt", "get") where node.child("count") != nil:
             return preKeyCount(stanzaID, now: now)
+        case ("encrypt", "get") where node.child("key") != nil:
+            return preKeyFetch(node, stanzaID: stanzaID, now: now)
         case ("encrypt", "set") where node.child("list") != nil:
             return preKeyUpload(node, stanzaID: stanzaID, now: now)
         case ("passive", "set") where node.child("active") != nil:
@@ -174,6 +176,54 @@ extension SimConnectionMachine {
         send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)], [
             Node("count", ["value": .string(String(available))]),
         ]))
+    }
+
+    /// The most devices one bundle fetch may name (a send asks for every device without a session at once).
+    static let maximumFetchedDevices = 1024
+
+    /// `<key><user jid/>…</key>` (messaging.md §6.1): the world hands out each device's bundle, consuming
+    /// a one-time prekey.
+    private mutating func preKeyFetch(_ node: Node, stanzaID: String, now: Date) -> [Action] {
+        guard session != nil else {
+            return record(.wrongOrder, "a prekey fetch before login", now: now) + errorAnswer(stanzaID, 401, "not-authorized")
+        }
+        let users = node.child("key")?.children.filter { $0.tag == "user" } ?? []
+        let devices = users.compactMap { $0.jidAttribute("jid") }
+        guard !users.isEmpty, users.count <= Self.maximumFetchedDevices, devices.count == users.count else {
+            return record(.malformedStanza, "prekey fetch: <key> needs 1...\(Self.maximumFetchedDevices) <user> with a JID", now: now)
+                + errorAnswer(stanzaID, 400, "bad-request")
+        }
+        var unique: [JID] = []
+        for device in devices where !unique.contains(device) {
+            unique.append(device)
+        }
+        return ask(.preKeyBundles(unique), then: .preKeyFetch(stanzaID: stanzaID, devices: unique))
+    }
+
+    /// The fetch's answer: one `<user>` per device asked for, with its bundle or a 404 `<error>`.
+    mutating func preKeyFetchAnswered(_ stanzaID: String, devices: [JID], bundles: [JID: KeyBundle]) -> [Action] {
+        let users = devices.map { jid in
+            guard let bundle = bundles[jid] else {
+                return Node("user", ["jid": .jid(jid)], [Node("error", ["code": "404", "text": "item-not-found"])])
+            }
+            var children = [
+                Node("registration", bytes: Self.bigEndianBytes(bundle.registrationID, count: 4)),
+                Node("type", bytes: [RegistrationKeys.keyType]),
+                Node("identity", bytes: bundle.identityKey),
+                Node("skey", [
+                    Node("id", bytes: Self.bigEndianBytes(bundle.signedPreKey.id, count: 3)),
+                    Node("value", bytes: bundle.signedPreKey.publicKey),
+                    Node("signature", bytes: bundle.signedPreKey.signature),
+                ]),
+            ]
+            if let preKey = bundle.preKey {
+                children.append(Node("key", [
+                    Node("id", bytes: Self.bigEndianBytes(preKey.id, count: 3)), Node("value", bytes: preKey.publicKey),
+                ]))
+            }
+            return Node("user", ["jid": .jid(jid)], children)
+        }
+        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)], [Node("list", users)]))
     }
 
     /// Checks the upload's shape (pairing.md §7.1) against the linked device, then counts the keys.
@@ -274,6 +324,10 @@ extension SimConnectionMachine {
 
     static func bigEndian(_ bytes: [UInt8]) -> UInt32 {
         bytes.reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    static func bigEndianBytes(_ value: UInt32, count: Int) -> [UInt8] {
+        (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
     }
 
     mutating func errorAnswer(_ stanzaID: String, _ code: Int, _ text: String) -> [Action] {

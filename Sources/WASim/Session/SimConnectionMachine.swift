@@ -5,7 +5,7 @@ import WAWire
 ///
 /// It runs the handshake with the server's static key and certificate chain, serves pair-device refs, pairs
 /// by QR or code on behalf of the simulated phone, logs devices in, answers keepalive, prekey, passive and
-/// logout IQs, delivers the device's queued stanzas and checks their answers (receipts, acks, retry
+/// logout IQs and prekey fetches, delivers the device's queued stanzas and checks their answers (receipts, acks, retry
 /// receipts; SimConnectionMachine+Delivery.swift), and reports every client protocol violation. It never touches the shared `SimWorld`: it
 /// returns what should change there, and asks when its next step depends on it. Rules for the shell:
 /// - `.received` takes the bytes of one binary WebSocket message, `.write` gives the bytes of one;
@@ -382,6 +382,8 @@ public struct SimConnectionMachine: Sendable {
             actions = preKeyCountAnswered(stanzaID, available: available)
         case (.delivery, .queued(let queue)):
             actions = replay(queue, now: now)
+        case (.preKeyFetch(let stanzaID, let devices), .bundles(let bundles)):
+            actions = preKeyFetchAnswered(stanzaID, devices: devices, bundles: bundles)
         default:
             // An answer to another question: the shell broke the contract; the step is dropped.
             actions = []

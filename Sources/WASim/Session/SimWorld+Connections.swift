@@ -43,6 +43,8 @@ extension SimWorld {
         case availablePreKeys(JID)
         /// The device finished logging in: send it its stanzas from now on, and say which are queued.
         case startDelivery(JID)
+        /// The bundles of these devices (linked devices and contacts' phones), one-time prekeys consumed.
+        case preKeyBundles([JID])
     }
 
     /// The world's answer to a `Question`, case for case.
@@ -55,6 +57,8 @@ extension SimWorld {
         case availablePreKeys(Int)
         /// The queue to replay, oldest first; nil when the connection is no longer logged in as the device.
         case queued([SimStanza]?)
+        /// The bundles of the devices that have one.
+        case bundles([JID: KeyBundle])
     }
 
     /// A device number and ADV key index taken for one pair-success.
@@ -106,6 +110,8 @@ extension SimWorld {
             .availablePreKeys(device(jid)?.availablePreKeys ?? 0)
         case .startDelivery(let jid):
             .queued(startDelivery(jid, connection: connection))
+        case .preKeyBundles(let jids):
+            .bundles(preKeyBundles(jids))
         }
     }
 }

@@ -253,6 +253,56 @@ extension SimWorld {
         }
     }
 
+    /// The bundles of `jids` for a device's prekey fetch (messaging.md §6.1): a linked device's (by phone
+    /// number or LID) takes its oldest one-time prekey, a contact's phone (device 0) its next derived one;
+    /// each is handed out once. Devices without a bundle (unknown, or an account's own phone) are left out.
+    func preKeyBundles(_ jids: [JID]) -> [JID: KeyBundle] {
+        sending.withLock { _ in
+            let (bundles, effects) = state.withLock { state -> ([JID: KeyBundle], PreKeyEffects) in
+                var bundles: [JID: KeyBundle] = [:]
+                var contacts: [JID] = []
+                var linked: [(asked: JID, device: JID)] = []
+                for jid in jids {
+                    if let phone = state.messaging.contacts.values.first(where: { $0.isPhone(jid) })?.phoneNumber {
+                        bundles[jid] = state.messaging.contacts[phone]?.takeBundle()
+                        contacts.append(JID(user: phone, server: .whatsApp))
+                    } else if let device = Self.linkedDevice(jid, in: state) {
+                        linked.append((jid, device))
+                    }
+                }
+                var devices: [JID] = []
+                for (_, device) in linked where !devices.contains(device) {
+                    devices.append(device)
+                }
+                let before = devices.map { state.devices[$0]?.handedOutPreKeys ?? 0 }
+                for (asked, device) in linked {
+                    bundles[asked] = state.devices[device]?.takeBundle().map(KeyBundle.init)
+                }
+                var effects = Self.preKeyEffects(devices, handedOutBefore: before, in: state)
+                effects.changed += contacts
+                return (bundles, effects)
+            }
+            finish([], effects)
+            return bundles
+        }
+    }
+
+    /// The linked device a JID names, by phone number or LID (device numbers are shared, §1.3).
+    private static func linkedDevice(_ jid: JID, in state: State) -> JID? {
+        switch jid.server {
+        case .whatsApp:
+            return state.devices[jid] == nil ? nil : jid
+        case .lid:
+            guard let account = state.accounts.values.first(where: { $0.lidUser == jid.user }) else {
+                return nil
+            }
+            let device = JID(user: account.phoneNumber, device: jid.device, server: .whatsApp)
+            return state.devices[device] == nil ? nil : device
+        default:
+            return nil
+        }
+    }
+
     // MARK: Statistics
 
     /// Every linked device's queue that holds or dropped something, by device.

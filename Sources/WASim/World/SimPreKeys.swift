@@ -1,5 +1,6 @@
 import Foundation
 import Signal
+import WAWire
 
 /// A linked device's signed prekey as it registered or last uploaded it: what every bundle carries.
 public struct SimSignedPreKey: Sendable, Hashable, Codable {
@@ -89,5 +90,16 @@ public struct SimPreKeys: Sendable, Hashable, Codable {
         try container.encode(ids, forKey: .ids)
         // Base64 (Data), not a JSON array of numbers: a device's 812 keys stay about 35 KB in the state file.
         try container.encode(Data(keys), forKey: .keys)
+    }
+}
+
+extension KeyBundle {
+    /// A bundle the server hands out, in the form the fetch answer lays out.
+    init(_ bundle: PreKeyBundle) {
+        self.init(
+            registrationID: bundle.registrationID, identityKey: bundle.identityKey,
+            signedPreKey: SignedPreKey(id: bundle.signedPreKeyID, publicKey: bundle.signedPreKey, signature: bundle.signedPreKeySignature),
+            preKey: bundle.oneTimePreKey.map { PreKey(id: $0.id, publicKey: $0.publicKey) }
+        )
     }
 }
