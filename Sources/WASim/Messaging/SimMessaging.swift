@@ -38,7 +38,7 @@ struct SimMessaging: Sendable {
     /// The copies one send queued, by device; devices it could not encrypt for are left out.
     struct Fanout: Sendable {
         var stanzas: [JID: SimStanza] = [:]
-        /// Devices without a signed prekey (or whose bundle did not verify): nothing could be encrypted for them.
+        /// Devices without a signed prekey, or whose bundle did not verify: nothing could be encrypted for them.
         var unreachable: [JID] = []
     }
 
@@ -59,8 +59,9 @@ struct SimMessaging: Sendable {
     // MARK: Sending
 
     /// Encrypts `message` for each of `devices` and queues the copies. A device without a session gets
-    /// one from its bundle (consuming a one-time prekey); `corrupt` says which copies get a broken
-    /// pairwise ciphertext (the `undecryptable_message` fault).
+    /// one from its bundle (consuming a one-time prekey); a device nothing can be encrypted for is
+    /// reported, not fatal. `corrupt` says which copies get a broken pairwise ciphertext (the
+    /// `undecryptable_message` fault). Throws, changing nothing, only when the sender's own keys fail.
     mutating func send(
         _ message: Outgoing,
         to devices: [JID],
@@ -79,14 +80,14 @@ struct SimMessaging: Sendable {
         var fanout = Fanout()
         for device in devices {
             let key = SessionKey(sender: message.sender.address, device: device)
-            guard var record = try? session(key, local: local, linked: &linked, random: &random) else {
+            let plaintext = MessagePadding.pad(groupPart?.carrier ?? message.content, using: &random)
+            guard let record = try? session(key, local: local, linked: &linked, random: &random),
+                  let encryption = try? SessionCipher.encrypt(plaintext, record: record)
+            else {
                 fanout.unreachable.append(device)
                 continue
             }
-            let plaintext = groupPart?.carrier ?? message.content
-            let encryption = try SessionCipher.encrypt(MessagePadding.pad(plaintext, using: &random), record: record)
-            record = encryption.record
-            sessions[key] = record
+            sessions[key] = encryption.record
             var children = [Self.enc(encryption.type, corrupt(device) ? Self.corrupted(encryption) : encryption.serialized)]
             if let groupPart {
                 children.append(Self.enc(.skmsg, groupPart.ciphertext))

@@ -167,7 +167,7 @@ extension SimWorld {
         try sending.withLock { _ throws(SimWorldError) -> SimSent in
             let (sent, sender, deliveries, effects) = try state.withLock { state throws(SimWorldError) in
                 let plan = try plan(&state)
-                let devices = state.devices.values.filter { $0.phoneNumber == plan.account }.sorted { $0.deviceID < $1.deviceID }.map(\.jid)
+                let devices = state.devicesByAccount[plan.account] ?? []
                 let before = devices.map { state.devices[$0]?.handedOutPreKeys ?? 0 }
                 let fanout: SimMessaging.Fanout
                 do {

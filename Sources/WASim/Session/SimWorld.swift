@@ -78,7 +78,10 @@ public final class SimWorld: Sendable {
 
     struct State {
         var accounts: [String: SimAccount] = [:]
+        /// Linked devices; add and remove them with `insert` and `remove`, which keep `devicesByAccount`.
         var devices: [JID: SimLinkedDevice] = [:]
+        /// The linked devices of each account, in device order: a send finds them without scanning the world.
+        private(set) var devicesByAccount: [String: [JID]] = [:]
         var connections: [SimConnectionID: LiveConnection] = [:]
         /// QR refs on some connection's screen right now.
         var refs: [String: SimConnectionID] = [:]
@@ -93,6 +96,25 @@ public final class SimWorld: Sendable {
         /// The connection each device's stanzas go to: the one that last finished logging in (passive).
         var deliveryTargets: [JID: SimConnectionID] = [:]
         var random: InjectedRandom
+
+        mutating func insert(_ device: SimLinkedDevice) {
+            let jid = device.jid
+            if devices.updateValue(device, forKey: jid) == nil {
+                devicesByAccount[jid.user, default: []].append(jid)
+                devicesByAccount[jid.user]?.sort { $0.device < $1.device }
+            }
+        }
+
+        mutating func remove(_ jid: JID) -> SimLinkedDevice? {
+            guard let device = devices.removeValue(forKey: jid) else {
+                return nil
+            }
+            devicesByAccount[jid.user]?.removeAll { $0 == jid }
+            if devicesByAccount[jid.user]?.isEmpty == true {
+                devicesByAccount[jid.user] = nil
+            }
+            return device
+        }
     }
 
     let state: Mutex<State>
@@ -118,7 +140,7 @@ public final class SimWorld: Sendable {
             initial.accounts[account.phoneNumber] = account
         }
         for device in snapshot.devices {
-            initial.devices[device.jid] = device
+            initial.insert(device)
         }
         for contact in snapshot.contacts {
             initial.messaging.contacts[contact.phoneNumber] = contact
@@ -377,7 +399,7 @@ public final class SimWorld: Sendable {
     /// with no queue and no sessions).
     func link(_ device: SimLinkedDevice, connection: SimConnectionID) {
         state.withLock { state in
-            state.devices[device.jid] = device
+            state.insert(device)
             state.messaging.forget(device: device.jid)
         }
         observer(.paired(connection, device: device.jid))
@@ -421,7 +443,7 @@ public final class SimWorld: Sendable {
     @discardableResult
     func removeDevice(_ jid: JID, sparing: SimConnectionID?) -> Bool {
         let (removed, callbacks) = state.withLock { state -> (Bool, [Deliver]) in
-            guard state.devices.removeValue(forKey: jid) != nil else {
+            guard state.remove(jid) != nil else {
                 return (false, [])
             }
             state.messaging.forget(device: jid)
