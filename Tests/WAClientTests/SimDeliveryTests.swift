@@ -70,10 +70,10 @@ struct SimDeliveryTests {
 
     @Test func theQueueIsReplayedAfterPassiveBetweenThePreviewAndTheCount() throws {
         let setup = MessagingWorld()
-        let credentials = try setup.conversation.pairByQR(phoneNumber: MessagingWorld.account)
+        let credentials = try setup.link()
         let sent = try setup.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "while away", now: start)
         _ = try setup.world.sendText(from: MessagingWorld.bob, to: MessagingWorld.account, text: "me too", now: start)
-        var next = try ScriptedClient(world: setup.world, credentials: credentials)
+        var next = try setup.login(credentials)
         let jid = try #require(next.machine.device)
         try next.send(Node("iq", ["to": .server, "id": "c", "type": "get", "xmlns": "encrypt"], [Node("count")]))
         #expect(next.messages.isEmpty)
@@ -94,18 +94,16 @@ struct SimDeliveryTests {
 
     @Test func anUnansweredMessageIsRedeliveredOnEveryReconnectAndCountedSo() throws {
         let stats = SimStats()
-        let conversation = Conversation(world: SimWorld(observer: { stats.record($0) }, random: SeededRandom(seed: 1)))
-        var random = SeededRandom(seed: 2)
-        conversation.world.addContact(SimContact.generate(phoneNumber: MessagingWorld.alice, using: &random))
-        let credentials = try conversation.pairByQR(phoneNumber: MessagingWorld.account)
-        var client = try ScriptedClient(world: conversation.world, credentials: credentials)
+        let setup = MessagingWorld(observer: { stats.record($0) })
+        let credentials = try setup.link()
+        var client = try setup.login(credentials)
         try client.comeOnline(preKeys: 3)
-        let sent = try conversation.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "x", now: start)
+        let sent = try setup.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "x", now: start)
         try client.deliverInbox()
         #expect(client.messages.count == 1)
 
         for attempt in 1...2 {
-            var again = try ScriptedClient(world: conversation.world, credentials: credentials, seed: UInt64(50 + attempt))
+            var again = try setup.login(credentials, seed: UInt64(50 + attempt))
             try client.deliverInbox()
             #expect(client.isClosed)
             try again.comeOnline(preKeys: 0)
@@ -118,7 +116,7 @@ struct SimDeliveryTests {
         #expect(device.offered == 3)
         #expect(device.redelivered == 2)
         #expect(device.acked == 0)
-        #expect(conversation.world.violations.isEmpty)
+        #expect(setup.world.violations.isEmpty)
     }
 
     @Test func pastTheDeadlineTheDeviceGetsTheAckStreamErrorAndTheStanzaStaysQueued() throws {
@@ -204,39 +202,33 @@ struct SimDeliveryTests {
 
     @Test func anAckClearsAMessageButAnErrorAckLeavesItQueuedForTheNextLogin() throws {
         let stats = SimStats()
-        let conversation = Conversation(world: SimWorld(observer: { stats.record($0) }, random: SeededRandom(seed: 1)))
-        var random = SeededRandom(seed: 2)
-        conversation.world.addContact(SimContact.generate(phoneNumber: MessagingWorld.alice, using: &random))
-        var client = try ScriptedClient(world: conversation.world, credentials: try conversation.pairByQR(phoneNumber: MessagingWorld.account))
+        let setup = MessagingWorld(observer: { stats.record($0) })
+        var client = try setup.linkedClient()
         try client.comeOnline(preKeys: 3)
         let jid = try #require(client.machine.device)
-        let refused = try conversation.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "x", now: start)
-        _ = try conversation.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "y", now: start)
+        let refused = try setup.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "x", now: start)
+        _ = try setup.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "y", now: start)
         try client.deliverInbox()
         let messages = try client.messages.map { try IncomingMessage($0, own: try client.receivingDevice().own) }
         try client.send(messages[0].envelope.ack(error: .invalidProtobuf))
         try client.send(messages[1].envelope.ack())
-        #expect(conversation.world.queue(of: jid).map { $0.node.attribute("id") } == [refused.id])
+        #expect(setup.world.queue(of: jid).map { $0.node.attribute("id") } == [refused.id])
         #expect(client.timers[.ackDeadline] == nil)
         #expect(stats.snapshot().stanzasRefused == 1)
         #expect(stats.snapshot().stanzasAcked == 1)
-        #expect(conversation.world.violations.isEmpty)
+        #expect(setup.world.violations.isEmpty)
     }
 
     @Test func aRetryReceiptIsAnsweredWithACopyEncryptedAgainWithItsCount() throws {
         let corrupt = CorruptOnce()
         let stats = SimStats()
-        let conversation = Conversation(world: SimWorld(
-            observer: { stats.record($0) }, planMessageFault: { _ in corrupt.take() }, random: SeededRandom(seed: 1)
-        ))
-        var random = SeededRandom(seed: 2)
-        conversation.world.addContact(SimContact.generate(phoneNumber: MessagingWorld.alice, using: &random))
-        var client = try ScriptedClient(world: conversation.world, credentials: try conversation.pairByQR(phoneNumber: MessagingWorld.account))
+        let setup = MessagingWorld(observer: { stats.record($0) }, planMessageFault: { _ in corrupt.take() })
+        var client = try setup.linkedClient()
         try client.comeOnline(preKeys: 3)
         let jid = try #require(client.machine.device)
         var device = try client.receivingDevice()
 
-        let sent = try conversation.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "secret", now: start)
+        let sent = try setup.world.sendText(from: MessagingWorld.alice, to: MessagingWorld.account, text: "secret", now: start)
         try client.deliverInbox()
         let broken = try #require(client.messages.last)
         #expect { try device.receive(broken) } throws: { ($0 as? SignalError)?.code == .invalidMAC }
@@ -256,9 +248,9 @@ struct SimDeliveryTests {
         #expect(received.text == "secret")
         #expect(device.consumedPreKeys == [1])
         try client.send(received.message.deliveryReceipt(active: true))
-        #expect(conversation.world.queue(of: jid).isEmpty)
+        #expect(setup.world.queue(of: jid).isEmpty)
         #expect(stats.snapshot().retriesAnswered == 1)
-        #expect(conversation.world.violations.isEmpty)
+        #expect(setup.world.violations.isEmpty)
     }
 
     @Test func aRetryReceiptWithKeysMakesTheSenderStartANewSessionFromThem() throws {

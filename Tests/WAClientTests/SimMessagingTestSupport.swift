@@ -149,30 +149,64 @@ extension ScriptedClient {
     }
 }
 
-/// A world with one account (15551234567), two contacts (15557000001, 15557000002) and a seeded generator.
+/// A world with one account (15551234567), two contacts (15557000001, 15557000002) and a seeded
+/// generator. Devices are linked directly, as a finished pairing leaves them: pairing through the
+/// client machines costs a dozen signatures, which these tests do not need.
 struct MessagingWorld {
     static let account = "15551234567"
     static let alice = "15557000001"
     static let bob = "15557000002"
 
-    let conversation: Conversation
-    var world: SimWorld { conversation.world }
+    let world: SimWorld
 
-    init(planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false }) {
-        conversation = Conversation(world: SimWorld(planMessageFault: planMessageFault, random: SeededRandom(seed: 99)))
+    init(
+        observer: @escaping @Sendable (SimWorldEvent) -> Void = { _ in },
+        planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false }
+    ) {
+        world = SimWorld(observer: observer, planMessageFault: planMessageFault, random: SeededRandom(seed: 99))
         var random = SeededRandom(seed: 4)
+        world.addAccount(SimAccount.generate(phoneNumber: Self.account, using: &random))
         world.addContact(SimContact.generate(phoneNumber: Self.alice, pushName: "Alice", using: &random))
         world.addContact(SimContact.generate(phoneNumber: Self.bob, pushName: "Bob", using: &random))
     }
 
-    /// Pairs a device through the real client machines and logs it in with a scripted client (not online yet).
+    /// Links a new device of the account (its registration's signed prekey known, no one-time prekeys
+    /// uploaded) and returns its credentials.
+    func link(seed: UInt64 = 31) throws -> DeviceCredentials {
+        let account = try #require(world.account(phoneNumber: Self.account))
+        let reservation = try #require(world.reserveDevice(phoneNumber: Self.account))
+        var random = SeededRandom(seed: seed)
+        var credentials = DeviceCredentials.generate(using: &random)
+        let device = SimLinkedDevice(
+            phoneNumber: Self.account, deviceID: reservation.deviceID, lidUser: account.lidUser,
+            noisePublicKey: try Curve25519KeyPair(privateKey: credentials.noiseKey).publicKey,
+            identityPublicKey: try Curve25519KeyPair(privateKey: credentials.identityKey).publicKey,
+            registrationID: credentials.registrationID, keyIndex: reservation.keyIndex, linkedAt: Conversation.start, os: "test",
+            signedPreKey: SimSignedPreKey(
+                id: credentials.signedPreKeyID, publicKey: try Curve25519KeyPair(privateKey: credentials.signedPreKey).publicKey,
+                signature: credentials.signedPreKeySignature
+            )
+        )
+        credentials.account = PairedAccount(
+            jid: device.jid.description, lid: device.lid.description, platform: account.platform, businessName: nil,
+            signedIdentity: [], keyIndex: reservation.keyIndex
+        )
+        world.link(device, connection: SimConnectionID(0))
+        return credentials
+    }
+
+    /// A newly linked device, logged in by a scripted client (not online yet).
     func linkedClient(seed: UInt64 = 44) throws -> ScriptedClient {
-        let credentials = try conversation.pairByQR(phoneNumber: Self.account)
-        return try ScriptedClient(world: world, credentials: credentials, seed: seed)
+        try login(try link(seed: seed), seed: seed)
+    }
+
+    /// A login of `credentials`.
+    func login(_ credentials: DeviceCredentials, seed: UInt64 = 45) throws -> ScriptedClient {
+        try ScriptedClient(world: world, credentials: credentials, seed: seed)
     }
 
     /// Another login of the same device.
     func reconnect(_ client: ScriptedClient, seed: UInt64 = 45) throws -> ScriptedClient {
-        try ScriptedClient(world: world, credentials: client.credentials, seed: seed)
+        try login(client.credentials, seed: seed)
     }
 }
