@@ -122,6 +122,7 @@ let package = Package(
             name: "WASim",
             dependencies: [
                 "WAWire",
+                "Signal",
                 "WebSocketMessages",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -134,6 +135,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSwift
         ),
@@ -350,6 +352,7 @@ let package = Package(
             dependencies: [
                 "WAClient",
                 "WASim",
+                "Signal",
                 "WAWire",
                 "WebSocketMessages",
                 "PairgateTestSupport",

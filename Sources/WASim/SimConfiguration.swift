@@ -45,6 +45,9 @@ public struct SimConfiguration: Sendable {
     public var refreshOnScan = false
     /// How long a phone request (scan, code) waits for the companion to finish pairing.
     public var pairingTimeout: Duration = .seconds(30)
+    /// How long a delivered stanza may stay unanswered before the connection gets
+    /// `<stream:error><ack/></stream:error>` and is closed.
+    public var ackDeadline: Duration = .seconds(60)
     /// How long the server's certificate chain is valid from start-up.
     public var certificateValidity: Duration = .seconds(30 * 24 * 3600)
     /// Event loop threads for the WebSocket server.

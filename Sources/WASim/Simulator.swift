@@ -64,7 +64,14 @@ public final class Simulator: Sendable {
         world = SimWorld(
             snapshot: snapshot,
             observer: { event in box.simulator?.observe(event) },
-            planFaults: { id in faults.planConnection(id) }
+            planFaults: { id in faults.planConnection(id) },
+            planMessageFault: { device in
+                let hit = faults.planMessage(device: device.description)
+                if hit {
+                    stats.faultInjected(.undecryptableMessage)
+                }
+                return hit
+            }
         )
         self.stats = stats
         self.faults = faults
@@ -72,6 +79,11 @@ public final class Simulator: Sendable {
         box.simulator = self
         for phone in [configuration.defaultPhone] + configuration.phones {
             try self.phone(phone)
+        }
+        if snapshot.signal != nil {
+            // Resumed: from now on the sessions advance without being saved, so the file must not offer
+            // them to the next start (SimSignalState).
+            try saveState()
         }
     }
 
@@ -148,7 +160,8 @@ public final class Simulator: Sendable {
         return endpoints
     }
 
-    /// Closes every server and connection; waits until they are gone.
+    /// Closes every server and connection; waits until they are gone, then saves the state with the
+    /// senders' sessions, sender keys and queues, which the next start resumes.
     public func shutdown() async {
         guard let current = running.withLock({ state -> Running? in
             defer { state = nil }
@@ -158,6 +171,11 @@ public final class Simulator: Sendable {
         _ = try? await current.task.value
         await current.server.stop()
         try? await current.eventLoopGroup.shutdownGracefully()
+        do {
+            try stateFile?.save { world.snapshot(includingSignal: true) }
+        } catch {
+            logger.error("cannot save the simulator state", metadata: ["error": "\(error)"])
+        }
     }
 
     /// The connection machine's keys and timings: a fresh Noise static key, certified through a fresh
@@ -177,6 +195,7 @@ public final class Simulator: Sendable {
         machine.firstRefLifetime = configuration.refs.firstLifetime
         machine.laterRefLifetime = configuration.refs.laterLifetime
         machine.refreshRegistrationOnScan = configuration.refreshOnScan
+        machine.ackDeadline = configuration.ackDeadline
         return machine
     }
 
@@ -196,7 +215,7 @@ public final class Simulator: Sendable {
         case .paired(_, let device):
             persistAfterChange()
             waiters.paired(device)
-        case .unlinked:
+        case .unlinked, .preKeysChanged:
             persistAfterChange()
         case .violation(let violation):
             if let phone = violation.device, !phone.contains("@") {
@@ -211,7 +230,7 @@ public final class Simulator: Sendable {
     /// false when it has none.
     public func injectNow(_ kind: FaultKind, device: String, delay: Duration? = nil) throws(SimulatorError) -> Bool {
         guard kind.stage == .login else {
-            throw SimulatorError(.deviceNotTargetable, detail: "\(kind.rawValue) happens while a socket opens; only login faults can hit a live connection")
+            throw SimulatorError(.deviceNotTargetable, detail: "\(kind.rawValue) is not a login fault; only login faults can hit a live connection")
         }
         guard let jid = JID(parsing: device), jid.server == .whatsApp else {
             throw SimulatorError(.unknownDevice, detail: "\(device) is not a device JID like 15550001234:3@s.whatsapp.net")

@@ -16,6 +16,16 @@ public struct SimulatorError: Error, Sendable, Hashable, CustomStringConvertible
         public static let unknownPhone = Code("unknown_phone")
         public static let unknownDevice = Code("unknown_device")
         public static let pairingRefused = Code("pairing_refused")
+        /// The number belongs to a contact and cannot be an account, or the reverse.
+        public static let phoneInUse = Code("phone_in_use")
+
+        // Messages
+        public static let unknownContact = Code("unknown_contact")
+        public static let unknownGroup = Code("unknown_group")
+        public static let notAMember = Code("not_a_member")
+        public static let invalidText = Code("invalid_text")
+        public static let invalidGroup = Code("invalid_group")
+        public static let encryptionFailed = Code("encryption_failed")
 
         // Faults
         public static let invalidRate = Code("invalid_rate")

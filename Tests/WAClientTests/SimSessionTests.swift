@@ -463,12 +463,26 @@ struct SimSessionTests {
         }
     }
 
-    /// Mutated client stanzas, properly encrypted, against a logged-in simulator connection.
+    /// Mutated client stanzas, properly encrypted, against a logged-in simulator connection that has a
+    /// message waiting for its answer.
     @Test func mutatedStanzasNeverCrashTheSimulator() throws {
         let conversation = Conversation()
-        let connected = try loggedIn(conversation)
+        var connected = try loggedIn(conversation)
         let credentials = connected.credentials
+        var random = SeededRandom(seed: 77)
+        conversation.world.addContact(SimContact.generate(phoneNumber: "15557000001", using: &random))
+        try connected.comeOnline(preKeys: 2)
+        _ = try conversation.world.sendText(from: "15557000001", to: "15551234567", text: "x", now: Conversation.start)
+        try connected.deliverInbox()
+        let message = try IncomingMessage(try #require(connected.messages.last), own: try connected.receivingDevice().own)
+        let bundle = try connected.receivingDevice().retryBundle(preKeyID: 9)
+        var fetch = PreKeyFetch.query(for: [JID(user: "15557000001", server: .whatsApp), JID(user: "1", device: 2, server: .lid)])
+        fetch.attributes["id"] = "f1"
         let corpus = try [
+            message.deliveryReceipt(active: false),
+            message.envelope.ack(),
+            message.retryReceipt(count: 2, bundle: bundle, includeKeys: true),
+            fetch,
             Node("iq", ["to": .server, "id": "c1", "type": "get", "xmlns": "encrypt"], [Node("count")]),
             upload(connected, keys: 4, id: "u1"),
             Node("iq", ["to": .server, "id": "p1", "type": "set", "xmlns": "passive"], [Node("active")]),
@@ -481,7 +495,6 @@ struct SimSessionTests {
             Node("iq", ["to": .server, "id": "x", "type": "result"], [Node("pair-device-sign", [Node("device-identity", ["key-index": "1"], bytes: [1, 2])])]),
             Node("ib", [Node("unified_session", ["id": "123"])]),
         ].map { try NodeEncoder.encode($0) }
-        var random = SeededRandom(seed: 77)
         var client = connected
         for _ in 0..<5_000 {
             if client.isClosed {

@@ -73,6 +73,9 @@ struct SimSessionWorldTests {
                 case .unlinked: "unlinked"
                 case .faultApplied(_, let label): "fault \(label)"
                 case .violation(let violation): "violation \(violation.kind)"
+                case .preKeysChanged(let devices): "prekeys \(devices.count)"
+                case .messageSent, .stanzasOffered, .stanzaAnswered, .stanzaRefused, .retryAnswered, .ackDeadlineMissed:
+                    "messaging"
                 }
                 seen.withLock { $0.append(name) }
             },
@@ -86,7 +89,7 @@ struct SimSessionWorldTests {
         #expect(seen.withLock { $0 } == [
             "opened", "registration", "refs 6", "paired", "closed",
             "opened", "login", "fault login_failure_405", "refused 405", "closed",
-            "opened", "login", "loggedIn",
+            "opened", "login", "loggedIn", "prekeys 1",
         ])
     }
 

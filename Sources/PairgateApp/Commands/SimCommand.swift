@@ -13,7 +13,8 @@ struct SimCommand: AsyncParsableCommand {
         discussion: """
             Point a gateway at the printed WebSocket URL and tell it to trust the printed root public key.
             Drive the phone from the control URL (a web page, or JSON: POST /phone/scan, POST /phone/code, \
-            GET /phones/{phone}/devices, POST /faults, GET /stats). Stops on SIGINT or SIGTERM.
+            GET /phones/{phone}/devices, POST /contacts, POST /contacts/{phone}/send, POST /groups, POST /faults, \
+            GET /stats). Stops on SIGINT or SIGTERM.
             """
     )
 
@@ -62,6 +63,9 @@ struct SimCommand: AsyncParsableCommand {
     @Flag(name: .customLong("refresh-on-scan"), help: "Send companion_reg_refresh on each ref's first scan; the re-rendered QR must be scanned again.")
     var refreshOnScan = false
 
+    @Option(name: .customLong("ack-deadline-seconds"), help: "How long a delivered message may stay unanswered before the connection gets <stream:error><ack/> and is closed.")
+    var ackDeadlineSeconds: Double = 60
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -69,6 +73,7 @@ struct SimCommand: AsyncParsableCommand {
         guard tlsCAFile == nil || tls else { throw ValidationError("--tls-ca-file needs --tls") }
         guard (1...64).contains(refCount) else { throw ValidationError("--ref-count must be 1…64") }
         guard firstRefSeconds > 0, laterRefSeconds > 0 else { throw ValidationError("ref lifetimes must be positive") }
+        guard ackDeadlineSeconds > 0, ackDeadlineSeconds <= 86400 else { throw ValidationError("--ack-deadline-seconds must be in (0, 86400]") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -100,6 +105,7 @@ struct SimCommand: AsyncParsableCommand {
         configuration.defaultPhone = defaultPhone
         configuration.phones = phones
         configuration.refreshOnScan = refreshOnScan
+        configuration.ackDeadline = .milliseconds(Int64(ackDeadlineSeconds * 1000))
         if !inMemory {
             for path in [rootKey, state] {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent()

@@ -1,4 +1,4 @@
-/// The simulated phone's web page (`GET /`): plain HTML and a little script over the control API.
+/// The simulator's web page (`GET /`): the phone, contacts, groups, faults and stats, as plain HTML and a little script over the control API.
 enum ControlPage {
     static let html = #"""
     <!doctype html>
@@ -22,7 +22,7 @@ enum ControlPage {
     </style>
     </head>
     <body>
-    <h1>pairgate sim — simulated phone</h1>
+    <h1>pairgate sim — simulated phone and contacts</h1>
     <p>Root public key (give it to the gateway as its trusted root): <code id="root">…</code></p>
 
     <h2>Scan a QR code</h2>
@@ -59,6 +59,64 @@ enum ControlPage {
       <div class="out" id="devices-out" role="status"></div>
     </form>
 
+    <h2>Contacts</h2>
+    <form id="contact">
+      <div class="row">
+        <label>Phone number <input id="contact-phone" placeholder="random" inputmode="numeric"></label>
+        <label>Name <input id="contact-name" placeholder="Contact 1234"></label>
+        <button type="submit">Create</button>
+        <button type="button" id="contacts-list">List</button>
+      </div>
+      <table id="contacts-table" hidden>
+        <thead><tr><th>Phone</th><th>LID</th><th>Name</th><th>Sent</th></tr></thead>
+        <tbody></tbody>
+      </table>
+      <div class="out" id="contact-out" role="status"></div>
+    </form>
+
+    <h2>Send a message</h2>
+    <form id="send">
+      <div class="row">
+        <select id="send-kind" aria-label="Who writes">
+          <option value="contact">a contact writes to an account</option>
+          <option value="phone">the account's own phone writes to a contact</option>
+        </select>
+        <label>Contact <input id="send-contact" required placeholder="15557654321" inputmode="numeric"></label>
+        <label>Account <input id="send-account" placeholder="15551234567" inputmode="numeric"></label>
+        <label>Addressing <select id="send-addressing"><option>lid</option><option>pn</option></select></label>
+      </div>
+      <label for="send-text">Text</label>
+      <textarea id="send-text" required></textarea>
+      <div class="row"><button type="submit">Send</button></div>
+      <div class="out" id="send-out" role="status"></div>
+    </form>
+
+    <h2>Groups</h2>
+    <form id="group">
+      <div class="row">
+        <label>Account <input id="group-account" placeholder="15551234567" inputmode="numeric"></label>
+        <label>Member contacts <input id="group-members" required placeholder="15557654321, 15557654322" size="30"></label>
+        <label>Subject <input id="group-subject"></label>
+        <button type="submit">Create</button>
+        <button type="button" id="groups-list">List</button>
+      </div>
+      <table id="groups-table" hidden>
+        <thead><tr><th>Group</th><th>Subject</th><th>Account</th><th>Members</th></tr></thead>
+        <tbody></tbody>
+      </table>
+      <div class="out" id="group-out" role="status"></div>
+    </form>
+    <form id="group-send">
+      <div class="row">
+        <label>Group <input id="group-send-id" required placeholder="120363…@g.us" size="30"></label>
+        <label>From contact <input id="group-send-from" required placeholder="15557654321" inputmode="numeric"></label>
+      </div>
+      <label for="group-send-text">Text</label>
+      <textarea id="group-send-text" required></textarea>
+      <div class="row"><button type="submit">Send to the group</button></div>
+      <div class="out" id="group-send-out" role="status"></div>
+    </form>
+
     <h2>Faults</h2>
     <form id="faults">
       <div class="row">
@@ -78,7 +136,8 @@ enum ControlPage {
     <script>
     const $ = (id) => document.getElementById(id);
     const kinds = ["refuse_connection", "drop_handshake", "delay_handshake", "stream_error_515", "stream_error_503",
-                   "conflict_replaced", "device_removed", "failure_405", "unlink", "slow_keepalive", "missing_keepalive"];
+                   "conflict_replaced", "device_removed", "failure_405", "unlink", "slow_keepalive", "missing_keepalive",
+                   "undecryptable_message"];
     for (const kind of kinds) { const o = document.createElement("option"); o.value = o.textContent = kind; $("fault-kind").append(o); }
 
     async function call(method, path, body) {
@@ -99,7 +158,7 @@ enum ControlPage {
 
     call("GET", "/root-key").then((data) => { $("root").textContent = data.publicKey; });
     call("GET", "/phones").then((data) => {
-      for (const id of ["scan-phone", "code-phone", "devices-phone"]) { $(id).placeholder = data.defaultPhone; }
+      for (const id of ["scan-phone", "code-phone", "devices-phone", "send-account", "group-account"]) { $(id).placeholder = data.defaultPhone; }
       $("devices-phone").value = data.defaultPhone;
     });
 
@@ -148,6 +207,75 @@ enum ControlPage {
     });
     $("faults-clear").addEventListener("click", () => {
       show("faults-out", call("DELETE", "/faults"), () => "No faults armed, no schedule.");
+    });
+
+    function fillTable(table, rows) {
+      const body = $(table).querySelector("tbody");
+      body.replaceChildren();
+      for (const values of rows) {
+        const row = document.createElement("tr");
+        for (const value of values) { const cell = document.createElement("td"); cell.textContent = value ?? ""; row.append(cell); }
+        body.append(row);
+      }
+      $(table).hidden = rows.length === 0;
+    }
+    function listContacts() {
+      show("contact-out", call("GET", "/contacts").then((d) => {
+        fillTable("contacts-table", d.contacts.map((c) => [c.phone, c.lid, c.name, c.sent]));
+        return d.contacts.length + " contact(s)";
+      }), (text) => text);
+    }
+    $("contact").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = {};
+      if ($("contact-phone").value.trim()) body.phone = $("contact-phone").value.trim();
+      if ($("contact-name").value.trim()) body.name = $("contact-name").value.trim();
+      show("contact-out", call("POST", "/contacts", body).then((c) => {
+        $("send-contact").value = c.phone; listContacts(); return c;
+      }), (c) => "Contact " + c.phone + " (" + c.lid + ", " + c.name + ")");
+    });
+    $("contacts-list").addEventListener("click", listContacts);
+
+    function sent(d) {
+      return "Message " + d.id + " queued for " + d.devices.length + " device(s)"
+        + (d.devices.length ? ": " + d.devices.join(", ") : "")
+        + (d.unreachable.length ? "; unreachable: " + d.unreachable.join(", ") : "");
+    }
+    $("send").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const contact = $("send-contact").value.trim();
+      const account = $("send-account").value.trim() || $("send-account").placeholder;
+      const text = $("send-text").value;
+      const addressing = $("send-addressing").value;
+      const request = $("send-kind").value === "contact"
+        ? call("POST", "/contacts/" + encodeURIComponent(contact) + "/send", { to: account, text, addressing })
+        : call("POST", "/phones/" + encodeURIComponent(account) + "/send", { to: contact, text, addressing });
+      show("send-out", request, sent);
+    });
+
+    function listGroups() {
+      show("group-out", call("GET", "/groups").then((d) => {
+        fillTable("groups-table", d.groups.map((g) => [g.id, g.subject, g.account, g.members.join(", ")]));
+        return d.groups.length + " group(s)";
+      }), (text) => text);
+    }
+    $("group").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = {
+        account: $("group-account").value.trim() || $("group-account").placeholder,
+        members: $("group-members").value.split(",").map((m) => m.trim()).filter((m) => m)
+      };
+      if ($("group-subject").value.trim()) body.subject = $("group-subject").value.trim();
+      show("group-out", call("POST", "/groups", body).then((g) => {
+        $("group-send-id").value = g.id; listGroups(); return g;
+      }), (g) => "Group " + g.id + " created");
+    });
+    $("groups-list").addEventListener("click", listGroups);
+    $("group-send").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const id = $("group-send-id").value.trim();
+      show("group-send-out", call("POST", "/groups/" + encodeURIComponent(id) + "/send",
+        { from: $("group-send-from").value.trim(), text: $("group-send-text").value }), sent);
     });
 
     function refreshStats() { show("stats-out", call("GET", "/stats"), (d) => JSON.stringify(d, null, 2)); }

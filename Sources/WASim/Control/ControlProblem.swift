@@ -42,10 +42,14 @@ struct ControlProblem: Error, Sendable, Codable, HTTPResponseError {
 
     private static func status(for code: SimulatorError.Code) -> (HTTPResponse.Status, String) {
         switch code {
-        case .unknownRef, .unknownPhone, .unknownDevice, .noPendingCode:
+        case .unknownRef, .unknownPhone, .unknownDevice, .noPendingCode, .unknownContact, .unknownGroup:
             (.notFound, "Not found")
         case .pairingRefused:
             (.conflict, "Pairing failed")
+        case .phoneInUse:
+            (.conflict, "Conflict")
+        case .encryptionFailed:
+            (.internalServerError, "Encryption failed")
         case .rootKeyFile, .stateFile:
             (.internalServerError, "Simulator storage failed")
         default:

@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import WAWire
 
-/// The simulator's control API: the simulated phone, faults, stats and the root key, as JSON over HTTP.
+/// The simulator's control API: the simulated phone, contacts, groups and their messages, faults, stats
+/// and the root key, as JSON over HTTP.
 public struct ControlRoutes: Sendable {
     /// Request bodies are small JSON documents; anything larger is refused before it is read.
     static let maxBodySize = 64 * 1024
@@ -35,10 +36,11 @@ public struct ControlRoutes: Sendable {
         }
         router.get("/stats") { request, _ in
             let devices = request.uri.queryParameters.get("devices").map { $0 == "1" || $0 == "true" } ?? false
-            return try json(.ok, simulator.stats.snapshot(includeDevices: devices))
+            return try json(.ok, simulator.statsSnapshot(includeDevices: devices))
         }
         addPhoneRoutes(to: router)
         addFaultRoutes(to: router)
+        addMessagingRoutes(to: router)
     }
 
     private func addPhoneRoutes<Context: RequestContext>(to router: Router<Context>) {
@@ -222,7 +224,7 @@ struct FaultsBody: Encodable {
 
 // MARK: - Helpers
 
-private func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
+func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     encoder.dateEncodingStrategy = .iso8601
@@ -233,7 +235,7 @@ private func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws
     )
 }
 
-private func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
     let buffer: ByteBuffer
     do {
         buffer = try await request.body.collect(upTo: ControlRoutes.maxBodySize)
@@ -248,7 +250,7 @@ private func decode<T: Decodable>(_ type: T.Type, from request: Request, context
 }
 
 /// Runs a simulator call, turning its refusal into a problem document.
-private func call<T>(_ body: () async throws(SimulatorError) -> T) async throws(ControlProblem) -> T {
+func call<T>(_ body: () async throws(SimulatorError) -> T) async throws(ControlProblem) -> T {
     do {
         return try await body()
     } catch {

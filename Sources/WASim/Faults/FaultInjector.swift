@@ -5,7 +5,7 @@ import Synchronization
 public struct ArmedFault: Sendable, Hashable {
     public var kind: FaultKind
     public var remaining: Int
-    /// A device JID (`phone:device@s.whatsapp.net`); only login faults can target one.
+    /// A device JID (`phone:device@s.whatsapp.net`); connection faults cannot target one.
     public var device: String?
     /// `delay_handshake`: how long ServerHello waits; `slow_keepalive`: how long each answer waits;
     /// stream errors and `unlink`: how long after the login they come.
@@ -35,6 +35,8 @@ public final class FaultInjector: Sendable {
         /// Armed `failure_405`s handed to connections that have not logged in yet: a registration
         /// gives its one back, so "the next login fails" means a login, not any socket.
         var reservedLoginFailures: [SimConnectionID: ArmedFault] = [:]
+        /// Message copies planned so far: the schedule's draw for a message uses this number.
+        var messages: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -60,7 +62,7 @@ public final class FaultInjector: Sendable {
         guard fault.delay >= .zero else {
             throw SimulatorError(.invalidDelay, detail: "delay must not be negative")
         }
-        if fault.device != nil, fault.kind.stage != .login {
+        if fault.device != nil, fault.kind.stage == .connect {
             throw SimulatorError(
                 .deviceNotTargetable,
                 detail: "\(fault.kind.rawValue) is decided when the socket opens, before the device is known; arm it without a device"
@@ -138,6 +140,15 @@ public final class FaultInjector: Sendable {
                 }
             }
             return nil
+        }
+    }
+
+    /// Whether the message copy about to be encrypted for `device` is made undecryptable: an armed
+    /// `undecryptable_message` first, else the schedule's draw for the next message number.
+    public func planMessage(device: String) -> Bool {
+        state.withLock { state in
+            state.messages += 1
+            return Self.take(.undecryptableMessage, device: device, connection: SimConnectionID(state.messages), from: &state) != nil
         }
     }
 

@@ -23,6 +23,9 @@ public enum FaultKind: String, Sendable, Hashable, Codable, CaseIterable, Coding
     case slowKeepalive = "slow_keepalive"
     /// From login on, never answer keepalive pings.
     case missingKeepalive = "missing_keepalive"
+    /// The next message copy for the device gets a broken MAC: the device cannot decrypt it and must
+    /// send a retry receipt, which the sender answers with a good copy.
+    case undecryptableMessage = "undecryptable_message"
 
     /// The kind of a fault the connection machine reports as applied (`SimWorldEvent.faultApplied`).
     init?(appliedLabel label: String) {
@@ -46,6 +49,7 @@ public enum FaultKind: String, Sendable, Hashable, Codable, CaseIterable, Coding
         switch self {
         case .refuseConnection, .dropHandshake, .delayHandshake, .failure405: .connect
         case .streamError515, .streamError503, .conflictReplaced, .deviceRemoved, .unlink, .slowKeepalive, .missingKeepalive: .login
+        case .undecryptableMessage: .message
         }
     }
 }
@@ -56,4 +60,6 @@ public enum FaultStage: String, Sendable, Hashable, Codable, CaseIterable {
     case connect
     /// A device logged in (`<success>` is on its way); these faults can target one device.
     case login
+    /// A message is encrypted for one linked device; these faults can target one device.
+    case message
 }

@@ -160,7 +160,13 @@ extension SimConnectionMachine {
         let device = SimLinkedDevice(
             phoneNumber: account.phoneNumber, deviceID: reservation.deviceID, lidUser: account.lidUser,
             noisePublicKey: clientStaticKey, identityPublicKey: registration.keys.identityKey,
-            registrationID: registration.keys.registrationID, keyIndex: reservation.keyIndex, linkedAt: now, os: registration.os
+            registrationID: registration.keys.registrationID, keyIndex: reservation.keyIndex, linkedAt: now, os: registration.os,
+            // The registration payload's signed prekey, whose signature the payload parser verified: senders can
+            // start sessions with the device before its first upload.
+            signedPreKey: SimSignedPreKey(
+                id: registration.keys.signedPreKeyID, publicKey: registration.keys.signedPreKey,
+                signature: registration.keys.signedPreKeySignature
+            )
         )
         var children = [
             Node("device-identity", bytes: issued.deviceIdentity),

@@ -1,14 +1,19 @@
 import Foundation
+import Signal
 import WAWire
 
 extension SimConnectionMachine {
-    /// A logged-in device and the order of its first IQs.
+    /// A logged-in device, the order of its first IQs, and the stanzas delivered to it.
     struct LoginSession: Sendable {
         let device: JID
         /// The device as the world had it at login: what its prekey uploads must match.
         let linked: SimLinkedDevice
         var hasQueriedPreKeyCount = false
         var isPassiveSet = false
+        /// The queue was replayed (after passive): queued stanzas are written as they come from now on.
+        var isDelivering = false
+        /// Stanzas written on this connection and not answered yet, oldest first.
+        var outstanding: [Outstanding] = []
     }
 
     /// The largest prekey upload accepted; real clients send 812 at most.
@@ -62,6 +67,8 @@ extension SimConnectionMachine {
             return handleIQ(node, now: now)
         case "ack":
             return handleAck(node, now: now)
+        case "receipt":
+            return handleReceipt(node, now: now)
         case "xmlstreamend":
             return close()
         default:
@@ -117,6 +124,8 @@ extension SimConnectionMachine {
             }
         case ("encrypt", "get") where node.child("count") != nil:
             return preKeyCount(stanzaID, now: now)
+        case ("encrypt", "get") where node.child("key") != nil:
+            return preKeyFetch(node, stanzaID: stanzaID, now: now)
         case ("encrypt", "set") where node.child("list") != nil:
             return preKeyUpload(node, stanzaID: stanzaID, now: now)
         case ("passive", "set") where node.child("active") != nil:
@@ -131,7 +140,7 @@ extension SimConnectionMachine {
         guard let stanzaID = node.attribute("id"), let expectation = connection?.expected[stanzaID],
               case .notificationAck(let type) = expectation
         else {
-            return record(.unexpectedAnswer, "an ack for nothing we sent", now: now)
+            return handleStanzaAck(node, now: now)
         }
         connection?.expected[stanzaID] = nil
         var actions: [Action] = [.cancel(.answer(stanzaID))]
@@ -169,6 +178,54 @@ extension SimConnectionMachine {
         ]))
     }
 
+    /// The most devices one bundle fetch may name (a send asks for every device without a session at once).
+    static let maximumFetchedDevices = 1024
+
+    /// `<key><user jid/>…</key>` (messaging.md §6.1): the world hands out each device's bundle, consuming
+    /// a one-time prekey.
+    private mutating func preKeyFetch(_ node: Node, stanzaID: String, now: Date) -> [Action] {
+        guard session != nil else {
+            return record(.wrongOrder, "a prekey fetch before login", now: now) + errorAnswer(stanzaID, 401, "not-authorized")
+        }
+        let users = node.child("key")?.children.filter { $0.tag == "user" } ?? []
+        let devices = users.compactMap { $0.jidAttribute("jid") }
+        guard !users.isEmpty, users.count <= Self.maximumFetchedDevices, devices.count == users.count else {
+            return record(.malformedStanza, "prekey fetch: <key> needs 1...\(Self.maximumFetchedDevices) <user> with a JID", now: now)
+                + errorAnswer(stanzaID, 400, "bad-request")
+        }
+        var unique: [JID] = []
+        for device in devices where !unique.contains(device) {
+            unique.append(device)
+        }
+        return ask(.preKeyBundles(unique), then: .preKeyFetch(stanzaID: stanzaID, devices: unique))
+    }
+
+    /// The fetch's answer: one `<user>` per device asked for, with its bundle or a 404 `<error>`.
+    mutating func preKeyFetchAnswered(_ stanzaID: String, devices: [JID], bundles: [JID: KeyBundle]) -> [Action] {
+        let users = devices.map { jid in
+            guard let bundle = bundles[jid] else {
+                return Node("user", ["jid": .jid(jid)], [Node("error", ["code": "404", "text": "item-not-found"])])
+            }
+            var children = [
+                Node("registration", bytes: Self.bigEndianBytes(bundle.registrationID, count: 4)),
+                Node("type", bytes: [RegistrationKeys.keyType]),
+                Node("identity", bytes: bundle.identityKey),
+                Node("skey", [
+                    Node("id", bytes: Self.bigEndianBytes(bundle.signedPreKey.id, count: 3)),
+                    Node("value", bytes: bundle.signedPreKey.publicKey),
+                    Node("signature", bytes: bundle.signedPreKey.signature),
+                ]),
+            ]
+            if let preKey = bundle.preKey {
+                children.append(Node("key", [
+                    Node("id", bytes: Self.bigEndianBytes(preKey.id, count: 3)), Node("value", bytes: preKey.publicKey),
+                ]))
+            }
+            return Node("user", ["jid": .jid(jid)], children)
+        }
+        return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)], [Node("list", users)]))
+    }
+
     /// Checks the upload's shape (pairing.md §7.1) against the linked device, then counts the keys.
     private mutating func preKeyUpload(_ node: Node, stanzaID: String, now: Date) -> [Action] {
         guard let session else {
@@ -181,8 +238,19 @@ extension SimConnectionMachine {
         if let problem = Self.uploadProblem(node, device: session.linked) {
             return actions + record(problem.kind, problem.detail, now: now) + errorAnswer(stanzaID, 400, "bad-request")
         }
-        let count = node.child("list")?.children.count ?? 0
-        return actions + [.update(.recordPreKeyUpload(session.device, count: count))]
+        let keys = (node.child("list")?.children ?? []).compactMap { key -> PreKeyBundle.OneTimePreKey? in
+            guard let id = key.child("id")?.bytes, let value = key.child("value")?.bytes else {
+                return nil
+            }
+            return PreKeyBundle.OneTimePreKey(id: Self.bigEndian(id), publicKey: value)
+        }
+        // uploadProblem checked every length and the signature.
+        let skey = node.child("skey")
+        let signedPreKey = SimSignedPreKey(
+            id: Self.bigEndian(skey?.child("id")?.bytes ?? []), publicKey: skey?.child("value")?.bytes ?? [],
+            signature: skey?.child("signature")?.bytes ?? []
+        )
+        return actions + [.update(.recordPreKeyUpload(session.device, keys: keys, signedPreKey: signedPreKey))]
             + send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
     }
 
@@ -233,9 +301,12 @@ extension SimConnectionMachine {
         if !session.hasQueriedPreKeyCount {
             actions += record(.wrongOrder, "the passive IQ before the prekey count query", now: now)
         }
+        let startsDelivery = !session.isPassiveSet
         session.isPassiveSet = true
         self.session = session
-        return actions + send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+        actions += send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
+        // Logged in and active: the server replays the offline queue now (pairing.md §9.1 step 15).
+        return startsDelivery ? actions + ask(.startDelivery(session.device), then: .delivery) : actions
     }
 
     /// remove-companion-device (pairing.md §8): only for the device itself; other connections of it are told.
@@ -249,6 +320,14 @@ extension SimConnectionMachine {
                 + errorAnswer(stanzaID, 403, "forbidden")
         }
         return send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)])) + [.update(.removeDevice(session.device))]
+    }
+
+    static func bigEndian(_ bytes: [UInt8]) -> UInt32 {
+        bytes.reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    static func bigEndianBytes(_ value: UInt32, count: Int) -> [UInt8] {
+        (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
     }
 
     mutating func errorAnswer(_ stanzaID: String, _ code: Int, _ text: String) -> [Action] {

@@ -55,6 +55,10 @@ extension SimConnectionMachine {
         case codePairing(CodePairingOffer)
         /// `.availablePreKeys`: the answer to the count query with this id.
         case preKeyCount(stanzaID: String)
+        /// `.startDelivery`: the queue to replay once the device is logged in.
+        case delivery
+        /// `.preKeyBundles`: the answer to the prekey fetch with this id, for these devices in order.
+        case preKeyFetch(stanzaID: String, devices: [JID])
     }
 
     public var phase: Phase {

@@ -5,7 +5,8 @@ import WAWire
 ///
 /// It runs the handshake with the server's static key and certificate chain, serves pair-device refs, pairs
 /// by QR or code on behalf of the simulated phone, logs devices in, answers keepalive, prekey, passive and
-/// logout IQs, and reports every client protocol violation. It never touches the shared `SimWorld`: it
+/// logout IQs and prekey fetches, delivers the device's queued stanzas and checks their answers (receipts, acks, retry
+/// receipts; SimConnectionMachine+Delivery.swift), and reports every client protocol violation. It never touches the shared `SimWorld`: it
 /// returns what should change there, and asks when its next step depends on it. Rules for the shell:
 /// - `.received` takes the bytes of one binary WebSocket message, `.write` gives the bytes of one;
 /// - timers are named; scheduling a name again replaces it; after `.close` they can all be dropped;
@@ -35,6 +36,9 @@ public struct SimConnectionMachine: Sendable {
         public var answerDeadline: Duration = .seconds(10)
         /// How long the client may take to answer pair-success (it persists its credentials first).
         public var pairSuccessDeadline: Duration = .seconds(30)
+        /// How long a delivered stanza may stay unanswered before the server sends
+        /// `<stream:error><ack/></stream:error>` and closes (messaging.md §3.4).
+        public var ackDeadline: Duration = .seconds(60)
         /// The 2026 behaviour (pairing.md §10): the first scan is answered with companion_reg_refresh, and
         /// pairing continues only when the phone scans the re-rendered QR with its new ADV secret.
         public var refreshRegistrationOnScan = false
@@ -88,6 +92,8 @@ public struct SimConnectionMachine: Sendable {
         case answer(String)
         /// A slowed keepalive answer (fault) is due.
         case keepaliveAnswer(String)
+        /// The oldest stanza delivered and not answered reaches `ackDeadline`.
+        case ackDeadline
     }
 
     /// Where the connection is, as observers see it; `state` holds what each point needs.
@@ -301,6 +307,8 @@ public struct SimConnectionMachine: Sendable {
             return missing
         case .keepaliveAnswer(let pingID):
             return send(Node("iq", ["from": .server, "type": "result", "id": .string(pingID), "t": .string(Self.unix(now))]))
+        case .ackDeadline:
+            return ackDeadlineReached(now: now)
         }
     }
 
@@ -329,6 +337,8 @@ public struct SimConnectionMachine: Sendable {
                 Node("count", ["value": .string(String(available))]),
             ])
             return send(notification) + expect(.notificationAck(type: "encrypt"), id: notificationID)
+        case .stanza(let stanza):
+            return deliverLive(stanza, now: now)
         case .fault(let fault):
             return apply(fault)
         }
@@ -370,6 +380,10 @@ public struct SimConnectionMachine: Sendable {
             actions = codePairingAnswered(offer, offered: offered)
         case (.preKeyCount(let stanzaID), .availablePreKeys(let available)):
             actions = preKeyCountAnswered(stanzaID, available: available)
+        case (.delivery, .queued(let queue)):
+            actions = replay(queue, now: now)
+        case (.preKeyFetch(let stanzaID, let devices), .bundles(let bundles)):
+            actions = preKeyFetchAnswered(stanzaID, devices: devices, bundles: bundles)
         default:
             // An answer to another question: the shell broke the contract; the step is dropped.
             actions = []

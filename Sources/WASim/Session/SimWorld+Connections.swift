@@ -1,3 +1,5 @@
+import Foundation
+import Signal
 import WAWire
 
 extension SimWorld {
@@ -14,8 +16,14 @@ extension SimWorld {
         case withdrawCodePairing(phoneNumber: String)
         /// The client countersigned pair-success: the device is linked.
         case link(SimLinkedDevice)
-        /// The logged-in device uploaded this many one-time prekeys, and they were accepted.
-        case recordPreKeyUpload(JID, count: Int)
+        /// The logged-in device uploaded these one-time prekeys and this signed prekey, and they were accepted.
+        case recordPreKeyUpload(JID, keys: [PreKeyBundle.OneTimePreKey], signedPreKey: SimSignedPreKey)
+        /// The connection wrote these queued stanzas (by `SimStanza.sequence`) to the device.
+        case offered(JID, sequences: [UInt64])
+        /// The device answered the queued stanza as the protocol requires: it leaves the queue.
+        case answered(JID, sequence: UInt64)
+        /// The device asked for the queued stanza again (a retry receipt): its sender encrypts it anew.
+        case retry(JID, sequence: UInt64, SimRetryReceipt, now: Date)
         /// The logged-in device removed itself: its other connections get `.deviceRemoved`.
         case removeDevice(JID)
         /// The connection ended: its refs, code pairing and login are forgotten.
@@ -33,6 +41,10 @@ extension SimWorld {
         case offerCodePairing(phoneNumber: String)
         /// The device's prekeys uploaded and not yet handed out.
         case availablePreKeys(JID)
+        /// The device finished logging in: send it its stanzas from now on, and say which are queued.
+        case startDelivery(JID)
+        /// The bundles of these devices (linked devices and contacts' phones), one-time prekeys consumed.
+        case preKeyBundles([JID])
     }
 
     /// The world's answer to a `Question`, case for case.
@@ -43,6 +55,10 @@ extension SimWorld {
         case reservation(Reservation?)
         case codePairingOffered(Bool)
         case availablePreKeys(Int)
+        /// The queue to replay, oldest first; nil when the connection is no longer logged in as the device.
+        case queued([SimStanza]?)
+        /// The bundles of the devices that have one.
+        case bundles([JID: KeyBundle])
     }
 
     /// A device number and ADV key index taken for one pair-success.
@@ -66,8 +82,14 @@ extension SimWorld {
             withdrawCodePairing(phoneNumber: phoneNumber, connection: connection)
         case .link(let device):
             link(device, connection: connection)
-        case .recordPreKeyUpload(let jid, let count):
-            recordPreKeyUpload(jid, count: count)
+        case .recordPreKeyUpload(let jid, let keys, let signedPreKey):
+            recordPreKeyUpload(jid, keys: keys, signedPreKey: signedPreKey)
+        case .offered(let jid, let sequences):
+            offered(sequences, to: jid, connection: connection)
+        case .answered(let jid, let sequence):
+            answered(sequence, by: jid)
+        case .retry(let jid, let sequence, let receipt, let now):
+            answerRetry(receipt, of: sequence, device: jid, now: now)
         case .removeDevice(let jid):
             removeDevice(jid, sparing: connection)
         case .connectionEnded:
@@ -86,6 +108,10 @@ extension SimWorld {
             .codePairingOffered(offerCodePairing(phoneNumber: phoneNumber, connection: connection))
         case .availablePreKeys(let jid):
             .availablePreKeys(device(jid)?.availablePreKeys ?? 0)
+        case .startDelivery(let jid):
+            .queued(startDelivery(jid, connection: connection))
+        case .preKeyBundles(let jids):
+            .bundles(preKeyBundles(jids))
         }
     }
 }

@@ -1,20 +1,25 @@
 import Foundation
+import Signal
 import Synchronization
 import WAWire
 
 /// The simulated WhatsApp's shared state, and the only way connections affect each other.
 ///
-/// It holds the accounts (the phones), the devices linked to them, the QR refs and code pairings waiting
-/// for the phone, and the live connections with their delivery callbacks. Three kinds of users:
+/// It holds the accounts (the phones), the devices linked to them with their prekeys, the QR refs and
+/// code pairings waiting for the phone, the live connections with their delivery callbacks, and the
+/// messaging side (`SimMessaging`: contacts, groups, Signal sessions, offline queues). Three kinds of users:
 /// - **shells** (one per socket): `openConnection(deliver:)` registers a callback and returns the id and
 ///   faults for a new `SimConnectionMachine`; the callback must hand the delivery to that machine
 ///   asynchronously (on its event loop), never by calling into it synchronously;
 /// - **the phone and the control API**: `addAccount`, `scan`, `enterCode`, `devices`, `unlink`,
-///   `handOutPreKeys`, `deliver(.fault(…), to:)`, and the statistics queries;
+///   `handOutPreKeys`, `deliver(.fault(…), to:)`, contacts, groups and sends (SimWorld+Messaging.swift),
+///   and the statistics queries;
 /// - **`SimConnectionMachine`**: through its shell, which applies the machine's `Update`s and answers its
 ///   `Question`s (SimWorld+Connections.swift); the machine itself never touches the world.
 ///
-/// Everything is behind one lock; callbacks (deliveries, the observer) run after it is released.
+/// Everything is behind one lock; callbacks (deliveries, the observer) run after it is released. Sends
+/// and retry answers also hold `sending` across their callbacks, so that stanzas reach each connection
+/// in the order they were queued.
 public final class SimWorld: Sendable {
     /// How a connection's shell receives deliveries.
     public typealias Deliver = @Sendable (SimDelivery) -> Void
@@ -25,29 +30,58 @@ public final class SimWorld: Sendable {
         public let faults: SimConnectionFaults
     }
 
-    /// Accounts and devices: the part of the world worth saving between runs.
+    /// Accounts, devices (with their prekeys), contacts and groups: the part of the world worth saving
+    /// between runs; with `signal`, also the sessions, sender keys and queues (see `snapshot(includingSignal:)`).
     public struct Snapshot: Sendable, Hashable, Codable {
         public var accounts: [SimAccount]
         public var devices: [SimLinkedDevice]
+        public var contacts: [SimContact]
+        public var groups: [SimGroup]
+        /// Only in a snapshot taken at a clean shutdown: a running simulator advances sessions with every
+        /// message and does not save each time, so older session state must never be resumed.
+        public var signal: SimSignalState?
 
-        public init(accounts: [SimAccount] = [], devices: [SimLinkedDevice] = []) {
+        public init(
+            accounts: [SimAccount] = [], devices: [SimLinkedDevice] = [], contacts: [SimContact] = [], groups: [SimGroup] = [],
+            signal: SimSignalState? = nil
+        ) {
             self.accounts = accounts
             self.devices = devices
+            self.contacts = contacts
+            self.groups = groups
+            self.signal = signal
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case accounts, devices, contacts, groups, signal
+        }
+
+        /// Reads state files written before contacts existed (no `contacts`, `groups` or `signal`).
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            accounts = try container.decode([SimAccount].self, forKey: .accounts)
+            devices = try container.decode([SimLinkedDevice].self, forKey: .devices)
+            contacts = try container.decodeIfPresent([SimContact].self, forKey: .contacts) ?? []
+            groups = try container.decodeIfPresent([SimGroup].self, forKey: .groups) ?? []
+            signal = try container.decodeIfPresent(SimSignalState.self, forKey: .signal)
         }
     }
 
     /// Violations kept for inspection; older ones are dropped (the count keeps going).
     public static let retainedViolations = 1000
 
-    private struct LiveConnection {
+    struct LiveConnection {
         let deliver: Deliver
         /// The device it logged in as.
         var device: JID?
     }
 
-    private struct State {
+    struct State {
         var accounts: [String: SimAccount] = [:]
+        /// Linked devices; add and remove them with `insert` and `remove`, which keep `devicesByAccount`.
         var devices: [JID: SimLinkedDevice] = [:]
+        /// The linked devices of each account, in device order: a send finds them without scanning the world.
+        private(set) var devicesByAccount: [String: [JID]] = [:]
         var connections: [SimConnectionID: LiveConnection] = [:]
         /// QR refs on some connection's screen right now.
         var refs: [String: SimConnectionID] = [:]
@@ -58,37 +92,81 @@ public final class SimWorld: Sendable {
         var violations: [SimViolation] = []
         var violationCount = 0
         var nextConnection: UInt64 = 1
+        var messaging = SimMessaging()
+        /// The connection each device's stanzas go to: the one that last finished logging in (passive).
+        var deliveryTargets: [JID: SimConnectionID] = [:]
+        var random: InjectedRandom
+
+        mutating func insert(_ device: SimLinkedDevice) {
+            let jid = device.jid
+            if devices.updateValue(device, forKey: jid) == nil {
+                devicesByAccount[jid.user, default: []].append(jid)
+                devicesByAccount[jid.user]?.sort { $0.device < $1.device }
+            }
+        }
+
+        mutating func remove(_ jid: JID) -> SimLinkedDevice? {
+            guard let device = devices.removeValue(forKey: jid) else {
+                return nil
+            }
+            devicesByAccount[jid.user]?.removeAll { $0 == jid }
+            if devicesByAccount[jid.user]?.isEmpty == true {
+                devicesByAccount[jid.user] = nil
+            }
+            return device
+        }
     }
 
-    private let state: Mutex<State>
-    private let observer: @Sendable (SimWorldEvent) -> Void
+    let state: Mutex<State>
+    /// Held by sends and retry answers from queuing until their deliveries are handed over.
+    let sending = Mutex(())
+    let observer: @Sendable (SimWorldEvent) -> Void
     private let planFaults: @Sendable (SimConnectionID) -> SimConnectionFaults
+    let planMessageFault: @Sendable (JID) -> Bool
 
-    /// A world holding `snapshot`'s accounts and devices. `observer` sees every event (for statistics);
-    /// `planFaults` chooses the faults of each new connection.
+    /// A world holding `snapshot`'s accounts, devices, contacts and groups (and its sessions, sender keys
+    /// and queues when it has them). `observer` sees every event (for statistics); `planFaults` chooses the
+    /// faults of each new connection, `planMessageFault` whether a message copy for a device is made
+    /// undecryptable; `random` draws keys and message ids (seed it only in tests).
     public init(
         snapshot: Snapshot = Snapshot(),
         observer: @escaping @Sendable (SimWorldEvent) -> Void = { _ in },
-        planFaults: @escaping @Sendable (SimConnectionID) -> SimConnectionFaults = { _ in SimConnectionFaults() }
+        planFaults: @escaping @Sendable (SimConnectionID) -> SimConnectionFaults = { _ in SimConnectionFaults() },
+        planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false },
+        random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) {
-        var initial = State()
+        var initial = State(random: InjectedRandom(random))
         for account in snapshot.accounts {
             initial.accounts[account.phoneNumber] = account
         }
         for device in snapshot.devices {
-            initial.devices[device.jid] = device
+            initial.insert(device)
+        }
+        for contact in snapshot.contacts {
+            initial.messaging.contacts[contact.phoneNumber] = contact
+        }
+        for group in snapshot.groups {
+            initial.messaging.groups[group.id] = group
+        }
+        if let signal = snapshot.signal {
+            signal.restore(into: &initial.messaging)
         }
         state = Mutex(initial)
         self.observer = observer
         self.planFaults = planFaults
+        self.planMessageFault = planMessageFault
     }
 
-    /// The accounts and devices as they are now.
-    public func snapshot() -> Snapshot {
+    /// The world as it is now. `includingSignal` adds the sessions, sender keys and queues: only for a
+    /// snapshot saved as the simulator stops, after which nothing advances them.
+    public func snapshot(includingSignal: Bool = false) -> Snapshot {
         state.withLock { state in
             Snapshot(
                 accounts: state.accounts.values.sorted { $0.phoneNumber < $1.phoneNumber },
-                devices: state.devices.values.sorted { ($0.phoneNumber, $0.deviceID) < ($1.phoneNumber, $1.deviceID) }
+                devices: state.devices.values.sorted { ($0.phoneNumber, $0.deviceID) < ($1.phoneNumber, $1.deviceID) },
+                contacts: state.messaging.contacts.values.sorted { $0.phoneNumber < $1.phoneNumber },
+                groups: state.messaging.groups.values.sorted { $0.id < $1.id },
+                signal: includingSignal ? SimSignalState(state.messaging) : nil
             )
         }
     }
@@ -127,20 +205,25 @@ public final class SimWorld: Sendable {
         removeDevice(jid, sparing: nil)
     }
 
-    /// Simulated senders fetch `count` of the device's prekeys; below 5 left, its live connections get the
-    /// `encrypt` notification. Returns how many are left, nil for an unknown device.
+    /// Below this many prekeys left, a device's live connections get the `encrypt` notification (§6.3).
+    public static let lowPreKeyCount = 5
+
+    /// Simulated senders fetch `count` of the device's prekeys (the oldest stored ones go); below
+    /// `lowPreKeyCount` left, its live connections get the `encrypt` notification. Returns how many are
+    /// left, nil for an unknown device.
     @discardableResult
     public func handOutPreKeys(of jid: JID, count: Int) -> Int? {
         let (available, deliveries) = state.withLock { state -> (Int?, [Deliver]) in
             guard var device = state.devices[jid] else {
                 return (nil, [])
             }
-            device.handedOutPreKeys = min(device.uploadedPreKeys, device.handedOutPreKeys + max(0, count))
+            device.handOut(count)
             state.devices[jid] = device
             let available = device.availablePreKeys
-            return (available, available < 5 ? Self.loggedInCallbacks(of: jid, in: state, sparing: nil) : [])
+            return (available, available < Self.lowPreKeyCount ? Self.loggedInCallbacks(of: jid, in: state, sparing: nil) : [])
         }
         if let available {
+            observer(.preKeysChanged(devices: [jid]))
             deliveries.forEach { $0(.preKeysLow(available: available)) }
         }
         return available
@@ -312,9 +395,13 @@ public final class SimWorld: Sendable {
         }
     }
 
-    /// The client countersigned pair-success: the device is linked.
+    /// The client countersigned pair-success: the device is linked (a reused device number starts
+    /// with no queue and no sessions).
     func link(_ device: SimLinkedDevice, connection: SimConnectionID) {
-        state.withLock { $0.devices[device.jid] = device }
+        state.withLock { state in
+            state.insert(device)
+            state.messaging.forget(device: device.jid)
+        }
         observer(.paired(connection, device: device.jid))
     }
 
@@ -342,9 +429,13 @@ public final class SimWorld: Sendable {
     }
 
     /// Records an accepted prekey upload (nothing when the device is gone).
-    func recordPreKeyUpload(_ jid: JID, count: Int) {
-        state.withLock { state in
-            state.devices[jid]?.uploadedPreKeys += count
+    func recordPreKeyUpload(_ jid: JID, keys: [PreKeyBundle.OneTimePreKey], signedPreKey: SimSignedPreKey) {
+        let recorded = state.withLock { state -> Bool in
+            state.devices[jid]?.recordUpload(keys, signedPreKey: signedPreKey)
+            return state.devices[jid] != nil
+        }
+        if recorded {
+            observer(.preKeysChanged(devices: [jid]))
         }
     }
 
@@ -352,9 +443,11 @@ public final class SimWorld: Sendable {
     @discardableResult
     func removeDevice(_ jid: JID, sparing: SimConnectionID?) -> Bool {
         let (removed, callbacks) = state.withLock { state -> (Bool, [Deliver]) in
-            guard state.devices.removeValue(forKey: jid) != nil else {
+            guard state.remove(jid) != nil else {
                 return (false, [])
             }
+            state.messaging.forget(device: jid)
+            state.deliveryTargets[jid] = nil
             return (true, Self.loggedInCallbacks(of: jid, in: state, sparing: sparing))
         }
         if removed {
@@ -377,6 +470,9 @@ public final class SimWorld: Sendable {
                 if state.logins[device]?.isEmpty == true {
                     state.logins[device] = nil
                 }
+                if state.deliveryTargets[device] == id {
+                    state.deliveryTargets[device] = nil
+                }
             }
             return true
         }
@@ -385,7 +481,7 @@ public final class SimWorld: Sendable {
         }
     }
 
-    private static func loggedInCallbacks(of jid: JID, in state: State, sparing: SimConnectionID?) -> [Deliver] {
+    static func loggedInCallbacks(of jid: JID, in state: State, sparing: SimConnectionID?) -> [Deliver] {
         (state.logins[jid] ?? []).sorted().filter { $0 != sparing }.compactMap { state.connections[$0]?.deliver }
     }
 }

@@ -74,49 +74,6 @@ public struct SimAccount: Sendable, Hashable, Codable, CustomStringConvertible {
     public var description: String { "SimAccount(\(phoneNumber), keys redacted)" }
 }
 
-/// A companion linked to a simulated account, as the server remembers it.
-public struct SimLinkedDevice: Sendable, Hashable, Codable {
-    public var phoneNumber: String
-    public var deviceID: UInt16
-    public var lidUser: String
-    /// The Noise static key a login must present.
-    public var noisePublicKey: [UInt8]
-    public var identityPublicKey: [UInt8]
-    public var registrationID: UInt32
-    public var keyIndex: UInt32
-    public var linkedAt: Date
-    /// DeviceProps `os` from the registration, e.g. "Pairgate".
-    public var os: String
-    /// One-time prekeys uploaded in total, and handed out to (simulated) senders since.
-    public var uploadedPreKeys: Int
-    public var handedOutPreKeys: Int
-
-    public init(
-        phoneNumber: String, deviceID: UInt16, lidUser: String, noisePublicKey: [UInt8], identityPublicKey: [UInt8],
-        registrationID: UInt32, keyIndex: UInt32, linkedAt: Date, os: String,
-        uploadedPreKeys: Int = 0, handedOutPreKeys: Int = 0
-    ) {
-        self.phoneNumber = phoneNumber
-        self.deviceID = deviceID
-        self.lidUser = lidUser
-        self.noisePublicKey = noisePublicKey
-        self.identityPublicKey = identityPublicKey
-        self.registrationID = registrationID
-        self.keyIndex = keyIndex
-        self.linkedAt = linkedAt
-        self.os = os
-        self.uploadedPreKeys = uploadedPreKeys
-        self.handedOutPreKeys = handedOutPreKeys
-    }
-
-    /// `<phone>:<device>@s.whatsapp.net`.
-    public var jid: JID { JID(user: phoneNumber, device: deviceID, server: .whatsApp) }
-    /// `<lid>:<device>@lid`.
-    public var lid: JID { JID(user: lidUser, device: deviceID, server: .lid) }
-    /// What the prekey count query answers: uploaded and not yet handed out.
-    public var availablePreKeys: Int { max(0, uploadedPreKeys - handedOutPreKeys) }
-}
-
 /// Something the client did that the protocol does not allow, recorded with enough detail to fix it.
 public struct SimViolation: Sendable, Hashable, CustomStringConvertible {
     /// A stable kind, for counting and matching.
@@ -176,6 +133,8 @@ public enum SimDelivery: Sendable {
     case deviceRemoved
     /// The device's available prekeys dropped to `available`: send the `encrypt` notification.
     case preKeysLow(available: Int)
+    /// A stanza queued for the device this connection delivers to: write it and wait for its answer.
+    case stanza(SimStanza)
     case fault(SimFault)
 }
 
@@ -192,6 +151,20 @@ public enum SimWorldEvent: Sendable {
     /// A stable label such as `stream_error_515` or `drop_mid_handshake`.
     case faultApplied(SimConnectionID, String)
     case violation(SimViolation)
+    /// A contact (or, with `isContact` false, an account's phone) sent a message; `devices` copies were queued.
+    case messageSent(from: String, isContact: Bool, devices: Int)
+    /// The connection wrote `count` queued stanzas to the device, `redelivered` of which it had been sent before.
+    case stanzasOffered(SimConnectionID, device: JID, count: Int, redelivered: Int)
+    /// The device answered a queued stanza, which left the queue.
+    case stanzaAnswered(device: JID)
+    /// The device refused a stanza with an error ack; it stays queued.
+    case stanzaRefused(device: JID)
+    /// The device's retry receipt was answered with a new encryption.
+    case retryAnswered(device: JID)
+    /// The device left a stanza unanswered past the deadline: `<stream:error><ack/>`, closed.
+    case ackDeadlineMissed(SimConnectionID, device: JID)
+    /// The devices' prekeys changed (an upload, or keys handed out): worth saving.
+    case preKeysChanged(devices: [JID])
 }
 
 /// Why the phone's action could not happen.
@@ -214,6 +187,14 @@ public struct SimWorldError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let invalidCode = Code(rawValue: "invalid_code")
         /// No connection is waiting for a pairing code for this phone number.
         public static let noCodePairing = Code(rawValue: "no_code_pairing")
+        /// No contact with this phone number.
+        public static let unknownContact = Code(rawValue: "unknown_contact")
+        /// No group with this id.
+        public static let unknownGroup = Code(rawValue: "unknown_group")
+        /// The contact is not a member of the group.
+        public static let notAMember = Code(rawValue: "not_a_member")
+        /// The sender's keys could not encrypt (a corrupt stored key).
+        public static let encryptionFailed = Code(rawValue: "encryption_failed")
 
         public var description: String { rawValue }
     }

@@ -59,6 +59,31 @@ public final class SimStats: Sendable {
                 if state.violations.count < Self.keptViolations {
                     state.violations.append(SimStatsSnapshot.Violation(violation))
                 }
+            case .messageSent(let sender, let isContact, _):
+                state.messagesSent += 1
+                if isContact {
+                    state.sentByContact[sender, default: 0] += 1
+                } else {
+                    state.sentByPhone[sender, default: 0] += 1
+                }
+            case .stanzasOffered(_, let jid, let count, let redelivered):
+                state.delivery.offered += count
+                state.delivery.redelivered += redelivered
+                state.devices[jid.description, default: DeviceEntry()].delivery.offered += count
+                state.devices[jid.description, default: DeviceEntry()].delivery.redelivered += redelivered
+            case .stanzaAnswered(let jid):
+                state.delivery.acked += 1
+                state.devices[jid.description, default: DeviceEntry()].delivery.acked += 1
+            case .stanzaRefused(let jid):
+                state.delivery.refused += 1
+                state.devices[jid.description, default: DeviceEntry()].delivery.refused += 1
+            case .retryAnswered(let jid):
+                state.delivery.retried += 1
+                state.devices[jid.description, default: DeviceEntry()].delivery.retried += 1
+            case .ackDeadlineMissed:
+                state.ackDeadlineClosures += 1
+            case .preKeysChanged:
+                break
             }
         }
     }
@@ -99,18 +124,44 @@ public final class SimStats: Sendable {
                 violationCount: state.violationCount,
                 violationsByKind: state.violationsByKind,
                 violations: state.violations,
+                messagesSent: state.messagesSent,
+                sentByContact: state.sentByContact,
+                sentByPhone: state.sentByPhone,
+                stanzasOffered: state.delivery.offered,
+                stanzasAcked: state.delivery.acked,
+                stanzasRedelivered: state.delivery.redelivered,
+                retriesAnswered: state.delivery.retried,
+                stanzasRefused: state.delivery.refused,
+                stanzasPending: 0,
+                oldestPendingSeconds: nil,
+                ackDeadlineClosures: state.ackDeadlineClosures,
                 devices: includeDevices
-                    ? state.devices.map { SimStatsSnapshot.Device(jid: $0.key, live: $0.value.live, maximum: $0.value.maximum, logins: $0.value.logins) }
-                        .sorted { $0.jid < $1.jid }
+                    ? state.devices.map { jid, entry in
+                        SimStatsSnapshot.Device(
+                            jid: jid, live: entry.live, maximum: entry.maximum, logins: entry.logins,
+                            offered: entry.delivery.offered, acked: entry.delivery.acked, redelivered: entry.delivery.redelivered,
+                            retried: entry.delivery.retried, refused: entry.delivery.refused, pending: 0, oldestPendingSeconds: nil
+                        )
+                    }.sorted { $0.jid < $1.jid }
                     : nil
             )
         }
+    }
+
+    /// Stanza counters, in total or for one device.
+    private struct Delivery {
+        var offered = 0
+        var acked = 0
+        var redelivered = 0
+        var retried = 0
+        var refused = 0
     }
 
     private struct DeviceEntry {
         var live = 0
         var maximum = 0
         var logins = 0
+        var delivery = Delivery()
     }
 
     private struct State {
@@ -132,6 +183,11 @@ public final class SimStats: Sendable {
         var faults: [String: Int] = [:]
         var violationCount = 0
         var violations: [SimStatsSnapshot.Violation] = []
+        var messagesSent = 0
+        var sentByContact: [String: Int] = [:]
+        var sentByPhone: [String: Int] = [:]
+        var delivery = Delivery()
+        var ackDeadlineClosures = 0
     }
 }
 
@@ -163,6 +219,16 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
         public var maximum: Int
         /// `<success>` sent to it so far (what the chaos run bounds by the reconnect policy).
         public var logins: Int
+        /// Queued stanzas written to it (each replay counts again), answered, written again after an
+        /// earlier offer, re-encrypted for its retry receipts, and refused with an error ack.
+        public var offered: Int
+        public var acked: Int
+        public var redelivered: Int
+        public var retried: Int
+        public var refused: Int
+        /// Stanzas queued for it and not answered, and the age of the oldest (`Simulator.statsSnapshot`).
+        public var pending: Int
+        public var oldestPendingSeconds: Double?
     }
 
     /// Open sockets, logged in or not.
@@ -192,5 +258,23 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
     public var violationsByKind: [String: Int]
     /// The first `SimStats.keptViolations` violations.
     public var violations: [Violation]
+    /// Messages sent by contacts and phones (one per send, whatever the number of linked devices).
+    public var messagesSent: Int
+    /// By contact phone number, and by account phone number (own-phone messages).
+    public var sentByContact: [String: Int]
+    public var sentByPhone: [String: Int]
+    /// Queued stanzas written to devices (replays count again), answered, written again after an earlier
+    /// offer, re-encrypted for retry receipts, and refused with an error ack.
+    public var stanzasOffered: Int
+    public var stanzasAcked: Int
+    public var stanzasRedelivered: Int
+    public var retriesAnswered: Int
+    public var stanzasRefused: Int
+    /// Stanzas queued and not answered, and the age of the oldest, over all devices
+    /// (`Simulator.statsSnapshot`; `SimStats.snapshot` alone leaves them 0 and nil).
+    public var stanzasPending: Int
+    public var oldestPendingSeconds: Double?
+    /// Connections closed with `<stream:error><ack/>` for leaving a stanza unanswered past the deadline.
+    public var ackDeadlineClosures: Int
     public var devices: [Device]?
 }

@@ -15,9 +15,12 @@ extension Simulator {
     @discardableResult
     public func phone(_ phone: String) throws(SimulatorError) -> SimAccount {
         let number = try Self.normalizedPhone(phone)
-        let (account, created) = scanState.withLock { _ -> (SimAccount, Bool) in
+        let (account, created) = try scanState.withLock { _ throws(SimulatorError) -> (SimAccount, Bool) in
             if let account = world.account(phoneNumber: number) {
                 return (account, false)
+            }
+            guard world.contact(phoneNumber: number) == nil else {
+                throw SimulatorError(.phoneInUse, detail: "\(number) is a contact of this simulator, not an account")
             }
             var rng = SystemRandomNumberGenerator()
             let account = SimAccount.generate(phoneNumber: number, using: &rng)

@@ -7,17 +7,20 @@ import Glibc
 import Darwin
 #endif
 
-/// What survives a simulator restart: the accounts (phones) and the devices linked to them.
+/// What survives a simulator restart: the accounts (phones), the devices linked to them with their
+/// prekeys, the contacts and groups, and after a clean shutdown the sessions and queues.
 struct SimState: Codable {
-    static let currentVersion = 1
+    /// 2 added prekeys, contacts, groups and `signal`; a version 1 file reads as one without them.
+    static let currentVersion = 2
+    static let readableVersions = [1, 2]
 
     var version = SimState.currentVersion
     var world: SimWorld.Snapshot
 }
 
 /// The JSON state file, replaced atomically (temporary file, fsync, rename) on every change, so a
-/// crash leaves either the old or the new state, never half of one. It holds the phones' private
-/// identity keys: mode 0600.
+/// crash leaves either the old or the new state, never half of one. It holds the phones' and contacts'
+/// private keys: mode 0600.
 public final class StateFile: Sendable {
     public let path: String
     // Writers take the snapshot and write it under one lock, so the last write holds the latest state.
@@ -27,7 +30,7 @@ public final class StateFile: Sendable {
         self.path = path
     }
 
-    /// The saved accounts and devices, or nil when the file does not exist yet.
+    /// The saved world, or nil when the file does not exist yet.
     public func load() throws(SimulatorError) -> SimWorld.Snapshot? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -37,8 +40,8 @@ public final class StateFile: Sendable {
         let state: SimState
         do {
             let version = try JSONDecoder.simState.decode(Version.self, from: data).version
-            guard version == SimState.currentVersion else {
-                throw SimulatorError(.stateFile, detail: "\(path) has state version \(version); this simulator reads \(SimState.currentVersion)")
+            guard SimState.readableVersions.contains(version) else {
+                throw SimulatorError(.stateFile, detail: "\(path) has state version \(version); this simulator reads \(SimState.readableVersions.map(String.init).joined(separator: " and "))")
             }
             state = try JSONDecoder.simState.decode(SimState.self, from: data)
         } catch let error as SimulatorError {
