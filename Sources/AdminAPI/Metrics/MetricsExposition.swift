@@ -1,6 +1,7 @@
 import DevicePool
 import Metrics
 import Prometheus
+import Webhooks
 
 /// The Prometheus text of a registry, with a HELP line for every family: swift-metrics has no
 /// help text, so it comes from this catalogue (`promtool check metrics` wants one per metric).
@@ -22,7 +23,7 @@ enum MetricsExposition {
         "pairgate_state_machine_rejections_total": "Device events the state machine rejected as invalid in the current state.",
         "pairgate_http_requests_total": "HTTP requests by route template, method and status.",
         "pairgate_http_request_duration_seconds": "HTTP handling time until the response head, by route template and method.",
-    ]
+    ].merging(WebhookMetrics.help) { mine, _ in mine }
 
     /// Reads the devices-by-state gauge, then renders the registry.
     static func render(_ registry: PrometheusCollectorRegistry, devicesByState: [DeviceState.Kind: Int]) -> String {
