@@ -144,20 +144,40 @@ extension WebhookStore {
         }
     }
 
+    /// When a finished attempt disables its endpoint.
+    public struct DisableRule: Sendable, Hashable {
+        /// The receiver answered 410 Gone.
+        public var gone: Bool
+        /// Every attempt failed for this long (`DeliveryPolicy.disableAfter`).
+        public var failingFor: Duration
+        /// The endpoint's URL without its query, for `endpoint.disabled`.
+        public var redactedURL: String
+
+        public init(gone: Bool, failingFor: Duration, redactedURL: String) {
+            self.gone = gone
+            self.failingFor = failingFor
+            self.redactedURL = redactedURL
+        }
+    }
+
     /// What `finish` recorded.
     public struct Finish: Sendable, Hashable {
         /// False when the claim was no longer this worker's (it expired and another worker took
         /// the delivery, or the endpoint was disabled or deleted meanwhile): nothing changed but
-        /// the attempts log.
+        /// the attempts log and the endpoint's failure record.
         public var recorded: Bool
-        /// After a failed attempt: since when every attempt of the endpoint failed.
-        public var failingSince: Date?
+        /// Why this attempt disabled the endpoint, if it did.
+        public var disabled: EndpointDisabled.Reason?
     }
 
-    /// Records the outcome of `claimed`: its attempt (nil when nothing was sent), the verdict,
-    /// the endpoint's failure record; a delivered or failed head lets the next delivery of its
-    /// queue go (and wakes the workers).
-    public func finish(_ claimed: ClaimedDelivery, attempt: WebhookAttemptRecord?, verdict: WebhookDeliveryVerdict, now: Date) async throws -> Finish {
+    /// Records the outcome of `claimed` in one transaction: its attempt (nil when nothing was
+    /// sent), the verdict, the endpoint's failure record and, per `rule`, the endpoint's disabling
+    /// (its pending deliveries fail, `endpoint.disabled` goes to the tenant's other endpoints).
+    /// Otherwise a delivered or failed head lets the next delivery of its queue go and wakes the
+    /// workers.
+    public func finish(
+        _ claimed: ClaimedDelivery, attempt: WebhookAttemptRecord?, verdict: WebhookDeliveryVerdict, rule: DisableRule, now: Date
+    ) async throws -> Finish {
         try await pool.withTransaction { connection in
             let status: String, next: Date?, finished: Date?
             switch verdict {
@@ -177,44 +197,61 @@ extension WebhookStore {
                 RETURNING id
                 """, [claimed.id, claimed.claimID, status, next, finished, attempt?.startedAt, attempt?.statusCode.map(Int64.init),
                       verdict == .delivered ? nil : attempt?.error ?? "endpoint_disabled", attempt.map { Int64($0.latencyMilliseconds) }])
-            if let attempt {
-                try connection.query("""
-                    INSERT INTO webhook_attempts (delivery_id, attempt, started_at, result, status_code, error, detail, latency_ms, response, instance)
-                    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)
-                    """, [claimed.id, Int64(attempt.attempt), attempt.startedAt, attempt.result, attempt.statusCode.map(Int64.init),
-                          attempt.error, attempt.detail, Int64(attempt.latencyMilliseconds), attempt.response, attempt.instance])
-            }
             let recorded = !updated.isEmpty
-            if recorded, finished != nil {
-                try connection.query("""
-                    WITH next AS (
-                        UPDATE webhook_deliveries SET next_attempt_at = '-infinity'
-                        WHERE id = (
-                            SELECT id FROM webhook_deliveries
-                            WHERE endpoint_id = $1 AND stream_id = $2 AND status IN ('pending', 'delivering')
-                            ORDER BY id LIMIT 1
-                        ) AND status = 'pending' AND next_attempt_at IS NULL
-                        RETURNING id
-                    )
-                    SELECT pg_notify('\(WebhookOutbox.channel)', '') FROM next
-                    """, [claimed.endpointID, claimed.streamID])
+            guard let attempt else {
+                if recorded, finished != nil { try Self.releaseNext(claimed, on: connection) }
+                return Finish(recorded: recorded, disabled: nil)
             }
-            var failingSince: Date?
-            if let attempt {
-                if attempt.error == nil {
-                    try connection.query(
-                        "UPDATE webhook_endpoints SET failing_since = NULL, last_error = NULL WHERE id = $1 AND failing_since IS NOT NULL",
-                        [claimed.endpointID]
-                    )
-                } else {
-                    failingSince = try connection.query("""
-                        UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2), last_error = $3 WHERE id = $1
-                        RETURNING failing_since
-                        """, [claimed.endpointID, attempt.startedAt, attempt.error]).first?.decode(0)
-                }
+            try connection.query("""
+                INSERT INTO webhook_attempts (delivery_id, attempt, started_at, result, status_code, error, detail, latency_ms, response, instance)
+                SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)
+                """, [claimed.id, Int64(attempt.attempt), attempt.startedAt, attempt.result, attempt.statusCode.map(Int64.init),
+                      attempt.error, attempt.detail, Int64(attempt.latencyMilliseconds), attempt.response, attempt.instance])
+            guard let error = attempt.error else {
+                try connection.query(
+                    "UPDATE webhook_endpoints SET failing_since = NULL, last_error = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+                    [claimed.endpointID]
+                )
+                if recorded, finished != nil { try Self.releaseNext(claimed, on: connection) }
+                return Finish(recorded: recorded, disabled: nil)
             }
-            return Finish(recorded: recorded, failingSince: failingSince)
+            let failingSince: Date? = try connection.query("""
+                UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $2), last_error = $3 WHERE id = $1
+                RETURNING failing_since
+                """, [claimed.endpointID, attempt.startedAt, error]).first?.decode(0)
+            var reason: EndpointDisabled.Reason?
+            if rule.gone {
+                reason = .gone
+            } else if let failingSince, now.timeIntervalSince(failingSince) >= rule.failingFor.seconds {
+                reason = .failing
+            }
+            if let reason, try Self.disable(claimed.endpointID, reason: reason.rawValue, now: now, on: connection) != nil {
+                let event = EndpointDisabled(
+                    endpointID: claimed.endpointID, url: rule.redactedURL, reason: reason,
+                    failingSince: reason == .failing ? failingSince : nil, lastError: error
+                )
+                try WebhookOutbox.emit(.endpointDisabled(event), tenantID: claimed.tenantID, deviceID: nil, at: now, on: connection)
+                return Finish(recorded: recorded, disabled: reason)
+            }
+            if recorded, finished != nil { try Self.releaseNext(claimed, on: connection) }
+            return Finish(recorded: recorded, disabled: nil)
         }
+    }
+
+    /// Makes the next delivery of `claimed`'s queue due, and wakes the workers at commit.
+    private static func releaseNext(_ claimed: ClaimedDelivery, on connection: PostgresConnection) throws {
+        try connection.query("""
+            WITH next AS (
+                UPDATE webhook_deliveries SET next_attempt_at = '-infinity'
+                WHERE id = (
+                    SELECT id FROM webhook_deliveries
+                    WHERE endpoint_id = $1 AND stream_id = $2 AND status IN ('pending', 'delivering')
+                    ORDER BY id LIMIT 1
+                ) AND status = 'pending' AND next_attempt_at IS NULL
+                RETURNING id
+            )
+            SELECT pg_notify('\(WebhookOutbox.channel)', '') FROM next
+            """, [claimed.endpointID, claimed.streamID])
     }
 
     /// Gives a claimed delivery back unsent (shutdown): due at once, for any worker.

@@ -160,17 +160,6 @@ public struct WebhookStore: Sendable {
             """, [id, tenantID, secret.keyID, secret.bytes, previousExpiresAt, now]).first.map(Self.endpoint(from:))
     }
 
-    /// Disables an enabled endpoint for `reason` (`gone`, `failing`) and fails its pending
-    /// deliveries; `event` goes to the tenant's other endpoints in the same transaction. False
-    /// when it was disabled already (another worker came first) or is gone.
-    public func disableEndpoint(_ id: UUID, reason: EndpointDisabled.Reason, event: EndpointDisabled, now: Date) async throws -> Bool {
-        try await pool.withTransaction { connection in
-            guard let tenantID = try Self.disable(id, reason: reason.rawValue, now: now, on: connection) else { return false }
-            try WebhookOutbox.emit(.endpointDisabled(event), tenantID: tenantID, deviceID: nil, at: now, on: connection)
-            return true
-        }
-    }
-
     /// Marks the endpoint disabled and fails what it still had to deliver; the tenant, or nil
     /// when it was not enabled.
     @discardableResult

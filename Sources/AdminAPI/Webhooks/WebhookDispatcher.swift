@@ -215,37 +215,23 @@ public final class WebhookDispatcher: Service, Sendable {
     private func record(
         _ claimed: ClaimedDelivery, attempt: WebhookAttemptRecord?, verdict: WebhookDeliveryVerdict, decision: DeliveryPolicy.Decision
     ) async {
+        let redacted = (try? WebhookURL(validating: claimed.url, policy: AddressPolicy(allowPrivate: true)).redacted) ?? "(invalid URL)"
+        let rule = WebhookStore.DisableRule(
+            gone: decision == .disableEndpoint, failingFor: configuration.policy.disableAfter, redactedURL: redacted
+        )
         let finish: WebhookStore.Finish
         do {
-            finish = try await store.finish(claimed, attempt: attempt, verdict: verdict, now: now())
+            finish = try await store.finish(claimed, attempt: attempt, verdict: verdict, rule: rule, now: now())
         } catch {
             logger.warning("could not record a webhook delivery; its claim expires and it is sent again", metadata: ["error": "\(error)"])
             return
         }
         if finish.recorded { metrics.deliveryFinished(decision) }
-        guard let attempt, let error = attempt.error else { return }
-        let redacted = (try? WebhookURL(validating: claimed.url, policy: AddressPolicy(allowPrivate: true)).redacted) ?? "(invalid URL)"
-        if decision == .disableEndpoint {
-            await disable(claimed, reason: .gone, event: EndpointDisabled(
-                endpointID: claimed.endpointID, url: redacted, reason: .gone, failingSince: nil, lastError: error
-            ))
-        } else if let since = finish.failingSince, configuration.policy.shouldDisable(failingSince: since, now: now()) {
-            await disable(claimed, reason: .failing, event: EndpointDisabled(
-                endpointID: claimed.endpointID, url: redacted, reason: .failing, failingSince: since, lastError: error
-            ))
-        }
-    }
-
-    private func disable(_ claimed: ClaimedDelivery, reason: EndpointDisabled.Reason, event: EndpointDisabled) async {
-        do {
-            if try await store.disableEndpoint(claimed.endpointID, reason: reason, event: event, now: now()) {
-                metrics.endpointDisabled(reason)
-                logger.notice("disabled a webhook endpoint", metadata: [
-                    "endpoint": "\(claimed.endpointID)", "tenant": "\(claimed.tenantID)", "reason": "\(reason.rawValue)",
-                ])
-            }
-        } catch {
-            logger.warning("could not disable a webhook endpoint; the next failure tries again", metadata: ["error": "\(error)"])
+        if let reason = finish.disabled {
+            metrics.endpointDisabled(reason)
+            logger.notice("disabled a webhook endpoint", metadata: [
+                "endpoint": "\(claimed.endpointID)", "tenant": "\(claimed.tenantID)", "reason": "\(reason.rawValue)",
+            ])
         }
     }
 
