@@ -2,8 +2,8 @@ import Foundation
 
 /// Reads RFC 3339 date-times as clients send them (`2026-05-01T12:00:00Z`,
 /// `2026-05-01t14:00:00.123456+02:00`): any number of fractional digits, `Z` or an offset, `T`
-/// in either case, a leap second as the next second. Dates that do not exist (February 30) are
-/// refused.
+/// in either case, a leap second (23:59:60 UTC) as the next second. Dates that do not exist
+/// (February 30) are refused.
 enum RFC3339 {
     static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
@@ -46,6 +46,8 @@ enum RFC3339 {
             else { return nil }
             offset = (hours * 60 + minutes) * 60 * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
         }
+        // A leap second is the last second of a UTC day.
+        if second == 60, ((hour * 60 + minute - offset / 60) % 1440 + 1440) % 1440 != 1439 { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = ((days * 24 + hour) * 60 + minute) * 60 + second - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
