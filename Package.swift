@@ -385,7 +385,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FleetHarnessTests",
-            dependencies: ["FleetHarness", "DevicePool", "WASim", "WAWire", "PostgresClient", "PostgresStore", "PairgateTestSupport"],
+            dependencies: ["FleetHarness", "DevicePool", "WASim", "WAWire", "PostgresClient", "PostgresStore", "Webhooks", "PairgateTestSupport"],
             swiftSettings: strictSwift
         ),
         .testTarget(

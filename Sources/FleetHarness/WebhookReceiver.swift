@@ -93,14 +93,19 @@ public final class WebhookReceiver: Sendable {
     /// Requests whose signature no secret of their path verifies (at the time they came),
     /// with why; empty when every one is authentic.
     public func unverified(secrets: [String: [WebhookSecret]]) -> [(Request, String)] {
-        received.compactMap { request -> (Request, String)? in
-            let verifier = WebhookVerifier(secrets: secrets[request.path] ?? [])
-            do throws(WebhookVerificationError) {
-                try verifier.verify(body: request.body, id: request.id, timestamp: request.timestamp, signature: request.signature, now: request.receivedAt)
-                return nil
-            } catch {
-                return (request, error.code.description)
-            }
+        received.compactMap { request in Self.verify(request, secrets: secrets[request.path] ?? []).map { (request, $0.description) } }
+    }
+
+    /// Why `request`'s signature does not verify with any of `secrets` at the time it came; nil
+    /// when it does.
+    public static func verify(_ request: Request, secrets: [WebhookSecret]) -> WebhookVerificationError.Code? {
+        do throws(WebhookVerificationError) {
+            try WebhookVerifier(secrets: secrets).verify(
+                body: request.body, id: request.id, timestamp: request.timestamp, signature: request.signature, now: request.receivedAt
+            )
+            return nil
+        } catch {
+            return error.code
         }
     }
 
