@@ -170,11 +170,13 @@ private final class WebhookReceiverHandler: ChannelInboundHandler {
     }
 
     private func respond(_ status: Int, retryAfter: Int?, keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders([("content-length", "2")])
+        // 204 and 304 have no body; anything sent after their head would be read as the next response.
+        let body = status == 204 || status == 304 ? "" : "ok"
+        var headers = HTTPHeaders(body.isEmpty ? [] : [("content-length", String(body.utf8.count))])
         if let retryAfter { headers.add(name: "retry-after", value: String(retryAfter)) }
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
+        if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil) }
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
