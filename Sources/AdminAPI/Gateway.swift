@@ -62,7 +62,7 @@ public func buildGateway(
     let fleet = try FleetBus(pool: database, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
     let webhooks = WebhookDispatcher(
         configuration: configuration.webhooks, store: WebhookStore(pool: database), database: database.configuration, sealer: sealer,
-        instanceID: configuration.pool.instanceID, clock: clock, now: now, logger: logger.part("webhooks")
+        instanceID: configuration.pool.instanceID, now: now, logger: logger.part("webhooks")
     )
     let router = buildRouter(
         configuration.api, database: database, supervisor: supervisor, events: events, fleet: fleet, directory: directory,

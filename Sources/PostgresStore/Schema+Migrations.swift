@@ -131,7 +131,8 @@ CREATE INDEX disconnects_device ON disconnects (device_id, id);
 CREATE TABLE webhook_endpoints (
     id                  uuid PRIMARY KEY,
     tenant_id           uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
-    url                 text NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
+    -- Normalized (WebhookURL): at most 2048 bytes as given, one more when a `/` is added.
+    url                 text NOT NULL CHECK (length(url) BETWEEN 1 AND 2049),
     event_types         text[] NOT NULL CHECK (cardinality(event_types) >= 1),
     description         text CHECK (length(description) <= 500),
     enabled             boolean NOT NULL DEFAULT true,

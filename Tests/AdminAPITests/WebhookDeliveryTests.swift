@@ -62,7 +62,7 @@ struct WebhookDeliveryTests {
             let now = self.now
             return WebhookDispatcher(
                 configuration: configuration, store: webhooks, database: pool.configuration, sealer: Self.sealer,
-                instanceID: "test", clock: ContinuousClock(), now: { now.date }, logger: TestDatabase.logger
+                instanceID: "test", now: { now.date }, logger: TestDatabase.logger
             )
         }
 

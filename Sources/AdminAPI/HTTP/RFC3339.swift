@@ -7,7 +7,7 @@ import Foundation
 enum RFC3339 {
     static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
-        guard bytes.count >= 20, bytes.count <= 64 else { return nil }
+        guard bytes.count >= 20 else { return nil }
         func digits(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= bytes.count else { return nil }
             var value = 0

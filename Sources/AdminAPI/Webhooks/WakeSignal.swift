@@ -22,11 +22,11 @@ final class WakeSignal: Sendable {
         waiter?.resume()
     }
 
-    /// Returns at the next signal, or once `timeout` has passed on `clock`.
-    func wait(timeout: Duration, clock: any Clock<Duration>) async {
+    /// Returns at the next signal, or once `timeout` has passed.
+    func wait(timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForSignal() }
-            group.addTask { try? await clock.sleep(for: timeout) }
+            group.addTask { try? await Task.sleep(for: timeout) }
             await group.next()
             group.cancelAll()
         }

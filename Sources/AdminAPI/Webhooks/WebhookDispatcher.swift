@@ -14,7 +14,8 @@ import Webhooks
 /// retries that came due. A delivery whose worker died is claimed again when its claim expires,
 /// so delivery is at least once. They also keep the backlog gauge, retention and the queues'
 /// repair. A Service: it runs until shutdown, then lets deliveries in flight finish for a moment
-/// and gives the rest back.
+/// and gives the rest back. Decisions take their time from `now` (tests move it); the poll and
+/// upkeep cadences run on real time, so that they never interfere with a test's manual clock.
 public final class WebhookDispatcher: Service, Sendable {
     private let configuration: WebhookConfiguration
     private let store: WebhookStore
@@ -22,7 +23,6 @@ public final class WebhookDispatcher: Service, Sendable {
     private let sealer: CredentialSealer
     private let metrics: WebhookMetrics
     private let instanceID: String
-    private let clock: any Clock<Duration>
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let wake = WakeSignal()
@@ -32,8 +32,7 @@ public final class WebhookDispatcher: Service, Sendable {
 
     public init(
         configuration: WebhookConfiguration, store: WebhookStore, database: PostgresConfiguration, sealer: CredentialSealer,
-        metrics: WebhookMetrics = WebhookMetrics(), instanceID: String, clock: any Clock<Duration>,
-        now: @escaping @Sendable () -> Date, logger: Logger
+        metrics: WebhookMetrics = WebhookMetrics(), instanceID: String, now: @escaping @Sendable () -> Date, logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
@@ -41,7 +40,6 @@ public final class WebhookDispatcher: Service, Sendable {
         self.sealer = sealer
         self.metrics = metrics
         self.instanceID = instanceID
-        self.clock = clock
         self.now = now
         self.logger = logger
     }
@@ -93,13 +91,12 @@ public final class WebhookDispatcher: Service, Sendable {
                         logger.warning("claiming webhook deliveries failed", metadata: ["error": "\(error)"])
                     }
                 }
-                if !full { await wake.wait(timeout: configuration.pollInterval, clock: clock) }
+                if !full { await wake.wait(timeout: configuration.pollInterval) }
             }
-            // Shutting down: what is in flight may finish within the grace period (real time: it
-            // bounds the shutdown, whatever clock the gateway runs on); the rest is given back.
+            // Shutting down: what is in flight may finish within the grace period; the rest is given back.
             let deadline = ContinuousClock.now + configuration.shutdownGrace
             while inFlight.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
-                await wake.wait(timeout: deadline - ContinuousClock.now, clock: ContinuousClock())
+                await wake.wait(timeout: deadline - ContinuousClock.now)
             }
             deliveries.cancelAll()
         }
@@ -264,14 +261,14 @@ public final class WebhookDispatcher: Service, Sendable {
     /// The backlog gauge every `backlogInterval`; retention and the queue repair every
     /// `upkeepInterval`. Every instance does both: they are idempotent and cheap.
     private func keepUp() async {
-        var lastUpkeep: Date?
+        var lastUpkeep: ContinuousClock.Instant?
         while !Task.isCancelled {
             await readBacklog()
-            if lastUpkeep.map({ now().timeIntervalSince($0) >= configuration.upkeepInterval.seconds }) ?? true {
-                lastUpkeep = now()
+            if lastUpkeep.map({ ContinuousClock.now - $0 >= configuration.upkeepInterval }) ?? true {
+                lastUpkeep = .now
                 await upkeep()
             }
-            do { try await clock.sleep(for: configuration.backlogInterval) } catch { return }
+            do { try await Task.sleep(for: configuration.backlogInterval) } catch { return }
         }
     }
 
