@@ -179,6 +179,9 @@ extension WebhookStore {
         _ claimed: ClaimedDelivery, attempt: WebhookAttemptRecord?, verdict: WebhookDeliveryVerdict, rule: DisableRule, now: Date
     ) async throws -> Finish {
         try await pool.withTransaction { connection in
+            if verdict == .delivered, let attempt, attempt.error == nil {
+                return try Self.finishDelivered(claimed, attempt: attempt, now: now, on: connection)
+            }
             let status: String, next: Date?, finished: Date?
             switch verdict {
             case .delivered: (status, next, finished) = ("delivered", nil, now)
@@ -236,6 +239,41 @@ extension WebhookStore {
             if recorded, finished != nil { try Self.releaseNext(claimed, on: connection) }
             return Finish(recorded: recorded, disabled: nil)
         }
+    }
+
+    /// The common case in two round trips: the stream's lock, then one statement that records the
+    /// delivery and its attempt, clears the endpoint's failure record and lets the next delivery
+    /// of the queue go (the statement's snapshot still shows this one active, hence `id <> $1`).
+    private static func finishDelivered(
+        _ claimed: ClaimedDelivery, attempt: WebhookAttemptRecord, now: Date, on connection: PostgresConnection
+    ) throws -> Finish {
+        try connection.query("SELECT 1 FROM webhook_streams WHERE id = $1 FOR UPDATE", [claimed.streamID])
+        let rows = try connection.query("""
+            WITH done AS (
+                UPDATE webhook_deliveries SET status = 'delivered', next_attempt_at = NULL, claim_id = NULL, finished_at = $3,
+                    last_attempt_at = $4, last_status_code = coalesce($5, last_status_code), last_error = NULL, last_latency_ms = $6
+                WHERE id = $1 AND claim_id = $2 AND status = 'delivering'
+                RETURNING id
+            ), logged AS (
+                INSERT INTO webhook_attempts (delivery_id, attempt, started_at, result, status_code, latency_ms, response, instance)
+                SELECT $1, $7, $4, $8, $5, $6, $9, $10 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = $1)
+            ), healthy AS (
+                UPDATE webhook_endpoints SET failing_since = NULL, last_error = NULL WHERE id = $11 AND failing_since IS NOT NULL
+            ), next AS (
+                UPDATE webhook_deliveries SET next_attempt_at = '-infinity'
+                WHERE id = (
+                    SELECT id FROM webhook_deliveries
+                    WHERE endpoint_id = $11 AND stream_id = $12 AND status IN ('pending', 'delivering') AND id <> $1
+                    ORDER BY id LIMIT 1
+                ) AND status = 'pending' AND next_attempt_at IS NULL AND EXISTS (SELECT 1 FROM done)
+                RETURNING id
+            ), woken AS (
+                SELECT pg_notify('\(WebhookOutbox.channel)', '') FROM next
+            )
+            SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM woken)
+            """, [claimed.id, claimed.claimID, now, attempt.startedAt, attempt.statusCode.map(Int64.init), Int64(attempt.latencyMilliseconds),
+                  Int64(attempt.attempt), attempt.result, attempt.response, attempt.instance, claimed.endpointID, claimed.streamID])
+        return Finish(recorded: try rows[0].decode(0, as: Int64.self) > 0, disabled: nil)
     }
 
     /// Makes the next delivery of `claimed`'s queue due, and wakes the workers at commit.
