@@ -259,16 +259,18 @@ public final class WebhookDispatcher: Service, Sendable {
     // MARK: Upkeep
 
     /// The backlog gauge every `backlogInterval`; retention and the queue repair every
-    /// `upkeepInterval`. Every instance does both: they are idempotent and cheap.
+    /// `upkeepInterval`. Every instance does both: they are idempotent and cheap. The first of
+    /// each comes one interval after the start, not with it: instances starting together (a
+    /// deployment, a test suite) do not all query at once.
     private func keepUp() async {
-        var lastUpkeep: ContinuousClock.Instant?
+        var lastUpkeep = ContinuousClock.now
         while !Task.isCancelled {
+            do { try await Task.sleep(for: configuration.backlogInterval) } catch { return }
             await readBacklog()
-            if lastUpkeep.map({ ContinuousClock.now - $0 >= configuration.upkeepInterval }) ?? true {
+            if ContinuousClock.now - lastUpkeep >= configuration.upkeepInterval {
                 lastUpkeep = .now
                 await upkeep()
             }
-            do { try await Task.sleep(for: configuration.backlogInterval) } catch { return }
         }
     }
 
