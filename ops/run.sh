@@ -89,6 +89,8 @@ secret() {
 export PAIRGATE_CREDENTIALS_MASTER_KEY="$(secret master-key '"$BIN" keys generate')"
 export PAIRGATE_HTTP_LINK_KEY="$(secret link-key 'head -c 32 /dev/urandom | base64')"
 export PAIRGATE_ADMIN_TOKEN="$(secret admin-token 'head -c 24 /dev/urandom | base64 | tr "+/" "-_"')"
+# A demo on one machine: webhook receivers on 127.0.0.1 (ops/webhook-receiver.py) are allowed.
+export PAIRGATE_WEBHOOKS_ALLOW_PRIVATE=${PAIRGATE_WEBHOOKS_ALLOW_PRIVATE:-true}
 
 if [ "$UPSTREAM" = sim ]; then
     say "starting the simulator on 127.0.0.1:$SIM_PORT (phone and control on 127.0.0.1:$SIM_CONTROL_PORT)"

@@ -49,7 +49,7 @@ as_pg "$PGBIN/initdb" --no-sync -D "$PGDATA" -U postgres -A trust -E UTF8 >"$WOR
     || { cat "$WORK/initdb.log"; die "initdb failed"; }
 PORT=$(free_port)
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 \
-    -o "-p $PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300" \
+    -o "-p $PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=500" \
     start >/dev/null || { cat "$PGDATA/server.log"; die "PostgreSQL did not start"; }
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres pairgate_test
 

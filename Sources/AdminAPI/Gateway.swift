@@ -15,6 +15,8 @@ public struct GatewayConfiguration: Sendable {
     public var address: BindAddress
     /// An HTTP connection idle this long is closed (`http.idle_timeout_seconds`).
     public var idleTimeout: Duration = .seconds(75)
+    /// Webhook delivery (`webhooks.*`).
+    public var webhooks = WebhookConfiguration()
 
     public init(pool: PoolConfiguration, api: APIConfiguration, address: BindAddress) {
         self.pool = pool
@@ -23,15 +25,17 @@ public struct GatewayConfiguration: Sendable {
     }
 }
 
-/// One gateway process, wired: the device pool, the event bus, the fleet bus and the HTTP API.
-/// Running `application` runs them all; on shutdown the HTTP server stops first, then the pool
-/// closes its devices (their pairings end and are announced), then the fleet bus.
+/// One gateway process, wired: the device pool, the event bus, the fleet bus, the webhook
+/// workers and the HTTP API. Running `application` runs them all; on shutdown the HTTP server
+/// stops first, then the pool closes its devices (their pairings end and are announced, their
+/// events written), then the webhook workers, then the fleet bus.
 public struct Gateway: Sendable {
-    /// The Hummingbird application; the pool and the fleet bus are its services.
+    /// The Hummingbird application; the pool, the webhook workers and the fleet bus are its services.
     public let application: Application<RouterResponder<APIContext>>
     public let supervisor: Supervisor
     public let events: EventBus
     public let fleet: FleetBus
+    public let webhooks: WebhookDispatcher
 }
 
 /// Builds a gateway on `database`, as `pairgate serve`, the fleet benchmarks and the API tests
@@ -56,20 +60,24 @@ public func buildGateway(
     )
     let directory = TenantDirectory(store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL, now: now)
     let fleet = try FleetBus(pool: database, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
+    let webhooks = WebhookDispatcher(
+        configuration: configuration.webhooks, store: WebhookStore(pool: database), database: database.configuration, sealer: sealer,
+        instanceID: configuration.pool.instanceID, now: now, logger: logger.part("webhooks")
+    )
     let router = buildRouter(
         configuration.api, database: database, supervisor: supervisor, events: events, fleet: fleet, directory: directory,
-        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)), metrics: metrics,
-        clock: clock, now: now, logger: logger
+        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)),
+        webhooks: configuration.webhooks, sealer: sealer, metrics: metrics, clock: clock, now: now, logger: logger
     )
     let application = Application(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: configuration.address, serverName: "pairgate"),
-        services: [fleet, supervisor],
+        services: [fleet, webhooks, supervisor],
         onServerRunning: onServerRunning,
         logger: logger
     )
-    return Gateway(application: application, supervisor: supervisor, events: events, fleet: fleet)
+    return Gateway(application: application, supervisor: supervisor, events: events, fleet: fleet, webhooks: webhooks)
 }
 
 extension Logger {

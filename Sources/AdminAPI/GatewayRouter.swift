@@ -18,6 +18,8 @@ func buildRouter(
     fleet: FleetBus,
     directory: TenantDirectory,
     readiness: Readiness,
+    webhooks: WebhookConfiguration,
+    sealer: CredentialSealer,
     metrics: PrometheusCollectorRegistry?,
     clock: any Clock<Duration>,
     now: @escaping @Sendable () -> Date,
@@ -58,6 +60,8 @@ func buildRouter(
     ResetController(devices: devices, resets: resets, statusCache: statusCache)
         .addRoutes(to: tenant)
     MessagesController(devices: devices)
+        .addRoutes(to: tenant)
+    WebhooksController(store: WebhookStore(pool: database), sealer: sealer, configuration: webhooks, now: now)
         .addRoutes(to: tenant)
 
     methods.load(router.routes)

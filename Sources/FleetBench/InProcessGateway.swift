@@ -40,6 +40,7 @@ public struct InProcessGateway: Sendable {
         metrics: PrometheusCollectorRegistry?,
         simulator simConfiguration: SimConfiguration = SimConfiguration(),
         statusCache: Duration = APIConfiguration(linkKey: []).statusCacheTTL,
+        webhooks: WebhookConfiguration = WebhookConfiguration(),
         logger: Logger,
         _ body: @Sendable (InProcessGateway) async throws -> T
     ) async throws -> T {
@@ -59,11 +60,12 @@ public struct InProcessGateway: Sendable {
             let migrator = try PairgateSchema.migrator(pool: pool, logger: logger)
             try await migrator.migrate()
             let sealer = CredentialSealer(current: try MasterKey(parsing: MasterKey.generate(id: "bench")))
-            let configuration = GatewayConfiguration(
+            var configuration = GatewayConfiguration(
                 pool: PoolConfiguration(instanceID: "bench-\(getpid())", webVersion: client.webVersion.description),
                 api: apiConfiguration(adminToken: adminToken, statusCache: statusCache),
                 address: .hostname("127.0.0.1", port: 0)
             )
+            configuration.webhooks = webhooks
             let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
             let gateway = try buildGateway(
                 configuration, database: pool, connector: upstream, sealer: sealer, metrics: metrics,

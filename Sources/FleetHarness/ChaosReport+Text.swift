@@ -9,6 +9,10 @@ extension ChaosReport {
         lines.append("  live faults: " + liveFaultsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         lines.append("  faults applied by the simulator: " + faultsInjected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         lines.append("  connections accepted \(connectionsAccepted), logins \(logins), protocol violations \(violations); settled in \(settleSeconds) s")
+        if let webhooks {
+            lines.append("  webhooks: \(webhooks.events) events, \(webhooks.requests) requests (\(webhooks.accepted) accepted); receiver moods: "
+                         + webhooks.moods.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         for gateway in gateways {
             lines.append("  gateway \(gateway.instance): RSS \(gateway.residentMiB.map { "\($0) MiB" } ?? "–"), CPU \(gateway.cpuSeconds.map { "\($0) s" } ?? "–")")
         }

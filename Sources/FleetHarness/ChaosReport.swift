@@ -33,6 +33,18 @@ public struct ChaosReport: Codable, Sendable {
     public var violations: Int
     public var gateways: [Gateway]
     public var invariants: [FleetInvariants.Check]
+    public var webhooks: Webhooks? = nil
+
+    /// What the webhook receiver saw.
+    public struct Webhooks: Codable, Sendable {
+        /// Events committed to the outbox.
+        public var events: Int
+        /// Requests the receiver got, retries and duplicates included, and how many it accepted.
+        public var requests: Int
+        public var accepted: Int
+        /// How often the receiver took each mood.
+        public var moods: [String: Int]
+    }
 
     /// The invariants that do not hold; the run failed unless this is empty.
     public var failedInvariants: [FleetInvariants.Check] {

@@ -44,6 +44,7 @@ public final class ChaosRun: Sendable {
         var gateways: [GatewayProcess] = []
         var pool: PostgresPool?
         var threadPool: NIOThreadPool?
+        var receiver: ChaosReceiver?
         var events: [ChaosReport.Event] = []
     }
 
@@ -102,6 +103,9 @@ public final class ChaosRun: Sendable {
         state.withLock { $0.simulator = simulator }
         let endpoints = try await simulator.start()
         say("simulator at \(endpoints.webSocketURL)")
+        // The tenants' webhook receiver, in this process: what it got is read directly.
+        let receiver = try await ChaosReceiver.start(seed: options.seed)
+        state.withLock { $0.receiver = receiver }
 
         // Gateway A.
         var linkKey = [UInt8](repeating: 0, count: 32)
@@ -115,20 +119,25 @@ public final class ChaosRun: Sendable {
         // A debug build on a busy machine may need more than 5 s for the first QR.
         gatewayConfiguration.extraEnvironment = [
             "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
-        ]
+        ].merging(ChaosReceiver.gatewayEnvironment) { first, _ in first }
         let fleet = GatewayFleet(configuration: gatewayConfiguration, workDirectory: workDirectory) { [self] gateway in
             state.withLock { $0.gateways.append(gateway) }
         }
         try await fleet.start("a1")
         event("gateway a1 started (pid \(fleet.gateway("a1")?.pid ?? 0))")
 
-        // Tenants, then the pairings: one at a time per tenant, tenants in parallel.
+        // Tenants, each with the receiver as its webhook endpoint, then the pairings: one at a
+        // time per tenant, tenants in parallel. The receiver's moods change from now on.
         let tenantCount = max(1, min(options.devices, (options.devices + 3) / 4))
         var tenants: [(GatewayClient.Tenant, String)] = []
         for index in 0..<tenantCount {
             let tenant = try await fleet.client().createTenant(name: "Chaos \(index)", host: "t\(index).chaos.test")
+            try await receiver.register(tenant, index: index, client: fleet.client())
             tenants.append((tenant, "1555\(2_000_000 + index)"))
         }
+        event("webhook receiver registered for \(tenantCount) tenants; its mood changes every 6 s")
+        let moods = Task { await receiver.playMoods(period: .seconds(6)) }
+        defer { moods.cancel() }
         let pairingStart = ContinuousClock.now
         let pairings = try await pairAll(tenants: tenants, fleet: fleet, simulator: simulator)
         let pairingSeconds = (ContinuousClock.now - pairingStart).seconds
@@ -153,9 +162,11 @@ public final class ChaosRun: Sendable {
 
         // Settle, then check.
         simulator.faults.clear()
+        moods.cancel()
+        receiver.mood = .healthy
         let settleStart = ContinuousClock.now
         let expected = record
-        say("fault phase over: faults disarmed, letting the fleet settle")
+        say("fault phase over: faults disarmed, the receiver healthy, letting the fleet settle and the webhooks drain")
         do {
             try await waitUntil("the fleet to settle", timeout: .seconds(180)) {
                 try await self.settled(pool: pool, simulator: simulator, record: expected)
@@ -174,7 +185,10 @@ public final class ChaosRun: Sendable {
             onlineDevices: Set((snapshot.devices ?? []).filter { $0.live > 0 }.map(\.jid)),
             pairingsCompleted: snapshot.pairingsCompleted
         )
+        let committed = try await FleetInvariants.committedEvents(pool)
+        let received = receiver.received()
         let checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record)
+            + FleetInvariants.webhookChecks(committed: committed, received: received, paths: receiver.paths, changes: try await FleetInvariants.changes(pool))
 
         var gateways: [ChaosReport.Gateway] = []
         for gateway in fleet.running {
@@ -193,7 +207,8 @@ public final class ChaosRun: Sendable {
             faultsInjected: snapshot.faultsInjected, liveFaultsByKind: faults.live,
             removedDevices: record.removed.count, replacedDevices: faults.replaced, fleetEvents: record.fleetEvents,
             connectionsAccepted: snapshot.connectionsAccepted, logins: snapshot.logins, violations: snapshot.violationCount,
-            gateways: gateways, invariants: checks
+            gateways: gateways, invariants: checks,
+            webhooks: .init(events: committed.count, requests: received.count, accepted: received.filter(\.accepted).count, moods: receiver.moodsPlayed)
         )
         FileHandle.standardOutput.write(Data((([""] + report.lines).joined(separator: "\n") + "\n").utf8))
         return report
@@ -208,6 +223,7 @@ public final class ChaosRun: Sendable {
                 state.cluster = nil
                 state.pool = nil
                 state.threadPool = nil
+                state.receiver = nil
             }
             return state
         }
@@ -215,6 +231,7 @@ public final class ChaosRun: Sendable {
             await gateway.terminate(grace: .seconds(10))
         }
         await running.simulator?.shutdown()
+        await running.receiver?.stop()
         await running.pool?.close()
         try? await running.threadPool?.shutdownGracefully()
         await running.cluster?.destroy()
@@ -239,7 +256,10 @@ public final class ChaosRun: Sendable {
         var states: [UUID: String] = [:]
         for row in rows { states[try row.decode(0)] = try row.decode(1) }
         let open = try await pool.query("SELECT count(*)::bigint FROM pairing_sessions WHERE ended_at IS NULL")[0].decode(0, as: Int64.self)
-        return open == 0
+        let undelivered = try await pool.query(
+            "SELECT count(*)::bigint FROM webhook_deliveries WHERE status IN ('pending', 'delivering')"
+        )[0].decode(0, as: Int64.self)
+        return open == 0 && undelivered == 0
             && record.kept.allSatisfy { states[$0.deviceID] == "online" && simulator.stats.isOnline($0.jid) }
             && record.removed.allSatisfy { states[$0.deviceID] == "logged_out" }
     }

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 
 /// A small client for one gateway's HTTP API (docs/api.md): the admin routes that create
-/// tenants, and the tenant routes a fleet run drives (pair, status, reset).
+/// tenants, and the tenant routes a fleet run drives (pair, status, reset, webhooks).
 public struct GatewayClient: Sendable {
     /// A tenant created through the admin API: its id, the host that selects it, its token.
     public struct Tenant: Sendable, Hashable, Codable {
@@ -107,6 +107,15 @@ public struct GatewayClient: Sendable {
         guard reply.status == 200 else { throw FleetHarnessError("POST /reset answered \(reply.status): \(reply.body)") }
         let results = reply.json["results"] as? [[String: any Sendable]]
         return results?.first?["result"] as? String ?? reply.body
+    }
+
+    /// POST /webhooks: registers `url` for `events`; the endpoint's id and its secret.
+    public func createWebhook(_ tenant: Tenant, url: String, events: [String]) async throws -> (id: String, secret: String) {
+        let reply = try await request(.POST, "/webhooks", host: tenant.host, token: tenant.token, json: try jsonText(["url": url, "events": events]))
+        guard reply.status == 201, let id = reply.json["id"] as? String, let secret = reply.json["secret"] as? String else {
+            throw FleetHarnessError("POST /webhooks answered \(reply.status): \(reply.body)")
+        }
+        return (id, secret)
     }
 
     private func jsonText(_ object: [String: any Sendable]) throws -> String {

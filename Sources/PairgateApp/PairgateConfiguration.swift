@@ -50,6 +50,31 @@ public struct PairgateConfiguration: Sendable {
     public var rampPerSecond: Int?
     /// Days a stored message is kept (`messages.retention_days`); 0 keeps messages forever.
     public var messageRetentionDays = 30
+    /// Webhook delivery (`webhooks.*`).
+    public var webhooks = Webhooks()
+
+    /// `webhooks.*` (docs/configuration.md, docs/webhooks.md).
+    public struct Webhooks: Sendable {
+        /// Let receivers be on loopback, private or link-local addresses (tests, on-premises).
+        public var allowPrivate = false
+        /// Deliveries in flight per instance.
+        public var concurrency = 32
+        /// Attempts in flight per endpoint.
+        public var perEndpointConcurrency = 4
+        public var connectTimeoutSeconds = 5
+        /// The whole attempt, DNS to the end of the capped response body.
+        public var responseTimeoutSeconds = 15
+        /// How long a claimed delivery stays one worker's; more than the response timeout.
+        public var claimSeconds = 60
+        public var retryBaseSeconds = 10
+        public var retryCapSeconds = 3600
+        public var retryWindowHours = 24
+        public var retryAfterCapSeconds = 3600
+        public var disableAfterHours = 24
+        /// How long delivered and failed deliveries and their events are kept (replay reaches this far).
+        public var retentionHours = 72
+        public var maxEndpointsPerTenant = 10
+    }
 
     public struct Upstream: Sendable {
         /// `ws://` or `wss://`.
@@ -178,6 +203,7 @@ extension PairgateConfiguration {
         configuration.rampPerSecond = try settings.int("pool.ramp_per_second", in: 1...100_000)
         configuration.messageRetentionDays = try settings.int("messages.retention_days", in: 0...36_500)
             ?? configuration.messageRetentionDays
+        try resolveWebhooks(settings, into: &configuration.webhooks)
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
@@ -229,6 +255,31 @@ extension PairgateConfiguration {
         http.tenantCacheSeconds = try settings.int("http.tenant_cache_seconds", in: 0...300) ?? http.tenantCacheSeconds
         http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
         http.statusCacheMilliseconds = try settings.int("http.status_cache_ms", in: 0...60_000) ?? http.statusCacheMilliseconds
+    }
+
+    private static func resolveWebhooks(_ settings: Settings, into webhooks: inout Webhooks) throws {
+        webhooks.allowPrivate = try settings.bool("webhooks.allow_private") ?? webhooks.allowPrivate
+        webhooks.concurrency = try settings.int("webhooks.concurrency", in: 1...10_000) ?? webhooks.concurrency
+        webhooks.perEndpointConcurrency = try settings.int("webhooks.per_endpoint_concurrency", in: 1...1000) ?? webhooks.perEndpointConcurrency
+        webhooks.connectTimeoutSeconds = try settings.int("webhooks.connect_timeout_seconds", in: 1...60) ?? webhooks.connectTimeoutSeconds
+        webhooks.responseTimeoutSeconds = try settings.int("webhooks.response_timeout_seconds", in: 1...300) ?? webhooks.responseTimeoutSeconds
+        webhooks.claimSeconds = try settings.int("webhooks.claim_seconds", in: 2...3600) ?? webhooks.claimSeconds
+        webhooks.retryBaseSeconds = try settings.int("webhooks.retry_base_seconds", in: 1...86_400) ?? webhooks.retryBaseSeconds
+        webhooks.retryCapSeconds = try settings.int("webhooks.retry_cap_seconds", in: 1...86_400) ?? webhooks.retryCapSeconds
+        webhooks.retryWindowHours = try settings.int("webhooks.retry_window_hours", in: 1...720) ?? webhooks.retryWindowHours
+        webhooks.retryAfterCapSeconds = try settings.int("webhooks.retry_after_cap_seconds", in: 0...86_400) ?? webhooks.retryAfterCapSeconds
+        webhooks.disableAfterHours = try settings.int("webhooks.disable_after_hours", in: 1...720) ?? webhooks.disableAfterHours
+        webhooks.retentionHours = try settings.int("webhooks.retention_hours", in: 1...8760) ?? webhooks.retentionHours
+        webhooks.maxEndpointsPerTenant = try settings.int("webhooks.max_endpoints_per_tenant", in: 1...1000) ?? webhooks.maxEndpointsPerTenant
+        guard webhooks.claimSeconds > webhooks.responseTimeoutSeconds else {
+            throw ConfigurationError(
+                key: "webhooks.claim_seconds",
+                problem: "must be longer than webhooks.response_timeout_seconds (\(webhooks.responseTimeoutSeconds)), or a slow receiver gets two attempts at once"
+            )
+        }
+        guard webhooks.retryCapSeconds >= webhooks.retryBaseSeconds else {
+            throw ConfigurationError(key: "webhooks.retry_cap_seconds", problem: "must be at least webhooks.retry_base_seconds")
+        }
     }
 
     private static func resolveUpstream(_ settings: Settings, into upstream: inout Upstream) throws {
@@ -289,6 +340,19 @@ private struct Settings {
             return value
         }
         if isPresent(key) { throw ConfigurationError(key: key, problem: "must be a string") }
+        return nil
+    }
+
+    func bool(_ key: String) throws -> Bool? {
+        if let value = reader.bool(forKey: ConfigKey(key)) { return value }
+        if let text = reader.string(forKey: ConfigKey(key)) {
+            switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw ConfigurationError(key: key, problem: "must be true or false (got \(text))")
+            }
+        }
+        if isPresent(key) { throw ConfigurationError(key: key, problem: "must be true or false") }
         return nil
     }
 

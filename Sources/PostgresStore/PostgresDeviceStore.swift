@@ -104,14 +104,23 @@ public struct PostgresDeviceStore: DeviceStore {
     }
 
     public func endPairing(_ pairingID: UUID, outcome: PairingOutcome, detail: String?) async throws {
-        try await pool.query(
-            "UPDATE pairing_sessions SET ended_at = now(), outcome = $2, detail = $3 WHERE id = $1 AND ended_at IS NULL",
-            [pairingID, outcome.rawValue, detail]
-        )
+        try await pool.withTransaction { connection in
+            let ended = try connection.query("""
+                UPDATE pairing_sessions SET ended_at = now(), outcome = $2, detail = $3 WHERE id = $1 AND ended_at IS NULL
+                RETURNING tenant_id, device_id, method, ended_at
+                """, [pairingID, outcome.rawValue, detail])
+            if let row = ended.first { try Self.emitPairingEnded(row, pairingID: pairingID, outcome: outcome, detail: detail, on: connection) }
+        }
     }
 
-    public func noteCodeIssued(pairingID: UUID) async throws {
-        try await pool.query("UPDATE pairing_sessions SET qr_count = qr_count + 1 WHERE id = $1", [pairingID])
+    public func noteCodeIssued(pairingID: UUID, expiresAt: Date) async throws {
+        try await pool.withTransaction { connection in
+            let counted = try connection.query("""
+                UPDATE pairing_sessions SET qr_count = qr_count + 1 WHERE id = $1
+                RETURNING tenant_id, device_id, method, qr_count, deadline, now() AS at
+                """, [pairingID])
+            if let row = counted.first { try Self.emitPairingUpdated(row, pairingID: pairingID, expiresAt: expiresAt, on: connection) }
+        }
     }
 
     static let pairingColumns = "id, tenant_id, device_id, method, instance, started_at, deadline, ended_at, outcome, detail, qr_count"
@@ -145,12 +154,12 @@ public struct PostgresDeviceStore: DeviceStore {
 
     public func interruptExpiredPairings(instance: String) async throws -> Int {
         try await pool.withTransaction { connection in
-            try connection.query("""
+            let ended = try connection.query("""
                 WITH ended AS (
                     UPDATE pairing_sessions SET ended_at = now(), outcome = 'interrupted',
                         detail = 'the instance running it stopped before the pairing ended'
                     WHERE ended_at IS NULL AND deadline < now()
-                    RETURNING device_id
+                    RETURNING id, tenant_id, device_id, method, ended_at, detail
                 ), released AS (
                     UPDATE devices d SET state = 'unpaired', state_reason = NULL, next_attempt_at = NULL,
                         state_since = now(), lease_owner = NULL, lease_expires_at = NULL, lease_epoch = d.lease_epoch + 1
@@ -161,11 +170,16 @@ public struct PostgresDeviceStore: DeviceStore {
                 ), history AS (
                     INSERT INTO state_transitions (device_id, from_state, to_state, reason, instance, lease_epoch)
                     SELECT id, 'pairing', 'unpaired', 'pairing_interrupted', $1, lease_epoch FROM released
+                    RETURNING device_id
                 ), wiped AS (
                     DELETE FROM device_credentials c USING released WHERE c.device_id = released.id
                 )
-                SELECT count(*) FROM ended
-                """, [instance])[0].decode(0)
+                SELECT ended.*, history.device_id IS NOT NULL AS released
+                FROM ended LEFT JOIN history ON history.device_id = ended.device_id
+                ORDER BY ended.device_id
+                """, [instance])
+            for row in ended { try Self.emitInterruptedPairing(row, on: connection) }
+            return ended.count
         }
     }
 
@@ -216,18 +230,25 @@ public struct PostgresDeviceStore: DeviceStore {
 
     public func recordTransition(_ lease: Lease, _ transition: DeviceStateMachine.Transition, instance: String) async throws {
         let to = transition.to
-        let rows = try await pool.query("""
-            WITH moved AS (
-                UPDATE devices SET state = $3, state_reason = $4, next_attempt_at = $5, state_since = now()
-                WHERE id = $1 AND lease_epoch = $2
-                RETURNING id
-            )
-            INSERT INTO state_transitions (device_id, from_state, to_state, reason, instance, lease_epoch)
-            SELECT id, $6, $3, $7, $8, $2 FROM moved
-            RETURNING id
-            """, [lease.deviceID, lease.epoch, to.kind.rawValue, to.reason, to.nextAttemptAt,
-                  transition.from.kind.rawValue, transition.reason, instance])
-        if rows.isEmpty { throw LeaseLost(deviceID: lease.deviceID) }
+        let moved: Bool = try await pool.withTransaction { connection in
+            let rows = try connection.query("""
+                WITH moved AS (
+                    UPDATE devices SET state = $3, state_reason = $4, next_attempt_at = $5, state_since = now()
+                    WHERE id = $1 AND lease_epoch = $2
+                    RETURNING id, tenant_id, jid
+                ), history AS (
+                    INSERT INTO state_transitions (device_id, from_state, to_state, reason, instance, lease_epoch)
+                    SELECT id, $6, $3, $7, $8, $2 FROM moved
+                    RETURNING at
+                )
+                SELECT moved.tenant_id, moved.jid, history.at FROM moved, history
+                """, [lease.deviceID, lease.epoch, to.kind.rawValue, to.reason, to.nextAttemptAt,
+                      transition.from.kind.rawValue, transition.reason, instance])
+            guard let row = rows.first else { return false }
+            try Self.emitTransition(transition, deviceID: lease.deviceID, row: row, on: connection)
+            return true
+        }
+        if !moved { throw LeaseLost(deviceID: lease.deviceID) }
     }
 
     public func recordDisconnect(_ lease: Lease, reason: DisconnectReason, decision: ReconnectPolicy.Decision, instance: String) async throws {

@@ -23,6 +23,21 @@ struct DeviceStateMachineTests {
         #expect(machine.handle(.loginSucceeded, now: t0, random: &random).transition?.to == .online)
     }
 
+    @Test mutating func aTransitionADisconnectCausedCarriesItAndTheDecisionForItsWebhookEvent() {
+        var machine = DeviceStateMachine(state: .online, webVersion: "v")
+        let dropped = reason(.network)
+        let backoff = machine.handle(.disconnected(dropped), now: t0, random: &random).transition
+        #expect(backoff?.disconnect == dropped)
+        #expect(backoff?.decision?.description == "backoff")
+        let reconnect = machine.handle(.backoffElapsed, now: t0, random: &random).transition
+        #expect(reconnect?.to == .connecting)
+        #expect(reconnect?.disconnect == nil && reconnect?.decision == nil, "not caused by a disconnect")
+        let removed = reason(.loggedOut, code: 401)
+        let logout = machine.handle(.disconnected(removed), now: t0, random: &random).transition
+        #expect(logout?.to == .loggedOut(reason: "logged_out"))
+        #expect((logout?.disconnect, logout?.decision) == (removed, .logOut))
+    }
+
     @Test mutating func aNewQRWhileShowingAQRIsAnUpdateNotATransition() {
         var machine = DeviceStateMachine(state: .pairing(.qr), webVersion: "v")
         for _ in 0..<6 {

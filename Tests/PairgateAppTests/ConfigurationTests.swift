@@ -41,6 +41,34 @@ struct ConfigurationTests {
         #expect(try await PairgateConfiguration.load(file: nil, overrides: [:], environment: [:]).messageRetentionDays == 30)
     }
 
+    @Test func webhookSettingsComeFromTheFileAndTheEnvironment() async throws {
+        let file = try write(#"{"webhooks": {"allow_private": true, "retry_base_seconds": 2, "retention_hours": 24}}"#)
+        let defaults = try await PairgateConfiguration.load(file: try write("{}"), overrides: [:], environment: [:]).webhooks
+        #expect(!defaults.allowPrivate)
+        #expect((defaults.retryBaseSeconds, defaults.retryCapSeconds, defaults.retryWindowHours, defaults.claimSeconds) == (10, 3600, 24, 60))
+        let environment = [
+            "PAIRGATE_WEBHOOKS_CONCURRENCY": "8", "PAIRGATE_WEBHOOKS_RESPONSE_TIMEOUT_SECONDS": "5", "PAIRGATE_WEBHOOKS_CLAIM_SECONDS": "10",
+            "PAIRGATE_WEBHOOKS_MAX_ENDPOINTS_PER_TENANT": "3", "PAIRGATE_WEBHOOKS_DISABLE_AFTER_HOURS": "48",
+        ]
+        let webhooks = try await PairgateConfiguration.load(file: file, overrides: [:], environment: environment).webhooks
+        #expect(webhooks.allowPrivate)
+        #expect((webhooks.retryBaseSeconds, webhooks.retentionHours, webhooks.concurrency, webhooks.responseTimeoutSeconds) == (2, 24, 8, 5))
+        #expect((webhooks.claimSeconds, webhooks.maxEndpointsPerTenant, webhooks.disableAfterHours) == (10, 3, 48))
+        let fromEnvironment = try await PairgateConfiguration.load(file: try write("{}"), overrides: [:], environment: ["PAIRGATE_WEBHOOKS_ALLOW_PRIVATE": "true"])
+        #expect(fromEnvironment.webhooks.allowPrivate)
+        for (environment, key) in [
+            (["PAIRGATE_WEBHOOKS_ALLOW_PRIVATE": "maybe"], "webhooks.allow_private"),
+            (["PAIRGATE_WEBHOOKS_CLAIM_SECONDS": "15"], "webhooks.claim_seconds"),
+            (["PAIRGATE_WEBHOOKS_RETRY_BASE_SECONDS": "0"], "webhooks.retry_base_seconds"),
+            (["PAIRGATE_WEBHOOKS_RETRY_BASE_SECONDS": "600", "PAIRGATE_WEBHOOKS_RETRY_CAP_SECONDS": "60"], "webhooks.retry_cap_seconds"),
+        ] {
+            let error = await #expect(throws: ConfigurationError.self) {
+                try await PairgateConfiguration.load(file: try write("{}"), overrides: [:], environment: environment)
+            }
+            #expect(error?.key == key)
+        }
+    }
+
     @Test func missingDatabaseURLIsAClearStartupError() async throws {
         let file = try write(#"{"http": {"port": 8080}}"#)
         let configuration = try await PairgateConfiguration.load(file: file, overrides: [:], environment: [:])

@@ -11,8 +11,9 @@ import WASim
 
 /// The shipped Grafana dashboard and Prometheus alerts (ops/grafana, ops/prometheus) may name
 /// only metrics that a real gateway exposes: a `pairgate serve` process pairs a device through
-/// the simulator (which makes the labelled counters appear), and every metric of every
-/// expression must be a family of its /metrics — a histogram only through _bucket, _sum or _count.
+/// the simulator (which makes the labelled counters appear) for a tenant with a webhook receiver,
+/// and every metric of every expression must be a family of its /metrics — a histogram only
+/// through _bucket, _sum or _count.
 @Suite("The dashboard and the alerts name real metrics")
 struct OpsArtifactMetricsTests {
     private static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -66,7 +67,8 @@ struct OpsArtifactMetricsTests {
     // MARK: The gateway
 
     /// `pairgate serve` on a fresh database, one device paired by QR through the simulator and
-    /// online; then GET /metrics. Returns its families by name with their TYPE.
+    /// online, its events delivered to a webhook receiver; then GET /metrics (once the backlog
+    /// gauge has been read for the tenant). Returns its families by name with their TYPE.
     private static func scrapeAfterAPairing() async throws -> [String: String] {
         let executable = try PipedChild.executable()
         var simulatorConfiguration = SimConfiguration()
@@ -83,25 +85,37 @@ struct OpsArtifactMetricsTests {
                 let pool = database.pool()
                 try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
                 await pool.close()
-                let configuration = GatewayProcess.Configuration(
+                var configuration = GatewayProcess.Configuration(
                     databaseURL: database.url, upstreamURL: endpoints.webSocketURL, upstreamRootKey: simulator.rootPublicKeyHex,
                     masterKey: MasterKey.generate(id: "ops"), adminToken: "ops-admin-\(UUID().uuidString)",
                     linkKey: Data((0..<32).map { UInt8($0) }).base64EncodedString()
                 )
+                configuration.extraEnvironment = ["PAIRGATE_WEBHOOKS_ALLOW_PRIVATE": "true"]
+                let receiver = try await WebhookReceiver.start()
                 let gateway = try await GatewayProcess.start(instanceID: "ops-a", configuration: configuration, workDirectory: work, executable: executable)
                 do {
                     let api = GatewayClient(baseURL: gateway.baseURL, adminToken: configuration.adminToken)
                     let tenant = try await api.createTenant(name: "Ops", host: "ops.localhost")
+                    _ = try await api.createWebhook(tenant, url: receiver.url(path: "/ops"), events: ["device.state", "pairing.updated", "pairing.ended"])
                     let paired = try #require(try await api.pairByQR(tenant, phone: simulatorConfiguration.defaultPhone, simulator: simulator))
                     try await eventually("the paired device online", limit: .seconds(60), pause: .milliseconds(50)) {
                         try await api.devices(tenant).contains { $0.id == paired.deviceID.uuidString.lowercased() && $0.state == "online" }
                     }
-                    let reply = try await api.request(.GET, "/metrics", host: "ops.localhost", token: nil)
-                    #expect(reply.status == 200)
+                    try await eventually("its events delivered", limit: .seconds(30), pause: .milliseconds(50)) { receiver.received.count >= 4 }
+                    // The backlog gauge is read every 15 s; the tenant's series appears at the next reading.
+                    var text = ""
+                    try await eventually("the backlog gauge of the tenant", limit: .seconds(40), pause: .milliseconds(500)) {
+                        let reply = try await api.request(.GET, "/metrics", host: "ops.localhost", token: nil)
+                        #expect(reply.status == 200)
+                        text = reply.body
+                        return text.contains("pairgate_webhook_oldest_undelivered_seconds{tenant=")
+                    }
                     await gateway.terminate()
-                    return reply.body
+                    await receiver.stop()
+                    return text
                 } catch {
                     await gateway.kill()
+                    await receiver.stop()
                     throw error
                 }
             }

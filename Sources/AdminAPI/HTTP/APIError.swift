@@ -35,6 +35,14 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case shuttingDown = "shutting_down"
             case ownerUnreachable = "owner_unreachable"
             case requestTimeout = "request_timeout"
+            case webhookNotFound = "webhook_not_found"
+            case webhookLimitReached = "webhook_limit_reached"
+            case webhookDisabled = "webhook_disabled"
+            case eventNotFound = "event_not_found"
+            case invalidURL = "invalid_url"
+            case unsupportedScheme = "unsupported_scheme"
+            case credentialsInURL = "credentials_in_url"
+            case privateAddress = "private_address"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -72,6 +80,20 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         /// The instance running the device did not answer a routed request in time.
         public static let ownerUnreachable = Code(.ownerUnreachable)
         public static let requestTimeout = Code(.requestTimeout)
+        /// No webhook endpoint of this tenant has the id.
+        public static let webhookNotFound = Code(.webhookNotFound)
+        /// The tenant has `webhooks.max_endpoints_per_tenant` endpoints already.
+        public static let webhookLimitReached = Code(.webhookLimitReached)
+        /// The endpoint is disabled; enable it (PATCH) before replaying to it.
+        public static let webhookDisabled = Code(.webhookDisabled)
+        /// No event of this tenant has the id (or retention removed it).
+        public static let eventNotFound = Code(.eventNotFound)
+        /// A webhook URL is not an absolute http(s) URL we can send to.
+        public static let invalidURL = Code(.invalidURL)
+        public static let unsupportedScheme = Code(.unsupportedScheme)
+        public static let credentialsInURL = Code(.credentialsInURL)
+        /// A webhook URL's host is a loopback, private, link-local, metadata or reserved address.
+        public static let privateAddress = Code(.privateAddress)
 
         public var description: String { base.rawValue }
     }

@@ -1,6 +1,7 @@
 import DevicePool
 import Metrics
 import Prometheus
+import Webhooks
 
 /// The Prometheus text of a registry, with a HELP line for every family: swift-metrics has no
 /// help text, so it comes from this catalogue (`promtool check metrics` wants one per metric).
@@ -28,7 +29,7 @@ enum MetricsExposition {
         ReceiveMetrics.commitFailuresName: "Stanzas whose state could not be loaded or committed; each is tried again, and stays unanswered for the server to redeliver if the database stays down.",
         "pairgate_http_requests_total": "HTTP requests by route template, method and status.",
         "pairgate_http_request_duration_seconds": "HTTP handling time until the response head, by route template and method.",
-    ]
+    ].merging(WebhookMetrics.help) { mine, _ in mine }
 
     /// Reads the devices-by-state gauge, then renders the registry.
     static func render(_ registry: PrometheusCollectorRegistry, devicesByState: [DeviceState.Kind: Int]) -> String {

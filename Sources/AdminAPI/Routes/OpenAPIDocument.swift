@@ -25,6 +25,8 @@ tags:
     description: The tenant's linked devices.
   - name: messages
     description: The messages the tenant's devices received (the inbox).
+  - name: webhooks
+    description: Signed events pushed to the tenant's receivers (docs/webhooks.md).
   - name: admin
     description: Operators' routes (admin token).
   - name: operations
@@ -296,6 +298,206 @@ paths:
           content:
             application/problem+json:
               schema: {$ref: '#/components/schemas/Problem'}
+  /webhooks:
+    get:
+      tags: [webhooks]
+      operationId: listWebhooks
+      summary: The tenant's webhook endpoints (without their secrets).
+      responses:
+        '200':
+          description: The endpoints, oldest first.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Webhooks'
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/UnknownHost'}
+    post:
+      tags: [webhooks]
+      operationId: createWebhook
+      summary: Register a receiver; the answer shows its signing secret, once.
+      description: |
+        The URL is checked here (syntax; IP literals and localhost names against the address
+        policy) and again, after DNS, at every attempt. Names are not resolved here.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/WebhookRequest'
+      responses:
+        '201':
+          description: The endpoint, with its `secret` (`whsec_…`), shown only now.
+          headers:
+            Location:
+              required: true
+              schema: {type: string}
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Webhook'
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/WebhookForbidden'}
+        '404': {$ref: '#/components/responses/UnknownHost'}
+        '409':
+          description: '`webhook_limit_reached`: the tenant has `webhooks.max_endpoints_per_tenant` endpoints.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/WebhookInvalid'}
+  /webhooks/{id}:
+    get:
+      tags: [webhooks]
+      operationId: getWebhook
+      parameters:
+        - $ref: '#/components/parameters/WebhookID'
+      responses:
+        '200':
+          description: The endpoint.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Webhook'
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/WebhookNotFound'}
+    patch:
+      tags: [webhooks]
+      operationId: updateWebhook
+      summary: Change the URL, the event types, the description, or enable/disable it.
+      description: |
+        Disabling fails what the endpoint still had to deliver (`endpoint_disabled`); enabling
+        clears its failure record. An empty body changes nothing.
+      parameters:
+        - $ref: '#/components/parameters/WebhookID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/WebhookUpdate'
+      responses:
+        '200':
+          description: The endpoint as it is now.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Webhook'
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/WebhookForbidden'}
+        '404': {$ref: '#/components/responses/WebhookNotFound'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/WebhookInvalid'}
+    delete:
+      tags: [webhooks]
+      operationId: deleteWebhook
+      summary: Delete the endpoint with its deliveries log.
+      parameters:
+        - $ref: '#/components/parameters/WebhookID'
+      responses:
+        '204':
+          description: Deleted.
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/WebhookNotFound'}
+  /webhooks/{id}/rotate-secret:
+    post:
+      tags: [webhooks]
+      operationId: rotateWebhookSecret
+      summary: A new signing secret, shown once; the previous one keeps signing beside it for 24 h.
+      parameters:
+        - $ref: '#/components/parameters/WebhookID'
+      responses:
+        '200':
+          description: The endpoint with its new `secret` and `previous_secret_expires_at`.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Webhook'
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/WebhookNotFound'}
+  /webhooks/{id}/deliveries:
+    get:
+      tags: [webhooks]
+      operationId: webhookDeliveries
+      summary: The endpoint's deliveries, newest first, with every attempt; paginated.
+      parameters:
+        - $ref: '#/components/parameters/WebhookID'
+        - name: limit
+          in: query
+          schema: {type: integer, minimum: 1, maximum: 100, default: 20}
+        - name: cursor
+          in: query
+          description: The `next_cursor` of the previous page.
+          schema: {type: string, pattern: '^[0-9]{1,18}$'}
+        - name: status
+          in: query
+          schema: {type: string, enum: [pending, delivering, delivered, failed]}
+      responses:
+        '200':
+          description: One page of deliveries.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/Deliveries'
+        '400':
+          description: '`invalid_cursor`: the cursor is malformed.'
+          content:
+            application/problem+json:
+              schema:
+                $ref: '#/components/schemas/Problem'
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/WebhookNotFound'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /webhooks/{id}/replay:
+    post:
+      tags: [webhooks]
+      operationId: replayWebhook
+      summary: Send the tenant's events again from a time or after an event, as new deliveries.
+      description: |
+        Events of the types the endpoint subscribes to, in the order they were written, at most
+        10,000 per request (`last_event_id` says where to continue with `after_event`); per
+        device they queue behind what the endpoint still has to deliver. Events are kept for
+        `webhooks.retention_hours`.
+      parameters:
+        - $ref: '#/components/parameters/WebhookID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              $ref: '#/components/schemas/ReplayRequest'
+      responses:
+        '202':
+          description: How many events were queued again.
+          content:
+            application/json:
+              schema:
+                $ref: '#/components/schemas/ReplayResult'
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404':
+          description: '`unknown_host`, `webhook_not_found` or `event_not_found`.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '409':
+          description: '`webhook_disabled`: enable the endpoint first.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
   /admin/tenants:
     get:
       tags: [admin]
@@ -672,6 +874,11 @@ components:
       in: path
       required: true
       schema: {type: string, format: uuid}
+    WebhookID:
+      name: id
+      in: path
+      required: true
+      schema: {type: string, format: uuid}
     TenantID:
       name: tenant
       in: path
@@ -750,6 +957,26 @@ components:
           schema: {$ref: '#/components/schemas/Problem'}
     ValidationFailed:
       description: '`validation_failed` (or the store''s `invalid_host` / `invalid_name`), with a detail.'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    WebhookNotFound:
+      description: '`unknown_host` or `webhook_not_found` (another tenant''s endpoint is not found either).'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    WebhookForbidden:
+      description: |
+        `tenant_disabled`, or `private_address`: the URL's host is a loopback, private,
+        link-local, metadata or reserved address, or a localhost name (`webhooks.allow_private`
+        admits all but metadata).
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    WebhookInvalid:
+      description: |
+        `invalid_url`, `unsupported_scheme`, `credentials_in_url`, or `validation_failed` (the
+        events or the description), with a detail.
       content:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
@@ -920,6 +1147,132 @@ components:
         results:
           type: array
           items: {$ref: '#/components/schemas/ResetResult'}
+    WebhookURL:
+      type: string
+      maxLength: 2048
+      description: |
+        An absolute http(s) URL without credentials or fragment: a DNS name (whose last label
+        starts with a letter), a dotted-quad IPv4 address or a bracketed IPv6 address, a port
+        without leading zeros, and a path and query of RFC 3986 characters and percent escapes.
+        The host name is at most 253 characters.
+      allOf:
+        - pattern: '^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.?|\[(?:(?:[0-9A-Fa-f]{1,4}:){6}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|::(?:[0-9A-Fa-f]{1,4}:){5}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){4}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,1}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){3}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,2}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:){2}(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,3}[0-9A-Fa-f]{1,4})?::[0-9A-Fa-f]{1,4}:(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,4}[0-9A-Fa-f]{1,4})?::(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}|(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))|(?:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4})?::[0-9A-Fa-f]{1,4}|(?:(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4})?::)\])(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(?:[/?](?:[A-Za-z0-9._~!$&''()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$'
+        - pattern: '^[A-Za-z]+://(?:\[[^\]]*\]|[^:/?\[]{0,252}[^:/?.\[]\.?)(?:[:/?].*)?$'
+    EventType:
+      type: string
+      enum: [device.state, pairing.updated, pairing.ended, device.logged_out, message.received, message.status, endpoint.disabled]
+    WebhookEvents:
+      type: array
+      minItems: 1
+      uniqueItems: true
+      items: {$ref: '#/components/schemas/EventType'}
+    WebhookDescription:
+      type: string
+      maxLength: 500
+      pattern: '^[^\x00]*$'
+    WebhookRequest:
+      type: object
+      required: [url, events]
+      properties:
+        url: {$ref: '#/components/schemas/WebhookURL'}
+        events: {$ref: '#/components/schemas/WebhookEvents'}
+        description: {$ref: '#/components/schemas/WebhookDescription'}
+    WebhookUpdate:
+      type: object
+      properties:
+        url: {$ref: '#/components/schemas/WebhookURL'}
+        events: {$ref: '#/components/schemas/WebhookEvents'}
+        description:
+          allOf:
+            - {$ref: '#/components/schemas/WebhookDescription'}
+          description: An empty string removes the description.
+        enabled: {type: boolean}
+    Webhook:
+      type: object
+      required: [id, url, events, enabled, created_at, updated_at]
+      properties:
+        id: {type: string, format: uuid}
+        url: {type: string}
+        events:
+          type: array
+          items: {$ref: '#/components/schemas/EventType'}
+        description: {type: string}
+        enabled: {type: boolean}
+        created_at: {type: string, format: date-time}
+        updated_at: {type: string, format: date-time}
+        failing_since: {type: string, format: date-time, description: Since when every attempt failed.}
+        last_error: {type: string, description: 'The last failed attempt: http_503, timeout, network_error, private_address…'}
+        disabled_at: {type: string, format: date-time}
+        disabled_reason: {type: string, enum: [gone, failing, manual]}
+        previous_secret_expires_at: {type: string, format: date-time, description: While a rotation overlaps.}
+        secret: {type: string, pattern: '^whsec_', description: Only when created or rotated.}
+    Webhooks:
+      type: object
+      required: [webhooks]
+      properties:
+        webhooks:
+          type: array
+          items: {$ref: '#/components/schemas/Webhook'}
+    Delivery:
+      type: object
+      required: [id, event_id, event_type, status, attempts, created_at, attempt_log]
+      properties:
+        id: {type: integer}
+        event_id: {type: string, pattern: '^evt_[0-7][0-9a-hjkmnp-tv-z]{25}$'}
+        event_type: {$ref: '#/components/schemas/EventType'}
+        device_id: {type: string, format: uuid}
+        status: {type: string, enum: [pending, delivering, delivered, failed]}
+        attempts: {type: integer}
+        next_attempt_at:
+          type: string
+          format: date-time
+          description: The next retry (pending) or when the current attempt's claim expires (delivering).
+        last_status_code: {type: integer}
+        last_error: {type: string}
+        last_latency_ms: {type: integer}
+        created_at: {type: string, format: date-time}
+        delivered_at: {type: string, format: date-time}
+        failed_at: {type: string, format: date-time}
+        attempt_log:
+          type: array
+          items:
+            type: object
+            required: [attempt, at, result, latency_ms, instance]
+            properties:
+              attempt: {type: integer}
+              at: {type: string, format: date-time}
+              result: {type: string, enum: [success, http_error, timeout, network_error, refused]}
+              status_code: {type: integer}
+              error: {type: string}
+              detail: {type: string}
+              latency_ms: {type: integer}
+              response: {type: string, description: The first bytes of the receiver's answer.}
+              instance: {type: string}
+    Deliveries:
+      type: object
+      required: [webhook_id, deliveries]
+      properties:
+        webhook_id: {type: string, format: uuid}
+        deliveries:
+          type: array
+          items: {$ref: '#/components/schemas/Delivery'}
+        next_cursor: {type: string}
+    ReplayRequest:
+      type: object
+      properties:
+        since: {type: string, format: date-time, description: Events that happened at or after this time.}
+        after_event: {type: string, pattern: '^evt_[0-7][0-9a-hjkmnp-tv-z]{25}$', description: Events written after this one.}
+      oneOf:
+        - required: [since]
+          not: {required: [after_event]}
+        - required: [after_event]
+          not: {required: [since]}
+    ReplayResult:
+      type: object
+      required: [replayed]
+      properties:
+        replayed: {type: integer}
+        last_event_id: {type: string}
     TenantName:
       type: string
       minLength: 1

@@ -6,17 +6,27 @@ import WAWire
 /// while showing a QR) is an update, not a transition; an event the current state does not
 /// allow is rejected and never applied. The connection actor executes the actions.
 public struct DeviceStateMachine: Sendable {
-    /// One applied change of state, persisted as a history row.
+    /// One applied change of state, persisted as a history row (and as a `device.state` webhook
+    /// event in the same transaction).
     public struct Transition: Sendable, Hashable {
         public var from: DeviceState
         public var to: DeviceState
         /// Why: the event or the disconnect's category.
         public var reason: String
+        /// The disconnect that caused the move, when one did.
+        public var disconnect: DisconnectReason?
+        /// The reconnect policy's decision on that disconnect.
+        public var decision: ReconnectPolicy.Decision?
 
-        public init(from: DeviceState, to: DeviceState, reason: String) {
+        public init(
+            from: DeviceState, to: DeviceState, reason: String,
+            disconnect: DisconnectReason? = nil, decision: ReconnectPolicy.Decision? = nil
+        ) {
             self.from = from
             self.to = to
             self.reason = reason
+            self.disconnect = disconnect
+            self.decision = decision
         }
     }
 
@@ -85,7 +95,7 @@ public struct DeviceStateMachine: Sendable {
             ])
         case (.pairing, .disconnected(let reason)):
             let outcome: PairingOutcome = reason.category == .pairingTimeout ? .timeout : .failed
-            return move(to: .unpaired, because: reason.category.rawValue, then: [
+            return move(to: .unpaired, because: reason.category.rawValue, cause: (reason, .stop), then: [
                 .recordDisconnect(reason, .stop),
                 .wipeCredentials,
                 .endPairing(outcome, detail: reason.description),
@@ -169,30 +179,33 @@ public struct DeviceStateMachine: Sendable {
             }
         }
         let record = Action.recordDisconnect(reason, decision)
+        let cause = (reason, decision)
         switch decision {
         case .reconnectNow:
             if state == .connecting { return .applied([record, .connect(.login)]) }
-            return move(to: .connecting, because: reason.category.rawValue, then: [record, .connect(.login)])
+            return move(to: .connecting, because: reason.category.rawValue, cause: cause, then: [record, .connect(.login)])
         case .backoff(let delay, let attempt):
             self.attempt = attempt
             let until = now.addingTimeInterval(delay.seconds)
             return move(to: .backoff(until: until, attempt: attempt, reason: reason.category), because: reason.category.rawValue,
-                        then: [record, .scheduleWake(at: until)])
+                        cause: cause, then: [record, .scheduleWake(at: until)])
         case .suspend(let suspension):
             var actions: [Action] = [record]
             if case .temporaryBan(let until?) = suspension { actions.append(.scheduleWake(at: until)) }
-            return move(to: .suspended(suspension), because: reason.category.rawValue, then: actions)
+            return move(to: .suspended(suspension), because: reason.category.rawValue, cause: cause, then: actions)
         case .logOut:
             return move(to: .loggedOut(reason: reason.category.rawValue), because: reason.category.rawValue,
-                        then: [record, .wipeCredentials])
+                        cause: cause, then: [record, .wipeCredentials])
         case .stop:
-            return move(to: .paired, because: reason.category.rawValue, then: [record])
+            return move(to: .paired, because: reason.category.rawValue, cause: cause, then: [record])
         }
     }
 
-    private mutating func move(to next: DeviceState, because reason: String, then actions: [Action]) -> Outcome {
+    private mutating func move(
+        to next: DeviceState, because reason: String, cause: (DisconnectReason, ReconnectPolicy.Decision)? = nil, then actions: [Action]
+    ) -> Outcome {
         guard next != state else { return .applied(actions) }
-        let transition = Transition(from: state, to: next, reason: reason)
+        let transition = Transition(from: state, to: next, reason: reason, disconnect: cause?.0, decision: cause?.1)
         state = next
         return .applied([.persist(transition)] + actions)
     }

@@ -115,8 +115,11 @@ public protocol DeviceStore: Sendable {
         owner: String, leaseTTL: Duration, window: Duration
     ) async throws -> PairingStart
 
+    /// Closes the session (once: a session already ended stays as it ended) and records its
+    /// `pairing.ended` webhook event in the same transaction.
     func endPairing(_ pairingID: UUID, outcome: PairingOutcome, detail: String?) async throws
-    func noteCodeIssued(pairingID: UUID) async throws
+    /// Counts a new QR or code, valid until `expiresAt`, with its `pairing.updated` event.
+    func noteCodeIssued(pairingID: UUID, expiresAt: Date) async throws
     func openPairing(tenantID: UUID) async throws -> PairingRecord?
     /// Ends open sessions past their deadline as `interrupted` and returns their devices (left
     /// in `pairing` by a dead owner) to `unpaired`, wiping their credentials. Returns how many.
@@ -130,7 +133,8 @@ public protocol DeviceStore: Sendable {
     /// Devices that want a connection and whose lease is free or expired.
     func claimableDevices(limit: Int) async throws -> [UUID]
 
-    /// Fenced: throws `LeaseLost` when the epoch moved on.
+    /// Fenced: throws `LeaseLost` when the epoch moved on. Writes the state, the history row and
+    /// the `device.state` webhook event (and `device.logged_out` on a logout) in one transaction.
     func recordTransition(_ lease: Lease, _ transition: DeviceStateMachine.Transition, instance: String) async throws
     func recordDisconnect(_ lease: Lease, reason: DisconnectReason, decision: ReconnectPolicy.Decision, instance: String) async throws
     func saveCredentials(_ lease: Lease, kind: String, sealed: SealedCredential) async throws

@@ -227,11 +227,13 @@ actor DeviceConnection {
         switch event {
         case .qr(let code, let validFor):
             context.metrics.qrIssued.increment()
-            publish(.qr(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
-            await issuedCode(group: &group)
+            let expiresAt = context.now().addingTimeInterval(validFor.seconds)
+            publish(.qr(code, expiresAt: expiresAt))
+            await issuedCode(expiresAt: expiresAt, group: &group)
         case .pairingCode(let code, let validFor):
-            publish(.code(code, expiresAt: context.now().addingTimeInterval(validFor.seconds)))
-            await issuedCode(group: &group)
+            let expiresAt = context.now().addingTimeInterval(validFor.seconds)
+            publish(.code(code, expiresAt: expiresAt))
+            await issuedCode(expiresAt: expiresAt, group: &group)
         case .pairSuccess(let paired, let confirmation):
             // Durable before the phone is told: the reply waits for this confirmation.
             guard await saveCredentials(paired) else {
@@ -312,8 +314,8 @@ actor DeviceConnection {
         }
     }
 
-    private func issuedCode(group: inout DiscardingTaskGroup) async {
-        if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id) }
+    private func issuedCode(expiresAt: Date, group: inout DiscardingTaskGroup) async {
+        if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id, expiresAt: expiresAt) }
         await apply(.pairingCodeIssued, group: &group)
     }
 

@@ -24,7 +24,10 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-seal every credential and Signal row under credentials.master_key; previous keys come from credentials.previous_keys."
+            abstract: """
+                Re-seal every credential, Signal row and webhook secret under credentials.master_key; previous keys \
+                come from credentials.previous_keys.
+                """
         )
 
         @OptionGroup var options: GlobalOptions
@@ -32,18 +35,23 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try await options.load()
             let sealer = try configuration.requireSealer()
-            let (resealed, unreadable) = try await DatabaseRuntime.with(configuration, label: "pairgate.keys") { runtime in
+            let (devices, webhooks) = try await DatabaseRuntime.with(configuration, label: "pairgate.keys") { runtime in
                 let store = PostgresDeviceStore(pool: runtime.pool)
                 let credentials = try await store.resealAll(with: sealer)
                 // The receive path's sessions, identities and sender keys are sealed under the same keys.
                 let signal = try await store.resealProtocolState(with: sealer)
-                return (credentials.resealed + signal.resealed, credentials.unreadable + signal.unreadable)
+                let webhooks = try await WebhookStore(pool: runtime.pool).resealAll(with: sealer)
+                return ((credentials.resealed + signal.resealed, credentials.unreadable + signal.unreadable), webhooks)
             }
-            let skipped = unreadable.count
+            let (resealed, unreadable) = devices
+            let skipped = unreadable.count + webhooks.unreadable.count
             for row in unreadable {
                 print("cannot open device \(row.deviceID.uuidString.lowercased()) \(row.kind): sealed under unknown key \(row.keyID)")
             }
-            print("re-sealed \(resealed) credential and Signal rows under key \(sealer.current.id)")
+            for row in webhooks.unreadable {
+                print("cannot open the secret of webhook \(row.endpointID.uuidString.lowercased()): sealed under unknown key \(row.keyID)")
+            }
+            print("re-sealed \(resealed) credential and Signal rows and \(webhooks.resealed) webhook secrets under key \(sealer.current.id)")
             if skipped > 0 {
                 print("\(skipped) rows could not be opened with the configured keys; add their key to credentials.previous_keys and run again")
                 throw ExitCode.failure

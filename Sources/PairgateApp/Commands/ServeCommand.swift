@@ -10,6 +10,7 @@ import Prometheus
 import UnixSignals
 import WAClient
 import WAWire
+import Webhooks
 
 /// `pairgate serve`: the gateway — HTTP API, device pool, fleet bus — until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
@@ -77,7 +78,27 @@ extension ServeCommand {
             address: .hostname(configuration.http.host, port: configuration.http.port)
         )
         gateway.idleTimeout = .seconds(configuration.http.idleTimeoutSeconds)
+        gateway.webhooks = webhookConfiguration(configuration.webhooks)
         return gateway
+    }
+
+    /// Webhook delivery as `webhooks.*` says.
+    static func webhookConfiguration(_ settings: PairgateConfiguration.Webhooks) -> WebhookConfiguration {
+        var webhooks = WebhookConfiguration()
+        webhooks.allowPrivate = settings.allowPrivate
+        webhooks.concurrency = settings.concurrency
+        webhooks.delivery.maximumConcurrentPerEndpoint = settings.perEndpointConcurrency
+        webhooks.delivery.connectTimeout = .seconds(settings.connectTimeoutSeconds)
+        webhooks.delivery.responseTimeout = .seconds(settings.responseTimeoutSeconds)
+        webhooks.claimDuration = .seconds(settings.claimSeconds)
+        webhooks.policy.base = .seconds(settings.retryBaseSeconds)
+        webhooks.policy.cap = .seconds(settings.retryCapSeconds)
+        webhooks.policy.retryWindow = .seconds(settings.retryWindowHours * 3600)
+        webhooks.policy.retryAfterCap = .seconds(settings.retryAfterCapSeconds)
+        webhooks.policy.disableAfter = .seconds(settings.disableAfterHours * 3600)
+        webhooks.retention = .seconds(settings.retentionHours * 3600)
+        webhooks.maximumEndpointsPerTenant = settings.maxEndpointsPerTenant
+        return webhooks
     }
 
     /// WAClient's client for every device of this process (one TLS context, one event loop group).
@@ -125,6 +146,7 @@ extension ServeCommand {
         factory.durationHistogramBuckets["pairgate_handshake_duration_seconds"] = [
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
         ]
+        factory.durationHistogramBuckets[WebhookMetrics.attemptDurationName] = WebhookMetrics.attemptDurationBuckets
         factory.durationHistogramBuckets["pairgate_keepalive_round_trip_seconds"] = [
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
             .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),

@@ -40,6 +40,21 @@ public struct WebhookMetrics: Sendable {
         self.factory = factory
     }
 
+    /// Creates every labelled counter and the latency histogram at zero, so that /metrics shows
+    /// them, and rates and alerts see their first increase, before the first delivery.
+    public func prepare() {
+        for result in ["success", "http_error", "timeout", "network_error", "refused"] {
+            _ = Counter(label: Self.attemptsName, dimensions: [("result", result)], factory: factory)
+        }
+        _ = Timer(label: Self.attemptDurationName, dimensions: [("result", "success")], preferredDisplayUnit: .seconds, factory: factory)
+        for outcome in ["delivered", "failed", "gone"] {
+            _ = Counter(label: Self.deliveriesName, dimensions: [("outcome", outcome)], factory: factory)
+        }
+        for reason in EndpointDisabled.Reason.allCases {
+            _ = Counter(label: Self.endpointsDisabledName, dimensions: [("reason", reason.rawValue)], factory: factory)
+        }
+    }
+
     /// One attempt's result and latency (the delivery client calls this).
     public func attempt(_ attempt: DeliveryAttempt) {
         let result: String = switch attempt.result {

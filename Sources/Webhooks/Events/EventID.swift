@@ -32,6 +32,18 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible, 
         )))
     }
 
+    /// The smallest id minted at `date`'s millisecond: every event id of an earlier millisecond
+    /// sorts below it, every later one above (retention deletes by id).
+    public static func lowerBound(at date: Date) -> EventID {
+        let milliseconds = UInt64(max(0, EventTime.milliseconds(date)))
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for index in 0..<6 { bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - index))) }
+        return EventID(uuid: UUID(uuid: (
+            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+        )))
+    }
+
     /// Parses `evt_` and 26 base32 characters (lowercase, first one 0–7); nil otherwise.
     public init?(_ text: String) {
         let utf8 = Array(text.utf8)

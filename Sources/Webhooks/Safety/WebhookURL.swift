@@ -56,9 +56,9 @@ public struct WebhookURL: Sendable, Hashable, CustomStringConvertible {
         let (hostBytes, portBytes) = try Self.splitAuthority(authority)
         var port = scheme.defaultPort
         if let portBytes {
-            guard (1...5).contains(portBytes.count), portBytes.allSatisfy(Self.isDigit),
+            guard (1...5).contains(portBytes.count), portBytes.allSatisfy(Self.isDigit), portBytes.first != UInt8(ascii: "0"),
                   let value = Int(String(decoding: portBytes, as: UTF8.self)), (1...65535).contains(value)
-            else { throw WebhookURLError(.invalidURL, "the port must be a number from 1 to 65535") }
+            else { throw WebhookURLError(.invalidURL, "the port must be a number from 1 to 65535, without leading zeros") }
             port = value
         }
         let (host, literal) = try Self.validateHost(hostBytes)
@@ -141,9 +141,9 @@ public struct WebhookURL: Sendable, Hashable, CustomStringConvertible {
             throw WebhookURLError(.invalidURL, "the host is not a valid DNS name (letters, digits and hyphens, labels of 1 to 63)")
         }
         // `127.1`, `2130706433` or `0x7f.1` reach 127.0.0.1 through inet_aton's shorthands; a
-        // real name never ends in a numeric label.
-        if let last = labels.last, isNumericLabel(last) {
-            throw WebhookURLError(.invalidURL, "a numeric host must be a dotted-quad IPv4 address")
+        // real name's last label (a top-level domain, `xn--…` included) starts with a letter.
+        if let last = labels.last?.utf8.first, !isLetter(last) {
+            throw WebhookURLError(.invalidURL, "a host name's last label starts with a letter (a numeric host must be a dotted-quad IPv4 address)")
         }
         return (name, nil)
     }
@@ -152,13 +152,6 @@ public struct WebhookURL: Sendable, Hashable, CustomStringConvertible {
         let bytes = Array(label.utf8)
         guard (1...63).contains(bytes.count), bytes.first != UInt8(ascii: "-"), bytes.last != UInt8(ascii: "-") else { return false }
         return bytes.allSatisfy { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "-") }
-    }
-
-    private static func isNumericLabel(_ label: Substring) -> Bool {
-        let bytes = Array(label.utf8)
-        if bytes.allSatisfy(isDigit) { return true }
-        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "0"), bytes[1] | 0x20 == UInt8(ascii: "x") else { return false }
-        return bytes.dropFirst(2).allSatisfy { isDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0 | 0x20) }
     }
 
     /// Path and query: RFC 3986's pchar, `/` and `?`, with well-formed percent escapes.

@@ -17,6 +17,16 @@ public struct DeviceLoggedOut: Sendable, Hashable, Codable {
         self.number = number
     }
 
+    /// A JID's number masked as GET /status shows it: `+1555•••4567` (two and two digits for
+    /// numbers of eight digits or fewer); nil for anything that is not a phone number's JID.
+    public static func maskedNumber(jid: String?) -> String? {
+        guard let jid else { return nil }
+        let digits = String(jid.prefix { $0 != ":" && $0 != "@" && $0 != "." })
+        guard !digits.isEmpty, digits.allSatisfy(\.isNumber) else { return nil }
+        let shown = digits.count <= 8 ? 2 : 4
+        return "+" + digits.prefix(shown) + "•••" + digits.suffix(shown)
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(reason, forKey: .reason)
