@@ -68,6 +68,16 @@ public final class SimStats: Sendable {
         state.withLock { $0.faults[kind.rawValue, default: 0] += 1 }
     }
 
+    /// Where `device`'s latest login came from: a gateway's per-device proxy shows here.
+    func loginCame(from peer: String, device: String) {
+        state.withLock { $0.devices[device]?.lastPeer = peer }
+    }
+
+    /// The address (`ip:port`) `device`'s latest login came from, when known.
+    public func lastLoginPeer(of device: String) -> String? {
+        state.withLock { $0.devices[device]?.lastPeer }
+    }
+
     /// `<success>` sent to `device` so far.
     public func logins(of device: String) -> Int {
         state.withLock { $0.devices[device]?.logins ?? 0 }
@@ -100,7 +110,11 @@ public final class SimStats: Sendable {
                 violationsByKind: state.violationsByKind,
                 violations: state.violations,
                 devices: includeDevices
-                    ? state.devices.map { SimStatsSnapshot.Device(jid: $0.key, live: $0.value.live, maximum: $0.value.maximum, logins: $0.value.logins) }
+                    ? state.devices.map {
+                        SimStatsSnapshot.Device(
+                            jid: $0.key, live: $0.value.live, maximum: $0.value.maximum, logins: $0.value.logins, lastLoginFrom: $0.value.lastPeer
+                        )
+                    }
                         .sorted { $0.jid < $1.jid }
                     : nil
             )
@@ -111,6 +125,7 @@ public final class SimStats: Sendable {
         var live = 0
         var maximum = 0
         var logins = 0
+        var lastPeer: String?
     }
 
     private struct State {
@@ -163,6 +178,8 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
         public var maximum: Int
         /// `<success>` sent to it so far (what the chaos run bounds by the reconnect policy).
         public var logins: Int
+        /// The address (`ip:port`) its latest login came from.
+        public var lastLoginFrom: String?
     }
 
     /// Open sockets, logged in or not.
