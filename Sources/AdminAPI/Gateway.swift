@@ -57,7 +57,7 @@ public func buildGateway(
     let directory = TenantDirectory(store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL, now: now)
     let fleet = try FleetBus(pool: database, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
     let router = buildRouter(
-        configuration.api, database: database, supervisor: supervisor, events: events, fleet: fleet, directory: directory,
+        configuration.api, database: database, supervisor: supervisor, sealer: sealer, events: events, fleet: fleet, directory: directory,
         readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)), metrics: metrics,
         clock: clock, now: now, logger: logger
     )

@@ -34,6 +34,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case shuttingDown = "shutting_down"
             case ownerUnreachable = "owner_unreachable"
             case requestTimeout = "request_timeout"
+            case devicePairing = "device_pairing"
+            case deviceInUse = "device_in_use"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -69,6 +71,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         /// The instance running the device did not answer a routed request in time.
         public static let ownerUnreachable = Code(.ownerUnreachable)
         public static let requestTimeout = Code(.requestTimeout)
+        /// The device's pairing is running: it cannot be stopped (a reset cancels the pairing).
+        public static let devicePairing = Code(.devicePairing)
+        /// The device was paired again while it was being deleted.
+        public static let deviceInUse = Code(.deviceInUse)
 
         public var description: String { base.rawValue }
     }
