@@ -100,6 +100,8 @@ extension Supervisor {
                     context.logger.notice("closing a device that was stopped", metadata: ["device": "\(actor.deviceID.uuidString.lowercased())"])
                     actor.send(.stop(nil))
                 }
+            } catch is CancellationError {
+                return
             } catch {
                 context.logger.warning("looking for stopped devices failed", metadata: ["error": "\(error)"])
             }
