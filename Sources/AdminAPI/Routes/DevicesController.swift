@@ -94,9 +94,11 @@ struct DevicesController: Sendable {
             guard let desired = DesiredState(rawValue: text) else { throw APIError.invalid("desired_state must be running or stopped") }
             filter.desiredState = desired
         }
+        // The same label asked with two values matches nothing (a label has one value).
+        var contradictory = false
         for text in request.uri.queryParameters.getAll("label") {
             let (key, value) = try DeviceLabels.filter(text)
-            guard filter.labels[key] == nil else { throw APIError.invalid("label \(key) is given twice") }
+            if let asked = filter.labels[key], asked != value { contradictory = true }
             filter.labels[key] = value
         }
         var limit = 50
@@ -109,7 +111,8 @@ struct DevicesController: Sendable {
             guard let parsed = DevicePosition(token: text) else { throw APIError(.badRequest, .invalidCursor, "The cursor is malformed") }
             position = parsed
         }
-        let found = try await devices.managedDevices(tenantID: access.tenantID, filter: filter, after: position, limit: limit + 1)
+        let found = contradictory
+            ? [] : try await devices.managedDevices(tenantID: access.tenantID, filter: filter, after: position, limit: limit + 1)
         let page = Array(found.prefix(limit))
         let last = try await devices.lastDisconnects(deviceIDs: page.map(\.record.id))
         let now = now()
@@ -128,6 +131,8 @@ struct DevicesController: Sendable {
         let access = try context.requireTenant()
         let id = try deviceID(context)
         let body = try await request.decodeJSON(DeviceSettingsBody.self)
+        // The device first: its settings are judged only once it is there.
+        _ = try await tenantDevice(context, access)
         let change = try body.change(deviceID: id, sealer: sealer)
         guard try await devices.changeSettings(change, deviceID: id, tenantID: access.tenantID, maximumLabels: DeviceLabels.maximumCount) else {
             throw deviceNotFound
