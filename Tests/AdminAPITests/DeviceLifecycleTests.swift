@@ -8,7 +8,9 @@ import PostgresStore
 import Testing
 import WAClient
 
-@Suite("The device lifecycle: list, show, change, stop, start, delete", .requiresDatabase)
+/// Serialized: each test runs a gateway or two with their own database, and the whole test run
+/// shares one PostgreSQL server's connections.
+@Suite("The device lifecycle: list, show, change, stop, start, delete", .requiresDatabase, .serialized)
 struct DeviceLifecycleTests {
     // MARK: Listing and showing
 
@@ -150,6 +152,7 @@ struct DeviceLifecycleTests {
             let canary = try await h.onlineDevice(h.acme, jid: "15557654321:2@s.whatsapp.net", node: 0)
             var sessionsA = h.nodes[0].upstream.sessions.makeAsyncIterator()
             var sessionsB = h.nodes[1].upstream.sessions.makeAsyncIterator()
+            let (countA, countB) = (h.nodes[0].upstream.sessionCount, h.nodes[1].upstream.sessionCount)
 
             let stop = try await h.request(.POST, "/devices/\(stopped.lowercase)/stop", host: h.acme.host, token: h.acme.token, node: 1)
             #expect(stop.status == 200, "\(stop.body)")
@@ -174,14 +177,18 @@ struct DeviceLifecycleTests {
             #expect(!h.nodes[0].supervisor.ownedDevices.contains(stopped) && !h.nodes[1].supervisor.ownedDevices.contains(stopped))
             #expect(try await h.store.device(stopped)?.leaseOwner == nil)
             // Drop the canary's new login, wherever it went.
-            let canaryLogin = try #require(h.nodes[0].supervisor.ownedDevices.contains(canary) ? await sessionsA.next() : await sessionsB.next())
+            let canaryNode = h.nodes[0].supervisor.ownedDevices.contains(canary) ? 0 : 1
+            try await h.waitForSession(node: canaryNode, beyond: canaryNode == 0 ? countA : countB)
+            let canaryLogin = try #require(canaryNode == 0 ? await sessionsA.next() : await sessionsB.next())
             #expect(canaryLogin.intent == .login)
+            let countB2 = h.nodes[1].upstream.sessionCount
 
             // A start on the other instance connects it there at once.
             let start = try await h.request(.POST, "/devices/\(stopped.lowercase)/start", host: h.acme.host, token: h.acme.token, node: 1)
             #expect(start.status == 200, "\(start.body)")
             #expect(start.json["desired_state"] as? String == "running")
             #expect(start.json["owner"] as? String == "b")
+            try await h.waitForSession(node: 1, beyond: countB2)
             let login = try #require(await sessionsB.next())
             #expect(login.intent == .login)
             login.emit(.online(OnlineInfo(jid: "15551234567:4@s.whatsapp.net", lid: nil, serverTimeOffset: .zero)))
@@ -245,12 +252,16 @@ struct DeviceLifecycleTests {
             let id = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             var sessions = h.node.upstream.sessions.makeAsyncIterator()
             #expect(try await h.patch(id, #"{"proxy":"http://user:pw@10.1.2.3:3128"}"#).status == 200)
+            var count = h.node.upstream.sessionCount
             _ = try await h.request(.POST, "/reset", host: h.acme.host, token: h.acme.token, json: #"{"device_id":"\#(id.lowercase)","mode":"soft"}"#)
+            try await h.waitForSession(node: 0, beyond: count)
             let through = try #require(await sessions.next())
             #expect(through.proxy == ProxyConfiguration(kind: .httpConnect, host: "10.1.2.3", port: 3128, username: "user", password: "pw"))
 
             #expect(try await h.patch(id, #"{"proxy":null}"#).status == 200)
+            count = h.node.upstream.sessionCount
             _ = try await h.request(.POST, "/reset", host: h.acme.host, token: h.acme.token, json: #"{"device_id":"\#(id.lowercase)","mode":"soft"}"#)
+            try await h.waitForSession(node: 0, beyond: count)
             let direct = try #require(await sessions.next())
             #expect(direct.proxy == nil)
 
@@ -338,12 +349,20 @@ extension APIHarness {
         let (reply, pairing) = try await startQRPairing(tenant, node: node)
         let deviceID = try #require((reply.json["device_id"] as? String).flatMap(UUID.init(uuidString:)))
         var sessions = nodes[node].upstream.sessions.makeAsyncIterator()
+        let count = nodes[node].upstream.sessionCount
         await pairing.pairSuccess(jid: jid)
         pairing.emit(.disconnected(DisconnectReason(stage: .stream, category: .restartRequired, code: 515, detail: "restart")))
+        try await waitForSession(node: node, beyond: count)
         let login = try #require(await sessions.next())
         login.emit(.online(OnlineInfo(jid: jid, lid: nil, serverTimeOffset: .zero)))
         try await eventually("online") { try await store.device(deviceID)?.state == .online }
         return (deviceID, login)
+    }
+
+    /// Waits (bounded) until instance `node` opened more than `count` upstream connections, so
+    /// that taking the next one off its stream cannot hang when none comes.
+    func waitForSession(node: Int, beyond count: Int) async throws {
+        try await eventually("an upstream connection on instance \(nodes[node].name)") { nodes[node].upstream.sessionCount > count }
     }
 
     /// PATCH /devices/{id} as the tenant that owns acme's devices.

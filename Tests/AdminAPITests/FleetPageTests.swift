@@ -8,7 +8,8 @@ import Synchronization
 import Testing
 import WAClient
 
-@Suite("The admin fleet page", .requiresDatabase)
+/// Serialized, like the lifecycle suite: every test runs gateways on a database of its own.
+@Suite("The admin fleet page", .requiresDatabase, .serialized)
 struct FleetPageTests {
     @Test func aPageLinkTakesTheAdminTokenOpensOnlyThePageAndExpires() async throws {
         try await APIHarness.run { h in
