@@ -73,7 +73,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let requestTimeout = Code(.requestTimeout)
         /// The device's pairing is running: it cannot be stopped (a reset cancels the pairing).
         public static let devicePairing = Code(.devicePairing)
-        /// The device was paired again while it was being deleted.
+        /// The device was paired, or a pairing of it started, while it was being deleted.
         public static let deviceInUse = Code(.deviceInUse)
 
         public var description: String { base.rawValue }

@@ -204,8 +204,8 @@ struct DevicesController: Sendable {
         case .notFound:
             throw deviceNotFound
         case .inUse:
-            throw APIError(.conflict, .deviceInUse, "The device was paired again while it was being deleted",
-                           detail: "delete it again to log it out and delete it")
+            throw APIError(.conflict, .deviceInUse, "The device is in use again",
+                           detail: "it was paired, or a pairing of it started, while it was being deleted; delete it again")
         }
     }
 

@@ -343,7 +343,7 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/DeviceNotFound'}
         '409':
-          description: '`device_in_use`: the device was paired again while it was being deleted.'
+          description: '`device_in_use`: the device was paired, or a pairing of it started, while it was being deleted.'
           content:
             application/problem+json:
               schema: {$ref: '#/components/schemas/Problem'}
