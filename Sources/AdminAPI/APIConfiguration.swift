@@ -24,6 +24,8 @@ public struct APIConfiguration: Sendable {
     /// How long a tenant's rendered GET /status is reused (`http.status_cache_ms`); zero reads
     /// the database on every request.
     public var statusCacheTTL: Duration = .seconds(1)
+    /// How often the admin page's event stream reads the fleet again (it sends only changes).
+    public var adminPageRefresh: Duration = .seconds(1)
 
     public init(linkKey: [UInt8]) {
         self.linkKey = linkKey

@@ -65,9 +65,9 @@ public func buildGateway(
         instanceID: configuration.pool.instanceID, now: now, logger: logger.part("webhooks")
     )
     let router = buildRouter(
-        configuration.api, database: database, supervisor: supervisor, events: events, fleet: fleet, directory: directory,
+        configuration.api, database: database, supervisor: supervisor, sealer: sealer, events: events, fleet: fleet, directory: directory,
         readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)),
-        webhooks: configuration.webhooks, sealer: sealer, metrics: metrics, clock: clock, now: now, logger: logger
+        webhooks: configuration.webhooks, metrics: metrics, clock: clock, now: now, logger: logger
     )
     let application = Application(
         router: router,

@@ -7,19 +7,19 @@ import PostgresStore
 import Prometheus
 
 /// Every route of the gateway on one port, each controller holding only what its routes need:
-/// the operational routes, the admin API under /admin (admin token), the pairing page (which
-/// admits its callers itself), the routes a pairing link also opens, and the tenant routes
-/// (Host → tenant, then the tenant's token).
+/// the operational routes, the admin API under /admin (admin token), the pairing page and the
+/// admin page (which admit their callers by their signed links), the routes a pairing link also
+/// opens, and the tenant routes (Host → tenant, then the tenant's token).
 func buildRouter(
     _ configuration: APIConfiguration,
     database: PostgresPool,
     supervisor: Supervisor,
+    sealer: CredentialSealer,
     events: EventBus,
     fleet: FleetBus,
     directory: TenantDirectory,
     readiness: Readiness,
     webhooks: WebhookConfiguration,
-    sealer: CredentialSealer,
     metrics: PrometheusCollectorRegistry?,
     clock: any Clock<Duration>,
     now: @escaping @Sendable () -> Date,
@@ -39,10 +39,18 @@ func buildRouter(
 
     OperationsController(readiness: readiness, devices: devices, metrics: metrics)
         .addRoutes(to: router)
+    let admin = router.group("/admin").add(middleware: AdminMiddleware(token: configuration.adminToken))
     AdminController(
         tenants: TenantStore(pool: database), devices: devices, fleet: fleet, resets: resets,
         instanceID: supervisor.configuration.instanceID
-    ).addRoutes(to: router.group("/admin").add(middleware: AdminMiddleware(token: configuration.adminToken)))
+    ).addRoutes(to: admin)
+    let fleetPage = FleetPageController(
+        devices: devices, links: FleetPageLinkSigner(key: configuration.linkKey), gate: gate,
+        instanceID: supervisor.configuration.instanceID, leaseTTL: supervisor.configuration.leaseTTL,
+        refresh: configuration.adminPageRefresh, heartbeat: configuration.heartbeat, clock: clock, now: now
+    )
+    fleetPage.addLinkRoute(to: admin)
+    fleetPage.addRoutes(to: router)
     PairingPageController(gate: gate, devices: devices, links: links, pairings: events.pairings)
         .addRoutes(to: router)
     PairingEventsController(
@@ -62,6 +70,8 @@ func buildRouter(
     MessagesController(devices: devices)
         .addRoutes(to: tenant)
     WebhooksController(store: WebhookStore(pool: database), sealer: sealer, configuration: webhooks, now: now)
+        .addRoutes(to: tenant)
+    DevicesController(devices: devices, resets: resets, supervisor: supervisor, sealer: sealer, statusCache: statusCache, now: now)
         .addRoutes(to: tenant)
 
     methods.load(router.routes)

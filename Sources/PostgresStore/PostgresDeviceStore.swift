@@ -15,7 +15,7 @@ public struct PostgresDeviceStore: DeviceStore {
 
     static let deviceColumns = """
         d.id, d.tenant_id, d.name, d.jid, d.lid, d.platform, d.state, d.state_reason, d.next_attempt_at,
-        d.state_since, d.lease_owner, d.lease_expires_at, d.lease_epoch
+        d.state_since, d.lease_owner, d.lease_expires_at, d.lease_epoch, d.desired_state
         """
 
     static func device(from row: PostgresRow) throws -> DeviceRecord {
@@ -24,6 +24,10 @@ public struct PostgresDeviceStore: DeviceStore {
               let state = DeviceState(kind: kind, reason: try row.decode("state_reason"), nextAttemptAt: try row.decode("next_attempt_at"))
         else {
             throw PostgresError(.decoding, detail: "device state \(kindText) with its reason cannot be read")
+        }
+        let desiredText: String = try row.decode("desired_state")
+        guard let desired = DesiredState(rawValue: desiredText) else {
+            throw PostgresError(.decoding, detail: "desired state \(desiredText) cannot be read")
         }
         return DeviceRecord(
             id: try row.decode("id"),
@@ -36,7 +40,8 @@ public struct PostgresDeviceStore: DeviceStore {
             stateSince: try row.decode("state_since"),
             leaseOwner: try row.decode("lease_owner"),
             leaseExpiresAt: try row.decode("lease_expires_at"),
-            leaseEpoch: try row.decode("lease_epoch")
+            leaseEpoch: try row.decode("lease_epoch"),
+            desiredState: desired
         )
     }
 
@@ -77,7 +82,7 @@ public struct PostgresDeviceStore: DeviceStore {
                 }
                 let leased = try connection.query("""
                     UPDATE devices d SET lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-                        lease_epoch = lease_epoch + 1, name = coalesce($4, name)
+                        lease_epoch = lease_epoch + 1, name = coalesce($4, name), desired_state = 'running'
                     WHERE d.id = $1 AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now() OR d.lease_owner = $2)
                     RETURNING \(Self.deviceColumns)
                     """, [id, owner, leaseTTL.seconds, name])
@@ -172,12 +177,12 @@ public struct PostgresDeviceStore: DeviceStore {
                     SELECT id, 'pairing', 'unpaired', 'pairing_interrupted', $1, lease_epoch FROM released
                     RETURNING device_id
                 ), wiped AS (
-                    DELETE FROM device_credentials c USING released WHERE c.device_id = released.id
+                    DELETE FROM device_credentials c USING released WHERE c.device_id = released.id AND c.kind <> $2
                 )
                 SELECT ended.*, history.device_id IS NOT NULL AS released
                 FROM ended LEFT JOIN history ON history.device_id = ended.device_id
                 ORDER BY ended.device_id
-                """, [instance])
+                """, [instance, DeviceProxy.credentialKind])
             for row in ended { try Self.emitInterruptedPairing(row, on: connection) }
             return ended.count
         }
@@ -218,7 +223,7 @@ public struct PostgresDeviceStore: DeviceStore {
     public func claimableDevices(limit: Int) async throws -> [UUID] {
         try await pool.query("""
             SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id
-            WHERE d.state IN ('paired', 'connecting', 'online', 'backoff', 'suspended')
+            WHERE d.state IN ('paired', 'connecting', 'online', 'backoff', 'suspended') AND d.desired_state = 'running'
               AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
               AND t.disabled_at IS NULL
             ORDER BY d.id
@@ -285,7 +290,8 @@ public struct PostgresDeviceStore: DeviceStore {
         let fenced: Bool = try await pool.withTransaction { connection in
             let owned = try connection.query("SELECT 1 FROM devices WHERE id = $1 AND lease_epoch = $2 FOR UPDATE", [lease.deviceID, lease.epoch])
             guard !owned.isEmpty else { return false }
-            try connection.query("DELETE FROM device_credentials WHERE device_id = $1", [lease.deviceID])
+            // The proxy is the tenant's setting, not a credential of the link: it stays.
+            try connection.query("DELETE FROM device_credentials WHERE device_id = $1 AND kind <> $2", [lease.deviceID, DeviceProxy.credentialKind])
             try Self.deleteProtocolState(deviceID: lease.deviceID, on: connection)
             try connection.query("UPDATE devices SET jid = NULL, lid = NULL WHERE id = $1", [lease.deviceID])
             return true

@@ -10,6 +10,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible, Cu
             case hostTaken = "host_taken"
             case invalidName = "invalid_name"
             case deviceNotPairable = "device_not_pairable"
+            case tooManyLabels = "too_many_labels"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -22,6 +23,8 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible, Cu
         /// The device to pair is not an unpaired or logged-out device of the tenant that no
         /// instance holds.
         public static let deviceNotPairable = Code(.deviceNotPairable)
+        /// A change would leave a device with more labels than allowed.
+        public static let tooManyLabels = Code(.tooManyLabels)
 
         public var description: String { base.rawValue }
     }

@@ -209,6 +209,9 @@ public final class Simulator: Sendable {
         case .connectionClosed(let id):
             faults.connectionClosed(id)
         case .loggedIn(let id, let device):
+            if let peer = world.peer(of: id) {
+                stats.loginCame(from: peer, device: device.description)
+            }
             if let fault = faults.planLogin(id, device: device.description) {
                 apply(fault, to: id, device: device)
             }

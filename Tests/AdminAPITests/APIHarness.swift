@@ -49,11 +49,14 @@ struct APIHarness: Sendable {
     var node: GatewayNode { nodes[0] }
 
     /// `connector` replaces the scripted upstream (the simulator through WAClient, for instance).
+    /// `realClock` runs the gateways on the wall clock (a browser lives in real time); `clock`
+    /// then moves nothing.
     static func run(
         instances: [String] = ["a"],
         configure: @Sendable (inout APIConfiguration) -> Void = { _ in },
         webhooks: @Sendable (inout WebhookConfiguration) -> Void = { _ in },
         connector: (any UpstreamConnector)? = nil,
+        realClock: Bool = false,
         _ body: @Sendable (APIHarness) async throws -> Void
     ) async throws {
         // Bootstraps the metrics backend before the supervisor makes its metrics: made first, they would
@@ -73,6 +76,15 @@ struct APIHarness: Sendable {
             configuration.statusCacheTTL = .zero
             configure(&configuration)
             let api = configuration
+            let gatewayClock: any Clock<Duration>
+            let gatewayNow: @Sendable () -> Date
+            if realClock {
+                gatewayClock = ContinuousClock()
+                gatewayNow = { Date() }
+            } else {
+                gatewayClock = clock
+                gatewayNow = { clock.date }
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var nodes: [GatewayNode] = []
                 var groups: [ServiceGroup] = []
@@ -86,7 +98,7 @@ struct APIHarness: Sendable {
                     let gateway = try buildGateway(
                         gatewayConfiguration,
                         database: pool, connector: connector ?? upstream, sealer: sealer, metrics: registry,
-                        clock: clock, now: { clock.date },
+                        clock: gatewayClock, now: gatewayNow,
                         onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) },
                         logger: TestDatabase.logger
                     )

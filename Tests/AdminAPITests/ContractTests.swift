@@ -50,7 +50,7 @@ struct ContractTests {
         )
         let directory = TenantDirectory(store: TenantStore(pool: pool), ttl: .zero)
         let router = buildRouter(
-            APIConfiguration(linkKey: APIHarness.linkKey), database: pool, supervisor: supervisor, events: events,
+            APIConfiguration(linkKey: APIHarness.linkKey), database: pool, supervisor: supervisor, sealer: APIHarness.sealer, events: events,
             fleet: try FleetBus(pool: pool, supervisor: supervisor, events: events, directory: directory, logger: TestDatabase.logger),
             directory: directory, readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
             webhooks: WebhookConfiguration(), sealer: APIHarness.sealer,

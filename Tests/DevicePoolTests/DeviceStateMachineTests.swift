@@ -162,6 +162,25 @@ struct DeviceStateMachineTests {
         }
     }
 
+    @Test mutating func aStopClosesTheConnectionWithARecordedReasonAndLeavesTheDevicePaired() {
+        for state in [DeviceState.online, .connecting, .paired, .backoff(until: t0, attempt: 2, reason: .network)] {
+            var machine = DeviceStateMachine(state: state, webVersion: "v")
+            let result = machine.handle(.stop, now: t0, random: &random)
+            #expect(machine.state == .paired)
+            #expect(result.actions.contains(.cancelWake))
+            #expect(result.actions.contains { if case .closeConnection(let r) = $0 { r.category == .shutdown } else { false } })
+            #expect(result.actions.contains { if case .recordDisconnect(let r, .stop) = $0 { r.detail == "stopped through the API" } else { false } })
+            #expect(state == .paired || result.transition?.reason == "stopped")
+        }
+        // Nothing runs for a suspended device; nothing to stop before pairing or after a logout.
+        var suspended = DeviceStateMachine(state: .suspended(.replaced), webVersion: "v")
+        #expect(suspended.handle(.stop, now: t0, random: &random) == .updated)
+        for state in [DeviceState.unpaired, .pairing(.qr), .loggedOut(reason: "reset")] {
+            var machine = DeviceStateMachine(state: state, webVersion: "v")
+            #expect(machine.handle(.stop, now: t0, random: &random).isRejected)
+        }
+    }
+
     @Test mutating func resetsAreIdempotent() {
         for state in [DeviceState.unpaired, .loggedOut(reason: "reset")] {
             var machine = DeviceStateMachine(state: state, webVersion: "v")
@@ -181,7 +200,7 @@ struct DeviceStateMachineTests {
         var events: [DeviceEvent] = [
             .pairRequested(.qr), .pairingCodeIssued, .paired, .pairingEnded(.timeout), .connectRequested,
             .loginSucceeded, .keepaliveChanged, .backoffElapsed, .suspensionLifted, .reset(.soft), .reset(.logout),
-            .shutdown,
+            .shutdown, .stop,
         ]
         for category in DisconnectReason.Category.allCases { events.append(.disconnected(reason(category))) }
         var machine = DeviceStateMachine(state: .unpaired, webVersion: "v")

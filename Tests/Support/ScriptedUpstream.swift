@@ -34,9 +34,10 @@ public final class ScriptedUpstream: UpstreamConnector {
     }
 
     public func connect(
-        credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
+        credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?,
+        deliver: @escaping @Sendable (ClientEvent) -> Void
     ) -> any UpstreamSession {
-        let session = ScriptedSession(credentials: credentials, intent: intent, deliver: deliver)
+        let session = ScriptedSession(credentials: credentials, intent: intent, proxy: proxy, deliver: deliver)
         count.withLock { $0 += 1 }
         sink.yield(session)
         return session
@@ -48,6 +49,8 @@ public final class ScriptedUpstream: UpstreamConnector {
 public final class ScriptedSession: UpstreamSession {
     public let credentials: DeviceCredentials
     public let intent: ConnectionIntent
+    /// The device's own proxy the pool asked for (nil: the connector's default).
+    public let proxy: ProxyConfiguration?
     private let deliver: @Sendable (ClientEvent) -> Void
     private let ended = Mutex(false)
     private let unhandled = Mutex(0)
@@ -55,9 +58,10 @@ public final class ScriptedSession: UpstreamSession {
     private let loggedOut = Mutex(false)
     private let written = Mutex<[Node]>([])
 
-    init(credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void) {
+    init(credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?, deliver: @escaping @Sendable (ClientEvent) -> Void) {
         self.credentials = credentials
         self.intent = intent
+        self.proxy = proxy
         self.deliver = deliver
     }
 

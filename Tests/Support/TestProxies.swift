@@ -21,6 +21,9 @@ public final class TestProxy: Sendable {
         public var refusedCredentials = 0
         /// The targets asked for, as `host:port`.
         public var targets: [String] = []
+        /// The local port of each tunnel's connection to its target: what the target sees as the
+        /// client's port, so a test can tell which proxy a connection came through.
+        public var tunnelSourcePorts: [Int] = []
     }
 
     public let kind: Kind
@@ -239,7 +242,10 @@ private final class ProxyServerHandler: ChannelInboundHandler, RemovableChannelH
                 let (handler, context) = loopBound.value
                 switch result {
                 case .success(let outbound):
-                    handler.proxy.update { $0.tunnels += 1 }
+                    handler.proxy.update {
+                        $0.tunnels += 1
+                        $0.tunnelSourcePorts.append(outbound.localAddress?.port ?? 0)
+                    }
                     handler.reply(context: context, answer(true))
                     if !handler.buffer.isEmpty {
                         outbound.writeAndFlush(context.channel.allocator.buffer(bytes: handler.buffer), promise: nil)

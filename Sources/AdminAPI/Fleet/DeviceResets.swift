@@ -22,8 +22,8 @@ enum ResetOutcome: Codable, Sendable, Hashable {
     }
 }
 
-/// Resets devices wherever they run: here through the pool, or on their owner, asked over the
-/// fleet bus.
+/// Resets and stops devices wherever they run: here through the pool, or on their owner, asked
+/// over the fleet bus.
 struct DeviceResets: Sendable {
     let supervisor: Supervisor
     let fleet: FleetBus
@@ -32,17 +32,31 @@ struct DeviceResets: Sendable {
     let logger: Logger
 
     func reset(_ deviceID: UUID, mode: ResetMode) async -> ResetOutcome {
-        let outcome = await Self.here(deviceID, mode: mode, supervisor: supervisor, logger: logger)
+        await run(DeviceCommand(mode), deviceID)
+    }
+
+    /// Closes a device whose desired state was just set to stopped, on whichever instance runs it.
+    func stop(_ deviceID: UUID) async -> ResetOutcome {
+        await run(.stop, deviceID)
+    }
+
+    private func run(_ command: DeviceCommand, _ deviceID: UUID) async -> ResetOutcome {
+        let outcome = await Self.here(deviceID, command: command, supervisor: supervisor, logger: logger)
         guard case .elsewhere(let owner) = outcome else { return outcome }
         guard let owner else { return .failed(.ownerUnreachable) }
-        return await fleet.forwardReset(deviceID: deviceID, mode: mode, owner: owner, timeout: forwardTimeout)
+        return await fleet.forward(command, deviceID: deviceID, owner: owner, timeout: forwardTimeout)
             ?? .failed(.ownerUnreachable)
     }
 
-    /// A reset by this instance's pool, which may find that another instance runs the device.
-    static func here(_ deviceID: UUID, mode: ResetMode, supervisor: Supervisor, logger: Logger) async -> ResetOutcome {
+    /// A command run by this instance's pool, which may find that another instance runs the device.
+    static func here(_ deviceID: UUID, command: DeviceCommand, supervisor: Supervisor, logger: Logger) async -> ResetOutcome {
         do {
-            return switch try await supervisor.reset(deviceID: deviceID, mode: mode) {
+            let result = switch command {
+            case .soft: try await supervisor.reset(deviceID: deviceID, mode: .soft)
+            case .logout: try await supervisor.reset(deviceID: deviceID, mode: .logout)
+            case .stop: try await supervisor.stopDevice(deviceID)
+            }
+            return switch result {
             case .applied(let state): .applied(state.kind)
             case .unchanged(let state): .unchanged(state.kind)
             }
@@ -54,7 +68,7 @@ struct DeviceResets: Sendable {
             default: return .failed(.internal)
             }
         } catch {
-            logger.error("reset failed", metadata: ["device": "\(deviceID.uuidString.lowercased())", "error": "\(error)"])
+            logger.error("\(command.rawValue) failed", metadata: ["device": "\(deviceID.uuidString.lowercased())", "error": "\(error)"])
             return .failed(.internal)
         }
     }

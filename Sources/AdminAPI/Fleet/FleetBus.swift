@@ -134,16 +134,16 @@ public final class FleetBus: Service, Sendable {
     }
 
     private func perform(_ request: ResetRequest, for asker: String) async {
-        let outcome = await DeviceResets.here(request.deviceID, mode: request.mode, supervisor: supervisor, logger: logger)
+        let outcome = await DeviceResets.here(request.deviceID, command: request.mode, supervisor: supervisor, logger: logger)
         outboxSink.yield(.resetResult(ResetReply(id: request.id, to: asker, outcome: outcome)))
     }
 
-    /// Asks `owner` to reset a device and waits for its answer at most `timeout`; nil when none came.
-    func forwardReset(deviceID: UUID, mode: ResetMode, owner: String, timeout: Duration) async -> ResetOutcome? {
+    /// Asks `owner` to reset or stop a device and waits for its answer at most `timeout`; nil when none came.
+    func forward(_ command: DeviceCommand, deviceID: UUID, owner: String, timeout: Duration) async -> ResetOutcome? {
         let id = UUID()
         let (answers, sink) = AsyncStream.makeStream(of: ResetOutcome.self)
         pendingResets.withLock { $0[id] = sink }
-        outboxSink.yield(.reset(ResetRequest(id: id, to: owner, deviceID: deviceID, mode: mode)))
+        outboxSink.yield(.reset(ResetRequest(id: id, to: owner, deviceID: deviceID, mode: command)))
         return await withTaskGroup(of: ResetOutcome?.self) { group in
             group.addTask {
                 for await answer in answers { return answer }

@@ -13,9 +13,9 @@ struct FleetMessage: Codable, Sendable, Hashable {
         case event(GatewayEvent)
         /// Someone here watches a pairing and has nothing yet: its owner sends what it showed again.
         case replay(pairingID: UUID)
-        /// Reset a device that instance `to` runs.
+        /// Reset or stop a device that instance `to` runs (the case keeps its name on the wire).
         case reset(ResetRequest)
-        /// The answer to a reset, for the instance that asked.
+        /// The answer to a reset or a stop, for the instance that asked.
         case resetResult(ResetReply)
         /// Tenants, hosts or tokens changed: forget cached lookups, stop a disabled tenant's devices.
         case tenancyChanged
@@ -42,7 +42,21 @@ struct ResetRequest: Codable, Sendable, Hashable {
     var id: UUID
     var to: String
     var deviceID: UUID
-    var mode: ResetMode
+    var mode: DeviceCommand
+}
+
+/// What a routed request asks a device's owner to do. The raw values are the wire form:
+/// `soft` and `logout` are the reset modes, so instances that know only resets still
+/// understand those.
+enum DeviceCommand: String, Codable, Sendable, Hashable {
+    case soft, logout, stop
+
+    init(_ mode: ResetMode) {
+        switch mode {
+        case .soft: self = .soft
+        case .logout: self = .logout
+        }
+    }
 }
 
 struct ResetReply: Codable, Sendable, Hashable {

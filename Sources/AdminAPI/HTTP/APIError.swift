@@ -43,6 +43,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case unsupportedScheme = "unsupported_scheme"
             case credentialsInURL = "credentials_in_url"
             case privateAddress = "private_address"
+            case devicePairing = "device_pairing"
+            case deviceInUse = "device_in_use"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -94,6 +96,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let credentialsInURL = Code(.credentialsInURL)
         /// A webhook URL's host is a loopback, private, link-local, metadata or reserved address.
         public static let privateAddress = Code(.privateAddress)
+        /// The device's pairing is running: it cannot be stopped (a reset cancels the pairing).
+        public static let devicePairing = Code(.devicePairing)
+        /// The device was paired, or a pairing of it started, while it was being deleted.
+        public static let deviceInUse = Code(.deviceInUse)
 
         public var description: String { base.rawValue }
     }

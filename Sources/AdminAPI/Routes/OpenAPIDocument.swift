@@ -13,8 +13,9 @@ info:
     against the tenant's hosts; X-Forwarded-Host only from trusted proxies) and authenticated with
     that tenant's bearer token. The pairing page, its event stream and its QR image also accept
     the short-lived signed link that POST /pair returns. Admin routes live under /admin on the
-    same port, whatever the Host, and take the admin token. Every error is an
-    application/problem+json document with a stable `code` (the pairing page answers HTML).
+    same port, whatever the Host, and take the admin token; the admin page and its event stream
+    take a signed link that the admin token asks for. Every error is an
+    application/problem+json document with a stable `code` (the pages answer HTML).
     See docs/api.md.
   license:
     name: Proprietary
@@ -239,6 +240,174 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/DeviceNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+  /devices:
+    get:
+      tags: [devices]
+      operationId: listDevices
+      summary: The tenant's devices, oldest first, a page at a time; filtered by state, desired state and labels.
+      parameters:
+        - name: state
+          in: query
+          description: Any of these states (repeat the parameter).
+          style: form
+          explode: true
+          schema:
+            type: array
+            items: {$ref: '#/components/schemas/DeviceState'}
+        - name: desired_state
+          in: query
+          schema: {$ref: '#/components/schemas/DesiredState'}
+        - name: label
+          in: query
+          description: '`key:value`; every one given must match (repeat the parameter). A label asked with two values matches nothing.'
+          style: form
+          explode: true
+          schema:
+            type: array
+            items: {type: string, pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}:[^\x00-\x1f\x7f-\x9f]{0,200}$'}
+        - name: limit
+          in: query
+          schema: {type: integer, minimum: 1, maximum: 200, default: 50}
+        - name: cursor
+          in: query
+          description: The `next_cursor` of the previous page (`<microseconds>.<device id>`).
+          schema: {type: string, pattern: '^[0-9]{1,18}\.[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'}
+      responses:
+        '200':
+          description: One page of devices.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/DeviceList'}
+        '400':
+          description: '`invalid_cursor`: the cursor is malformed.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/UnknownHost'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /devices/{id}:
+    get:
+      tags: [devices]
+      operationId: getDevice
+      summary: 'One device: state, desired state, owner instance, last disconnect, proxy (no credentials), labels.'
+      parameters:
+        - $ref: '#/components/parameters/DeviceID'
+      responses:
+        '200':
+          description: The device.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ManagedDevice'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+    patch:
+      tags: [devices]
+      operationId: changeDevice
+      summary: Change the device's name, labels and proxy (a merge-patch; null clears).
+      description: |
+        A field left out stays as it is; `null` clears it. `labels` merges: a label set to
+        `null` is removed. The proxy is sealed at rest and used from the device's next
+        connection. The device must exist before its settings are judged (404 first, then 422).
+      parameters:
+        - $ref: '#/components/parameters/DeviceID'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/DeviceSettings'}
+      responses:
+        '200':
+          description: The device as changed.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ManagedDevice'}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+    delete:
+      tags: [devices]
+      operationId: deleteDevice
+      summary: Log the device out if connected, then delete it with everything it holds but its history.
+      description: |
+        The logout is the logout half of `POST /reset` `logout`, run by the device's owner
+        wherever it runs; a running pairing is cancelled. The device's history stays until
+        retention removes it; every route answers 404 for it afterwards.
+      parameters:
+        - $ref: '#/components/parameters/DeviceID'
+      responses:
+        '204': {description: Deleted.}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '409':
+          description: '`device_in_use`: the device was paired, or a pairing of it started, while it was being deleted.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '503': {$ref: '#/components/responses/Unavailable'}
+  /devices/{id}/stop:
+    post:
+      tags: [devices]
+      operationId: stopDevice
+      summary: Stop the device until it is started again, across restarts and moves.
+      description: |
+        Stores the desired state `stopped`; the device's owner closes its connection with a
+        recorded disconnect and releases it, and no instance connects it again. 200 once nobody
+        runs it; 202 when its owner did not answer in time (the stop stands: every instance
+        closes the stopped devices it holds within 10 s). Idempotent.
+      parameters:
+        - $ref: '#/components/parameters/DeviceID'
+      responses:
+        '200':
+          description: Stopped.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ManagedDevice'}
+        '202':
+          description: Stopped in the database; its owner closes it shortly.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ManagedDevice'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '409':
+          description: '`device_pairing`: its pairing is running (cancel it with POST /reset).'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+  /devices/{id}/start:
+    post:
+      tags: [devices]
+      operationId: startDevice
+      summary: Start a stopped device again.
+      description: |
+        Stores the desired state `running`. The instance that got the request connects the
+        device at once when its lease is free (200); while another instance still holds the
+        lease, the next claim takes it (202). Starting a running device changes nothing.
+      parameters:
+        - $ref: '#/components/parameters/DeviceID'
+      responses:
+        '200':
+          description: Running.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ManagedDevice'}
+        '202':
+          description: Running in the database; an instance claims it once its lease is free.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ManagedDevice'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
   /messages:
     get:
       tags: [messages]
@@ -777,6 +946,77 @@ paths:
         '413': {$ref: '#/components/responses/TooLarge'}
         '415': {$ref: '#/components/responses/UnsupportedMediaType'}
         '503': {$ref: '#/components/responses/Unavailable'}
+  /admin/page/links:
+    post:
+      tags: [admin]
+      operationId: issuePageLink
+      summary: A signed, expiring link to the admin page (the token stays out of the browser).
+      security:
+        - adminToken: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                valid_for_seconds: {type: integer, minimum: 60, maximum: 86400, default: 3600}
+      responses:
+        '201':
+          description: The link.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [page_url, expires_at]
+                properties:
+                  page_url: {type: string, description: 'Open it in a browser; it shows the page until it expires.'}
+                  expires_at: {type: string, format: date-time}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+  /admin/page:
+    get:
+      tags: [admin]
+      operationId: adminPage
+      summary: 'The fleet at one look (HTML): instances, devices per state per tenant, recent disconnects, pairings.'
+      description: |
+        Opened through the link POST /admin/page/links returns; it follows its event stream.
+        Every failure is an HTML page as well (401 without a link, 403 for an altered one, 410
+        for an expired one).
+      security:
+        - adminPageLink: []
+      parameters:
+        - $ref: '#/components/parameters/PageLinkExpires'
+        - $ref: '#/components/parameters/PageLinkSignature'
+      responses:
+        '200': {$ref: '#/components/responses/AdminPage'}
+        '401': {$ref: '#/components/responses/AdminPage'}
+        '403': {$ref: '#/components/responses/AdminPage'}
+        '410': {$ref: '#/components/responses/AdminPage'}
+  /admin/page/events:
+    get:
+      tags: [admin]
+      operationId: adminPageEvents
+      summary: The admin page's live sections (Server-Sent Events).
+      description: |
+        `snapshot` (`{"html": …}`, the rendered sections) first and whenever they change,
+        `unavailable` while the database does not answer, `expired` when the link runs out (the
+        stream then ends); a comment every `http.sse_heartbeat_seconds`.
+      security:
+        - adminPageLink: []
+      parameters:
+        - $ref: '#/components/parameters/PageLinkExpires'
+        - $ref: '#/components/parameters/PageLinkSignature'
+      responses:
+        '200':
+          description: The event stream.
+          content:
+            text/event-stream:
+              schema: {type: string}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
   /healthz:
     get:
       tags: [operations]
@@ -853,6 +1093,13 @@ components:
       description: |
         The signed link POST /pair returns (`pairing`, `expires` and `sig` query parameters):
         HMAC-SHA256 over the pairing id and the expiry, valid for that pairing until it expires.
+    adminPageLink:
+      type: apiKey
+      in: query
+      name: sig
+      description: |
+        The signed link POST /admin/page/links returns (`expires` and `sig` query parameters):
+        HMAC-SHA256 over the expiry, opening the admin page and its stream until it expires.
   parameters:
     Pairing:
       name: pairing
@@ -868,6 +1115,16 @@ components:
       name: sig
       in: query
       description: The link's signature; with `pairing` and `expires`, opens this pairing without a token.
+      schema: {type: string}
+    PageLinkExpires:
+      name: expires
+      in: query
+      description: The link's expiry (Unix seconds); part of the signed link.
+      schema: {type: integer}
+    PageLinkSignature:
+      name: sig
+      in: query
+      description: The link's signature; with `expires`, opens the admin page without the admin token.
       schema: {type: string}
     DeviceID:
       name: id
@@ -887,6 +1144,11 @@ components:
   responses:
     Page:
       description: The pairing page, or a page that says why it cannot be shown.
+      content:
+        text/html:
+          schema: {type: string}
+    AdminPage:
+      description: The admin page, or a page that says why it cannot be shown.
       content:
         text/html:
           schema: {type: string}
@@ -931,7 +1193,7 @@ components:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
     DeviceNotFound:
-      description: '`unknown_host` or `device_not_found` (another tenant''s device is not found either).'
+      description: '`unknown_host` or `device_not_found` (another tenant''s device, or a deleted one, is not found either).'
       content:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
@@ -956,7 +1218,7 @@ components:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
     ValidationFailed:
-      description: '`validation_failed` (or the store''s `invalid_host` / `invalid_name`), with a detail.'
+      description: '`validation_failed` (or the store''s `invalid_host` / `invalid_name` / `too_many_labels`), with a detail.'
       content:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
@@ -1113,6 +1375,68 @@ components:
               decision: {type: string}
               backoff_ms: {type: integer}
         next_cursor: {type: string}
+    DesiredState:
+      type: string
+      enum: [running, stopped]
+      description: What the tenant wants of the device; `stopped` is never connected by any instance.
+    ManagedDevice:
+      type: object
+      required: [id, state, since, desired_state, labels, created_at]
+      properties:
+        id: {type: string, format: uuid}
+        name: {type: string}
+        state: {$ref: '#/components/schemas/DeviceState'}
+        state_reason: {type: string}
+        since: {type: string, format: date-time}
+        desired_state: {$ref: '#/components/schemas/DesiredState'}
+        number: {type: string, description: 'The linked number, masked.'}
+        platform: {type: string}
+        next_reconnect_at: {type: string, format: date-time}
+        owner: {type: string, description: The instance holding the device's live lease (absent when none).}
+        last_disconnect: {$ref: '#/components/schemas/Disconnect'}
+        proxy:
+          type: object
+          description: The device's own proxy, without its credentials (absent when it has none).
+          required: [scheme, host, port]
+          properties:
+            scheme: {type: string, enum: [http, socks5]}
+            host: {type: string}
+            port: {type: integer, minimum: 1, maximum: 65535}
+        labels:
+          type: object
+          additionalProperties: {type: string}
+        created_at: {type: string, format: date-time}
+    DeviceList:
+      type: object
+      required: [devices]
+      properties:
+        devices:
+          type: array
+          items: {$ref: '#/components/schemas/ManagedDevice'}
+        next_cursor: {type: string}
+    DeviceSettings:
+      type: object
+      description: A merge-patch (RFC 7396); a field left out stays, null clears it.
+      properties:
+        name:
+          type: [string, 'null']
+          minLength: 1
+          maxLength: 100
+          pattern: '^[^\x00]*$'
+        labels:
+          type: [object, 'null']
+          description: The tenant's own ids; a label set to null is removed. At most 32 on a device.
+          maxProperties: 32
+          propertyNames: {pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$'}
+          additionalProperties:
+            type: [string, 'null']
+            maxLength: 200
+            pattern: '^[^\x00-\x1f\x7f-\x9f]*$'
+        proxy:
+          type: [string, 'null']
+          description: '`http://user:pass@host:port` (HTTP CONNECT) or `socks5://user:pass@host:port`, credentials optional and percent-encoded; null for the gateway-wide default.'
+          maxLength: 2048
+          pattern: '^(http|socks5)://([A-Za-z0-9._~-]*(:[A-Za-z0-9._~-]*)?@)?([A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,3}|\[[0-9A-Fa-f:]{2,39}\]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$'
     ResetMode:
       type: string
       enum: [soft, logout]

@@ -27,6 +27,9 @@ public enum DeviceEvent: Sendable, Hashable {
     case reset(ResetMode)
     /// The process is shutting down (SIGTERM).
     case shutdown
+    /// The tenant stopped the device (`POST /devices/{id}/stop`): like a shutdown, but the
+    /// device's desired state keeps every instance from connecting it again.
+    case stop
 }
 
 /// How a pairing ended (the `pairing_sessions.outcome` column).

@@ -151,6 +151,15 @@ public struct DeviceStateMachine: Sendable {
             ])
         case (.suspended, .shutdown):
             return .updated
+        case (.paired, .stop), (.connecting, .stop), (.online, .stop), (.backoff, .stop):
+            let reason = Self.local("stopped through the API")
+            return move(to: .paired, because: "stopped", then: [
+                .cancelWake, .closeConnection(reason), .recordDisconnect(reason, .stop),
+            ])
+        // A suspended device has no connection to close; it stays suspended, and a start
+        // resumes it as a restart would.
+        case (.suspended, .stop):
+            return .updated
         // Resetting a device that has nothing to reset is a no-op, so /reset stays idempotent.
         case (.unpaired, .reset), (.loggedOut, .reset):
             return .updated
@@ -228,6 +237,7 @@ public struct DeviceStateMachine: Sendable {
         case .suspensionLifted: "suspension_lifted"
         case .reset(let mode): "reset_\(mode.rawValue)"
         case .shutdown: "shutdown"
+        case .stop: "stop"
         }
     }
 

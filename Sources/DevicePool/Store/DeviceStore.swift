@@ -15,10 +15,12 @@ public struct DeviceRecord: Sendable, Hashable {
     public var leaseOwner: String?
     public var leaseExpiresAt: Date?
     public var leaseEpoch: Int64
+    public var desiredState: DesiredState
 
     public init(
         id: UUID, tenantID: UUID, name: String?, jid: String?, lid: String?, platform: String?,
-        state: DeviceState, stateSince: Date, leaseOwner: String?, leaseExpiresAt: Date?, leaseEpoch: Int64
+        state: DeviceState, stateSince: Date, leaseOwner: String?, leaseExpiresAt: Date?, leaseEpoch: Int64,
+        desiredState: DesiredState = .running
     ) {
         self.id = id
         self.tenantID = tenantID
@@ -31,6 +33,7 @@ public struct DeviceRecord: Sendable, Hashable {
         self.leaseOwner = leaseOwner
         self.leaseExpiresAt = leaseExpiresAt
         self.leaseEpoch = leaseEpoch
+        self.desiredState = desiredState
     }
 }
 
@@ -130,8 +133,10 @@ public protocol DeviceStore: Sendable {
     /// Extends every lease still held at its epoch; returns the ids that were extended.
     func renewLeases(_ leases: [Lease], ttl: Duration) async throws -> Set<UUID>
     func releaseLease(_ lease: Lease) async throws
-    /// Devices that want a connection and whose lease is free or expired.
+    /// Devices that want a connection, are not stopped, and whose lease is free or expired.
     func claimableDevices(limit: Int) async throws -> [UUID]
+    /// Stopped devices whose live lease `owner` still holds: it must close them.
+    func stoppedDevices(owner: String) async throws -> [UUID]
 
     /// Fenced: throws `LeaseLost` when the epoch moved on. Writes the state, the history row and
     /// the `device.state` webhook event (and `device.logged_out` on a logout) in one transaction.

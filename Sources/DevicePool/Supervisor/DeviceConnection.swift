@@ -48,6 +48,8 @@ actor DeviceConnection {
         case wake(token: Int)
         /// Resumed with nil when the actor ended before it could handle the reset.
         case reset(ResetMode, CheckedContinuation<ResetResult?, Never>)
+        /// The device was stopped: close and leave. Answered (when asked) like a reset.
+        case stop(CheckedContinuation<ResetResult?, Never>?)
         case shutdown
         case leaseLost
     }
@@ -55,6 +57,8 @@ actor DeviceConnection {
     let deviceID: UUID
     let tenantID: UUID
     nonisolated let lease: Lease
+    /// As the lease was taken; a stop that comes later arrives as an input.
+    private let desiredState: DesiredState
     private let context: PoolContext
     private var machine: DeviceStateMachine
     private var credentials: DeviceCredentials?
@@ -77,6 +81,7 @@ actor DeviceConnection {
         deviceID = record.id
         tenantID = record.tenantID
         self.lease = lease
+        desiredState = record.desiredState
         self.context = context
         self.credentials = credentials
         self.pairing = pairing
@@ -123,7 +128,11 @@ actor DeviceConnection {
         // its caller asks the database instead of waiting forever.
         // (The loop above has ended, so this is the stream's only reader now.)
         for await input in inputs {
-            if case .reset(_, let answer) = input { answer.resume(returning: nil) }
+            switch input {
+            case .reset(_, let answer): answer.resume(returning: nil)
+            case .stop(let answer): answer?.resume(returning: nil)
+            default: break
+            }
         }
     }
 
@@ -136,6 +145,12 @@ actor DeviceConnection {
                 guard await saveCredentials(credentials) else { return }
             }
             await apply(.pairRequested(pairing.method), group: &group)
+            return
+        }
+        if desiredState == .stopped {
+            // Stopped between the claim loop's look and the lease: nobody connects it.
+            logger.notice("the device was stopped before it started here; leaving it")
+            await finish()
             return
         }
         switch machine.state {
@@ -213,6 +228,15 @@ actor DeviceConnection {
             let before = machine.state
             await apply(.reset(mode), group: &group)
             answer.resume(returning: machine.state == before ? .unchanged(before) : .applied(machine.state))
+        case .stop(let answer):
+            guard pairing == nil else {
+                // A pairing is not cut short; a device stopped meanwhile stops once it is paired.
+                answer?.resume(returning: .unchanged(machine.state))
+                return
+            }
+            await apply(.stop, group: &group)
+            await finish()
+            answer?.resume(returning: .applied(machine.state))
         case .shutdown:
             await apply(.shutdown, group: &group)
             await finish()
@@ -350,7 +374,7 @@ actor DeviceConnection {
         case .persist(let transition):
             await write { try await $0.store.recordTransition(self.lease, transition, instance: $0.configuration.instanceID) }
         case .connect(let intent):
-            connect(intent)
+            await connect(intent)
         case .closeConnection(let reason):
             await closeSession(reason)
         case .logoutUpstream:
@@ -379,17 +403,29 @@ actor DeviceConnection {
     }
 
     /// The connection delivers its events straight into the mailbox: no task per connection.
-    private func connect(_ intent: ConnectionIntent) {
+    /// The device's own proxy is read afresh each time, so a change applies to the next connect.
+    private func connect(_ intent: ConnectionIntent) async {
         guard let credentials else {
             send(.upstream(generation: generation, .disconnected(
                 DisconnectReason(stage: .local, category: .loggedOut, detail: "no credentials to connect with")
             )))
             return
         }
+        let proxy: ProxyConfiguration?
+        do {
+            proxy = try await DeviceProxy.load(deviceID: deviceID, store: context.store, sealer: context.sealer)
+        } catch {
+            // Never around the device's proxy: that would show WhatsApp the gateway's own address.
+            logger.warning("cannot read the device's proxy; not connecting", metadata: ["error": "\(error)"])
+            send(.upstream(generation: generation, .disconnected(
+                DisconnectReason(stage: .proxy, category: .network, detail: "the device's proxy setting could not be read")
+            )))
+            return
+        }
         generation += 1
         let current = generation
         let mailbox = self.mailbox
-        session = context.connector.connect(credentials: credentials, intent: intent) { event in
+        session = context.connector.connect(credentials: credentials, intent: intent, proxy: proxy) { event in
             mailbox.yield(.upstream(generation: current, event))
         }
         context.metrics.connectionAttempt(intent)

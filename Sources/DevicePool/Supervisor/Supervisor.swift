@@ -26,19 +26,19 @@ public final class Supervisor: Service, Sendable {
         case shutdown
     }
 
-    private struct Running: Sendable {
+    struct Running: Sendable {
         var actor: DeviceConnection
         /// The last time the database confirmed this device's lease.
         var confirmedAt: Date
     }
 
-    private struct State {
+    struct State {
         var running: [UUID: Running] = [:]
         var shuttingDown = false
     }
 
-    private let context: PoolContext
-    private let state = Mutex(State())
+    let context: PoolContext
+    let state = Mutex(State())
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
 
@@ -69,6 +69,7 @@ public final class Supervisor: Service, Sendable {
             group.addTask { await self.claimFreeDevices() }
             group.addTask { await self.sweepInterruptedPairings() }
             group.addTask { await self.sweepOldMessages() }
+            group.addTask { await self.closeStoppedDevices() }
             await withGracefulShutdownHandler {
                 for await command in commands {
                     switch command {
@@ -105,7 +106,7 @@ public final class Supervisor: Service, Sendable {
         commandSink.yield(.shutdown)
     }
 
-    private func start(_ actor: DeviceConnection) -> Bool {
+    func start(_ actor: DeviceConnection) -> Bool {
         let accepted = state.withLock { state in
             guard !state.shuttingDown, state.running[actor.deviceID] == nil else { return false }
             state.running[actor.deviceID] = Running(actor: actor, confirmedAt: context.now())
@@ -190,6 +191,9 @@ public final class Supervisor: Service, Sendable {
         }
         if !record.state.wantsConnection {
             return .unchanged(record.state)
+        }
+        if record.desiredState == .stopped {
+            return try await resetStopped(record, mode: mode)
         }
         guard let (owned, lease) = try await context.store.acquireLease(
             deviceID: deviceID, owner: context.configuration.instanceID, ttl: context.configuration.leaseTTL

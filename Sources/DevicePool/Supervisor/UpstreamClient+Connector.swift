@@ -7,9 +7,12 @@ extension UpstreamClient: UpstreamConnector {
     }
 
     public func connect(
-        credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
+        credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?,
+        deliver: @escaping @Sendable (ClientEvent) -> Void
     ) -> any UpstreamSession {
-        connect(credentials: credentials, intent: intent, proxy: nil, deliver: deliver)
+        // The annotation picks the client's own connect, not this witness.
+        let connection: UpstreamConnection = connect(credentials: credentials, intent: intent, proxy: proxy, deliver: deliver)
+        return connection
     }
 }
 

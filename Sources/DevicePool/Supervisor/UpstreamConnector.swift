@@ -9,8 +9,10 @@ public protocol UpstreamConnector: Sendable {
     /// Opens a connection that hands its events to `deliver` one at a time, in order, ending
     /// with `.disconnected` or `.loggedOut`. Nothing is dropped: while the consumer has many
     /// delivered events not yet `handled()`, the connection stops reading from its socket.
+    /// `proxy` is the device's own proxy; nil takes the connector's default (`upstream.proxy`).
     func connect(
-        credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
+        credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?,
+        deliver: @escaping @Sendable (ClientEvent) -> Void
     ) -> any UpstreamSession
 }
 

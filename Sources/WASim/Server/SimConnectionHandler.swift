@@ -32,7 +32,9 @@ public final class SimConnectionHandler: ChannelInboundHandler {
         self.context = context
         let eventLoop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        let ticket = world.openConnection { delivery in
+        let remote = context.channel.remoteAddress
+        let peer = remote.flatMap { address in address.ipAddress.map { "\($0):\(address.port ?? 0)" } }
+        let ticket = world.openConnection(peer: peer) { delivery in
             eventLoop.execute {
                 handler.value.handle(.delivered(delivery, now: Date()))
             }

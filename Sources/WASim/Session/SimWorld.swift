@@ -72,6 +72,8 @@ public final class SimWorld: Sendable {
 
     struct LiveConnection {
         let deliver: Deliver
+        /// The client's address as the socket saw it (`ip:port`), when the shell knows it.
+        let peer: String?
         /// The device it logged in as.
         var device: JID?
     }
@@ -273,16 +275,21 @@ public final class SimWorld: Sendable {
 
     // MARK: Connections
 
-    /// Registers a new connection; `deliver` must pass deliveries to its machine asynchronously.
-    public func openConnection(deliver: @escaping Deliver) -> Ticket {
+    /// Registers a new connection from `peer`; `deliver` must pass deliveries to its machine asynchronously.
+    public func openConnection(peer: String? = nil, deliver: @escaping Deliver) -> Ticket {
         let id = state.withLock { state in
             let id = SimConnectionID(state.nextConnection)
             state.nextConnection += 1
-            state.connections[id] = LiveConnection(deliver: deliver)
+            state.connections[id] = LiveConnection(deliver: deliver, peer: peer)
             return id
         }
         observer(.connectionOpened(id))
         return Ticket(id: id, faults: planFaults(id))
+    }
+
+    /// Where a live connection comes from (`ip:port`), when its shell said.
+    public func peer(of id: SimConnectionID) -> String? {
+        state.withLock { $0.connections[id]?.peer }
     }
 
     /// Hands `delivery` to a live connection; false when it has ended.

@@ -93,6 +93,16 @@ public final class SimStats: Sendable {
         state.withLock { $0.faults[kind.rawValue, default: 0] += 1 }
     }
 
+    /// Where `device`'s latest login came from: a gateway's per-device proxy shows here.
+    func loginCame(from peer: String, device: String) {
+        state.withLock { $0.devices[device]?.lastPeer = peer }
+    }
+
+    /// The address (`ip:port`) `device`'s latest login came from, when known.
+    public func lastLoginPeer(of device: String) -> String? {
+        state.withLock { $0.devices[device]?.lastPeer }
+    }
+
     /// `<success>` sent to `device` so far.
     public func logins(of device: String) -> Int {
         state.withLock { $0.devices[device]?.logins ?? 0 }
@@ -140,7 +150,8 @@ public final class SimStats: Sendable {
                         SimStatsSnapshot.Device(
                             jid: jid, live: entry.live, maximum: entry.maximum, logins: entry.logins,
                             offered: entry.delivery.offered, acked: entry.delivery.acked, redelivered: entry.delivery.redelivered,
-                            retried: entry.delivery.retried, refused: entry.delivery.refused, pending: 0, oldestPendingSeconds: nil
+                            retried: entry.delivery.retried, refused: entry.delivery.refused, pending: 0, oldestPendingSeconds: nil,
+                            lastLoginFrom: entry.lastPeer
                         )
                     }.sorted { $0.jid < $1.jid }
                     : nil
@@ -162,6 +173,7 @@ public final class SimStats: Sendable {
         var maximum = 0
         var logins = 0
         var delivery = Delivery()
+        var lastPeer: String?
     }
 
     private struct State {
@@ -229,6 +241,8 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
         /// Stanzas queued for it and not answered, and the age of the oldest (`Simulator.statsSnapshot`).
         public var pending: Int
         public var oldestPendingSeconds: Double?
+        /// The address (`ip:port`) its latest login came from.
+        public var lastLoginFrom: String?
     }
 
     /// Open sockets, logged in or not.

@@ -134,7 +134,7 @@ extension Simulator {
             } else {
                 devices.append(SimStatsSnapshot.Device(
                     jid: key, live: 0, maximum: 0, logins: 0, offered: 0, acked: 0, redelivered: 0, retried: 0, refused: 0,
-                    pending: queue.pending, oldestPendingSeconds: age(queue)
+                    pending: queue.pending, oldestPendingSeconds: age(queue), lastLoginFrom: nil
                 ))
             }
         }
