@@ -3,6 +3,7 @@ import Foundation
 import Messaging
 import PostgresClient
 import Signal
+import Webhooks
 
 extension PostgresProtocolStore {
     /// One transaction: the fence, deletions, writes, consumed prekeys (a second consumption fails the
@@ -113,12 +114,17 @@ extension PostgresProtocolStore {
                       PostgresArray(changes.identityChanges.map { $0.newFingerprint ?? "" })])
         }
         if let message = changes.message {
-            try connection.query("""
+            let stored = try connection.query("""
                 INSERT INTO messages (tenant_id, device_id, direction, chat, sender, wa_id, sent_at, type, text, raw, from_me)
                 VALUES ($1, $2, 'in', $3, $4, $5, $6, $7, $8, $9, $10)
                 ON CONFLICT (device_id, direction, chat, sender, wa_id) DO NOTHING
+                RETURNING id, chat, sender, wa_id, sent_at, type, text, received_at
                 """, [tenantID, deviceID, Text.clean(message.key.chat), Text.clean(message.key.sender), Text.clean(message.key.messageID),
                       message.sentAt, Text.clean(message.type), message.text.map(Text.clean), message.raw, message.fromMe])
+            // Only a new row is news: a redelivered stanza found its row and emits nothing again.
+            if let row = stored.first {
+                try emitMessageReceived(row, fromMe: message.fromMe, tenantID: tenantID, deviceID: deviceID, on: connection)
+            }
         }
         guard changes.reservesRetryPreKey else {
             return CommitReceipt()
@@ -154,5 +160,22 @@ extension PostgresProtocolStore {
                 """, [deviceID, PostgresArray(ids.map { Text.clean($0.group) }), PostgresArray(ids.map { Text.clean($0.sender.name) }),
                       PostgresArray(ids.map { Int64($0.sender.device) })])
         }
+    }
+}
+
+extension PostgresProtocolStore {
+    /// `message.received`, in the transaction that stored the row, with the row's values (cleaned
+    /// as stored) so the event and `GET /messages/{id}` agree.
+    static func emitMessageReceived(
+        _ row: PostgresRow, fromMe: Bool, tenantID: UUID, deviceID: UUID, on connection: PostgresConnection
+    ) throws {
+        let id: UUID = try row.decode("id")
+        let receivedAt: Date = try row.decode("received_at")
+        let data = MessageReceived(
+            messageID: id.uuidString.lowercased(), waID: try row.decode("wa_id"), chat: try row.decode("chat"),
+            sender: try row.decode("sender"), fromMe: fromMe, messageType: try row.decode("type"), text: try row.decode("text"),
+            sentAt: try row.decode("sent_at"), receivedAt: receivedAt
+        )
+        try WebhookOutbox.emit(.messageReceived(data), tenantID: tenantID, deviceID: deviceID, at: receivedAt, on: connection)
     }
 }

@@ -53,7 +53,7 @@ struct ContractTests {
             APIConfiguration(linkKey: APIHarness.linkKey), database: pool, supervisor: supervisor, sealer: APIHarness.sealer, events: events,
             fleet: try FleetBus(pool: pool, supervisor: supervisor, events: events, directory: directory, logger: TestDatabase.logger),
             directory: directory, readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
-            webhooks: WebhookConfiguration(), sealer: APIHarness.sealer,
+            webhooks: WebhookConfiguration(),
             metrics: registry, clock: ContinuousClock(), now: { Date() }, logger: TestDatabase.logger
         )
         let declared = Set(router.routes.map { "\($0)" })

@@ -171,6 +171,37 @@ struct ProtocolStoreTests {
         }
     }
 
+    /// `message.received` is written by the transaction that stored the row, once: a stanza the
+    /// server delivers again (to a restarted gateway) stores nothing and emits nothing.
+    @Test func aStoredMessageEmitsOneMessageReceivedEventWithItsRow() async throws {
+        try await withDevice { device in
+            var ann = TestContact(phoneNumber: "15551234567", lid: "123456789012345", seed: 29)
+            try ann.startSession(with: device.credentials)
+            var random = SeededRandom(seed: 3)
+            let stanza = ann.direct([try ann.encrypt(TestContact.text("good morning"))], id: "3EB0AA01")
+            #expect(try await device.pipeline().receive(stanza, using: &random).report.disposition == .stored)
+            #expect(try await device.pipeline().receive(stanza, using: &random).report.disposition == .duplicate)
+
+            let events = try await device.pool.query(
+                "SELECT type, tenant_id, convert_from(body, 'UTF8') FROM webhook_events WHERE device_id = $1 AND type = 'message.received'", [device.lease.deviceID]
+            )
+            #expect(events.count == 1)
+            let stored = try await device.pool.query("SELECT id, chat, sender FROM messages WHERE device_id = $1", [device.lease.deviceID])
+            let (id, chat, sender): (UUID, String, String) = (try stored[0].decode(0), try stored[0].decode(1), try stored[0].decode(2))
+            let tenant: UUID = try events[0].decode(1)
+            #expect(tenant == device.tenant)
+            let body = try JSONSerialization.jsonObject(with: Data((try events[0].decode(2) as String).utf8)) as? [String: Any]
+            let data = try #require(body?["data"] as? [String: Any])
+            #expect(data["message_id"] as? String == id.uuidString.lowercased())
+            #expect(data["wa_id"] as? String == "3EB0AA01")
+            #expect(data["text"] as? String == "good morning")
+            #expect(data["type"] as? String == "text")
+            #expect(data["from_me"] as? Bool == false)
+            #expect(data["chat"] as? String == chat)
+            #expect(data["sender"] as? String == sender)
+        }
+    }
+
     @Test func identityChangesAreRecordedWithFingerprintsOnly() async throws {
         try await withDevice { device in
             var ann = TestContact(phoneNumber: "15551234567", lid: "123456789012345", seed: 24)

@@ -1,7 +1,7 @@
 import Foundation
 
-/// `message.received`: a message was stored in the device's inbox (issue 11, "Messages in"). The
-/// fields follow the inbox row; emitted once that work lands.
+/// `message.received`: a message was stored in the device's inbox, emitted by the transaction that
+/// stored it (once per row). The fields follow the inbox row.
 public struct MessageReceived: Sendable, Hashable, Codable {
     /// The inbox row's id, as `GET /messages` shows it.
     public var messageID: String
