@@ -106,14 +106,40 @@ import Webhooks
                 let text = String(decoding: bytes, as: UTF8.self)
                 guard let date = RFC3339.parse(text) else { continue }
                 parsed += 1
-                let written = date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-                if let again = RFC3339.parse(written), abs(again.timeIntervalSince(date)) < 0.001 { continue }
+                // Written back by an independent proleptic-Gregorian formatter (Foundation's
+                // switches to the Julian calendar before 1582), in UTC to the microsecond.
+                guard let written = Self.utcText(date) else { continue }
+                if let again = RFC3339.parse(written), abs(again.timeIntervalSince(date)) < 0.000_01 { continue }
                 violations.append("\(text) → \(written) does not read back")
             }
             if parsed < 1000 { violations.append("only \(parsed) inputs parsed: the mutations are too rough to test the accepting path") }
             return violations
         }
         #expect(violations.isEmpty, "\(violations.prefix(5))")
+    }
+
+    /// `date` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (civil from days, Howard Hinnant's algorithm), or nil
+    /// outside years 0…9999, which RFC 3339 cannot write.
+    static func utcText(_ date: Date) -> String? {
+        let total = date.timeIntervalSince1970
+        var seconds = Int(total.rounded(.down))
+        var micros = Int(((total - Double(seconds)) * 1_000_000).rounded())
+        if micros == 1_000_000 { (seconds, micros) = (seconds + 1, 0) }
+        let days = Int((Double(seconds) / 86_400).rounded(.down))
+        let secondOfDay = seconds - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard (0...9999).contains(year) else { return nil }
+        func pad(_ value: Int, _ width: Int) -> String { String(repeating: "0", count: max(0, width - String(value).count)) + String(value) }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
+            + "\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
     }
 
     @Test func replayTimesAreRFC3339() {

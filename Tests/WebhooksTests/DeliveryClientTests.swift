@@ -222,7 +222,8 @@ import WAWire
     @Test func aShutDownClientDeliversNothing() async throws {
         try await TestReceiver.with(reply: { _, _ in .status(200) }) { receiver in
             try await Self.withClient { client in
-                #expect(try await client.deliver(try Self.request("http://127.0.0.1:\(receiver.port)/")).isSuccess)
+                let attempt = try await client.deliver(try Self.request("http://127.0.0.1:\(receiver.port)/"))
+                #expect(attempt.isSuccess, "\(attempt)")
                 await client.shutdown()
                 let request = try Self.request("http://127.0.0.1:\(receiver.port)/")
                 await #expect(throws: CancellationError.self) { try await client.deliver(request) }
