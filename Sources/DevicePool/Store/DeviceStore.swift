@@ -114,8 +114,11 @@ public protocol DeviceStore: Sendable {
         owner: String, leaseTTL: Duration, window: Duration
     ) async throws -> PairingStart
 
-    func endPairing(_ pairingID: UUID, outcome: PairingOutcome, detail: String?) async throws
-    func noteCodeIssued(pairingID: UUID) async throws
+    /// Fenced by the device's lease: throws `LeaseLost` when its epoch moved on. Ending an ended
+    /// session changes nothing.
+    func endPairing(_ pairingID: UUID, lease: Lease, outcome: PairingOutcome, detail: String?) async throws
+    /// Fenced by the device's lease, as `endPairing`.
+    func noteCodeIssued(pairingID: UUID, lease: Lease) async throws
     func openPairing(tenantID: UUID) async throws -> PairingRecord?
     /// Ends open sessions past their deadline as `interrupted` and returns their devices (left
     /// in `pairing` by a dead owner) to `unpaired`, wiping their credentials. Returns how many.
@@ -126,8 +129,8 @@ public protocol DeviceStore: Sendable {
     /// Extends every lease still held at its epoch; returns the ids that were extended.
     func renewLeases(_ leases: [Lease], ttl: Duration) async throws -> Set<UUID>
     func releaseLease(_ lease: Lease) async throws
-    /// Devices that want a connection and whose lease is free or expired.
-    func claimableDevices(limit: Int) async throws -> [UUID]
+    /// Devices that want a connection and whose lease is free or expired, by id, after `after`.
+    func claimableDevices(after: UUID?, limit: Int) async throws -> [UUID]
 
     /// Fenced: throws `LeaseLost` when the epoch moved on.
     func recordTransition(_ lease: Lease, _ transition: DeviceStateMachine.Transition, instance: String) async throws

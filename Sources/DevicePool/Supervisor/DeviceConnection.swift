@@ -276,7 +276,7 @@ actor DeviceConnection {
     }
 
     private func issuedCode(group: inout DiscardingTaskGroup) async {
-        if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id) }
+        if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id, lease: lease) }
         await apply(.pairingCodeIssued, group: &group)
     }
 
@@ -391,7 +391,7 @@ actor DeviceConnection {
         context.metrics.pairingEnded(outcome)
         context.metrics.pairingDuration(since: pairing.startedAt, now: context.now())
         do {
-            try await context.store.endPairing(pairing.id, outcome: outcome, detail: detail)
+            try await context.store.endPairing(pairing.id, lease: lease, outcome: outcome, detail: detail)
         } catch {
             logger.error("could not close the pairing session; the sweeper ends it at its deadline", metadata: ["error": "\(error)"])
         }

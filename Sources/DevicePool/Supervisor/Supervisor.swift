@@ -155,7 +155,7 @@ public final class Supervisor: Service, Sendable {
                 context: context
             )
             guard start(actor) else {
-                try? await context.store.endPairing(begun.pairingID, outcome: .cancelled, detail: "gateway shutting down")
+                try? await context.store.endPairing(begun.pairingID, lease: begun.lease, outcome: .cancelled, detail: "gateway shutting down")
                 try? await context.store.releaseLease(begun.lease)
                 context.locks.release(claim)
                 throw SupervisorError(.shuttingDown)
@@ -261,7 +261,7 @@ public final class Supervisor: Service, Sendable {
         while !Task.isCancelled {
             var found = 0
             do {
-                let candidates = try await context.store.claimableDevices(limit: batch)
+                let candidates = try await context.store.claimableDevices(after: nil, limit: batch)
                 found = candidates.count
                 for deviceID in candidates {
                     if Task.isCancelled || state.withLock({ $0.shuttingDown }) { return }
