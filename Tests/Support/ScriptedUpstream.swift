@@ -9,6 +9,7 @@ public final class ScriptedUpstream: UpstreamConnector {
     public let sessions: AsyncStream<ScriptedSession>
     private let sink: AsyncStream<ScriptedSession>.Continuation
     private let count = Mutex(0)
+    private let version = Mutex("2.3000.1045649367")
 
     /// How many connections the pool opened.
     public var sessionCount: Int { count.withLock { $0 } }
@@ -26,10 +27,14 @@ public final class ScriptedUpstream: UpstreamConnector {
         )
     }
 
+    public func announce(webVersion: String) {
+        version.withLock { $0 = webVersion }
+    }
+
     public func connect(
         credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
     ) -> any UpstreamSession {
-        let session = ScriptedSession(credentials: credentials, intent: intent, deliver: deliver)
+        let session = ScriptedSession(credentials: credentials, intent: intent, webVersion: version.withLock { $0 }, deliver: deliver)
         count.withLock { $0 += 1 }
         sink.yield(session)
         return session
@@ -41,15 +46,18 @@ public final class ScriptedUpstream: UpstreamConnector {
 public final class ScriptedSession: UpstreamSession {
     public let credentials: DeviceCredentials
     public let intent: ConnectionIntent
+    /// The WhatsApp Web version the connection announced.
+    public let webVersion: String
     private let deliver: @Sendable (ClientEvent) -> Void
     private let ended = Mutex(false)
     private let unhandled = Mutex(0)
     private let closed = Mutex<DisconnectReason?>(nil)
     private let loggedOut = Mutex(false)
 
-    init(credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void) {
+    init(credentials: DeviceCredentials, intent: ConnectionIntent, webVersion: String, deliver: @escaping @Sendable (ClientEvent) -> Void) {
         self.credentials = credentials
         self.intent = intent
+        self.webVersion = webVersion
         self.deliver = deliver
     }
 

@@ -6,6 +6,9 @@ extension UpstreamClient: UpstreamConnector {
         DeviceCredentials.generate()
     }
 
+    public func announce(webVersion: String) {
+    }
+
     public func connect(
         credentials: DeviceCredentials, intent: ConnectionIntent, deliver: @escaping @Sendable (ClientEvent) -> Void
     ) -> any UpstreamSession {
