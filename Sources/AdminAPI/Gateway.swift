@@ -54,7 +54,10 @@ public func buildGateway(
         configuration: configuration.pool, store: PostgresDeviceStore(pool: database), connector: connector, sealer: sealer,
         events: events, clock: clock, now: now, logger: logger.part("pool")
     )
-    let directory = TenantDirectory(store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL, now: now)
+    let directory = TenantDirectory(
+        store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL,
+        maximumLookups: configuration.api.maximumPendingLookups, now: now
+    )
     let fleet = try FleetBus(pool: database, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
     let router = buildRouter(
         configuration.api, database: database, supervisor: supervisor, events: events, fleet: fleet, directory: directory,

@@ -35,8 +35,9 @@ func buildRouter(
     router.add(middleware: ProblemMiddleware(methods: methods))
     router.add(middleware: RequestTimeoutMiddleware(limit: configuration.requestTimeout))
 
-    OperationsController(readiness: readiness, devices: devices, metrics: metrics)
-        .addRoutes(to: router)
+    OperationsController(
+        readiness: readiness, devices: devices, metrics: metrics, clientVersion: { supervisor.clientVersion }, now: now
+    ).addRoutes(to: router)
     AdminController(
         tenants: TenantStore(pool: database), devices: devices, fleet: fleet, resets: resets,
         instanceID: supervisor.configuration.instanceID

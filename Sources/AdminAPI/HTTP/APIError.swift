@@ -34,6 +34,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case shuttingDown = "shutting_down"
             case ownerUnreachable = "owner_unreachable"
             case requestTimeout = "request_timeout"
+            case overloaded
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -69,6 +70,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         /// The instance running the device did not answer a routed request in time.
         public static let ownerUnreachable = Code(.ownerUnreachable)
         public static let requestTimeout = Code(.requestTimeout)
+        /// Too many requests are being authenticated at once (lookups of unknown hosts or tokens).
+        public static let overloaded = Code(.overloaded)
 
         public var description: String { base.rawValue }
     }
