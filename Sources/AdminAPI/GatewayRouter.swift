@@ -17,6 +17,7 @@ func buildRouter(
     events: EventBus,
     fleet: FleetBus,
     directory: TenantDirectory,
+    clientVersions: ClientVersionKeeper,
     readiness: Readiness,
     metrics: PrometheusCollectorRegistry?,
     clock: any Clock<Duration>,
@@ -42,6 +43,8 @@ func buildRouter(
         tenants: TenantStore(pool: database), devices: devices, fleet: fleet, resets: resets,
         instanceID: supervisor.configuration.instanceID
     ).addRoutes(to: router.group("/admin").add(middleware: AdminMiddleware(token: configuration.adminToken)))
+    ClientVersionController(keeper: clientVersions, inUse: { supervisor.clientVersion })
+        .addRoutes(to: router.group("/admin").add(middleware: AdminMiddleware(token: configuration.adminToken)))
     PairingPageController(gate: gate, devices: devices, links: links, pairings: events.pairings)
         .addRoutes(to: router)
     PairingEventsController(
@@ -54,7 +57,7 @@ func buildRouter(
         limiter: PairingRateLimiter(perMinute: configuration.pairRatePerMinute, burst: configuration.pairBurst),
         links: links, gate: gate, statusCache: statusCache, firstCodeWait: configuration.firstCodeWait, clock: clock, now: now
     ).addRoutes(to: tenant)
-    StatusController(devices: devices, pairings: events.pairings, statusCache: statusCache)
+    StatusController(devices: devices, pairings: events.pairings, statusCache: statusCache, clientVersion: { supervisor.clientVersion })
         .addRoutes(to: tenant)
     ResetController(devices: devices, resets: resets, statusCache: statusCache)
         .addRoutes(to: tenant)

@@ -52,6 +52,7 @@ struct APIHarness: Sendable {
     static func run(
         instances: [String] = ["a"],
         configure: @Sendable (inout APIConfiguration) -> Void = { _ in },
+        gateway configureGateway: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
         connector: (any UpstreamConnector)? = nil,
         _ body: @Sendable (APIHarness) async throws -> Void
     ) async throws {
@@ -80,13 +81,16 @@ struct APIHarness: Sendable {
                     var poolConfiguration = PoolConfiguration(instanceID: name, webVersion: "2.3000.1045649367")
                     poolConfiguration.rampPerSecond = 1000
                     let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+                    var gatewayConfiguration = GatewayConfiguration(pool: poolConfiguration, api: api, address: .hostname("127.0.0.1", port: 0))
+                    configureGateway(&gatewayConfiguration)
                     let gateway = try buildGateway(
-                        GatewayConfiguration(pool: poolConfiguration, api: api, address: .hostname("127.0.0.1", port: 0)),
+                        gatewayConfiguration,
                         database: pool, connector: connector ?? upstream, sealer: sealer, metrics: registry,
                         clock: clock, now: { clock.date },
                         onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) },
                         logger: TestDatabase.logger
                     )
+                    await gateway.clientVersions.prepare()
                     let services = ServiceGroup(configuration: .init(services: [gateway.application], logger: TestDatabase.logger))
                     groups.append(services)
                     group.addTask { try await services.run() }
