@@ -68,7 +68,7 @@ public func buildGateway(
     )
     let directory = TenantDirectory(
         store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL,
-        maximumLookups: configuration.api.maximumPendingLookups, now: now
+        maximumLookups: configuration.api.maximumPendingLookups, lookupWait: configuration.api.lookupWait, now: now
     )
     let fleet = try FleetBus(pool: fleetDatabase, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
     let clientVersions = ClientVersionKeeper(

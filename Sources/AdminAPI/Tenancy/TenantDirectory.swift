@@ -12,8 +12,9 @@ import WAWire
 /// Anyone can send a random Host or bearer token, so what is unknown is cached too, apart from
 /// what is known: a flood of junk evicts only other junk (least recently used first), never a
 /// tenant's entries. A lookup that misses the cache runs a query; at most `maximumLookups` run at
-/// once, and a caller beyond that is refused at once (`Overloaded`) instead of queueing for the
-/// pool that lease renewals and authenticated requests need.
+/// once. A few callers more (`maximumWaiting`) wait up to `lookupWait` for a turn — a burst of
+/// real clients on a cold cache — and anyone beyond, or waiting longer, is refused (`Overloaded`)
+/// instead of queueing for the pool that authenticated requests need.
 public final class TenantDirectory: Sendable {
     /// Too many lookups are running: the caller answers 503 rather than wait.
     public struct Overloaded: Error, Sendable {}
@@ -29,6 +30,7 @@ public final class TenantDirectory: Sendable {
         var tokens: LRUCache<[UInt8], Entry<TokenInfo>>
         var unknownTokens: LRUCache<[UInt8], Date>
         var lookups = 0
+        var waiting: [(id: UUID, turn: CheckedContinuation<Bool, Never>)] = []
 
         init(capacity: Int) {
             hosts = LRUCache(capacity: capacity)
@@ -42,17 +44,23 @@ public final class TenantDirectory: Sendable {
     private let ttl: Duration
     private let capacity: Int
     private let maximumLookups: Int
+    private let maximumWaiting: Int
+    private let lookupWait: Duration
     private let now: @Sendable () -> Date
     private let state: Mutex<State>
 
-    /// `capacity` entries per kind (known and unknown hosts, known and unknown tokens).
+    /// `capacity` entries per kind (known and unknown hosts, known and unknown tokens);
+    /// `maximumWaiting` nil: 16 per lookup slot.
     public init(
-        store: TenantStore, ttl: Duration, capacity: Int = 10_000, maximumLookups: Int = 4, now: @escaping @Sendable () -> Date = { Date() }
+        store: TenantStore, ttl: Duration, capacity: Int = 10_000, maximumLookups: Int = 4, maximumWaiting: Int? = nil,
+        lookupWait: Duration = .seconds(1), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.ttl = ttl
         self.capacity = capacity
         self.maximumLookups = max(1, maximumLookups)
+        self.maximumWaiting = max(0, maximumWaiting ?? 16 * max(1, maximumLookups))
+        self.lookupWait = lookupWait
         self.now = now
         state = Mutex(State(capacity: capacity))
     }
@@ -90,16 +98,77 @@ public final class TenantDirectory: Sendable {
         state.withLock { $0 = State(capacity: capacity) }
     }
 
-    /// Runs one query if fewer than `maximumLookups` run; throws `Overloaded` otherwise.
+    /// Runs one query once fewer than `maximumLookups` run; throws `Overloaded` when too many
+    /// wait already or no turn came within `lookupWait`.
     private func lookup<T: Sendable>(_ query: @Sendable () async throws -> T) async throws -> T {
-        let admitted = state.withLock { state in
-            guard state.lookups < maximumLookups else { return false }
-            state.lookups += 1
-            return true
-        }
-        guard admitted else { throw Overloaded() }
-        defer { state.withLock { $0.lookups -= 1 } }
+        guard await turn() else { throw Overloaded() }
+        defer { finished() }
         return try await query()
+    }
+
+    private enum Admission {
+        case now, wait, refused
+    }
+
+    /// Takes a lookup slot, waiting for one when a place in the line is free.
+    private func turn() async -> Bool {
+        let id = UUID()
+        let wait = lookupWait
+        return await withTaskGroup(of: Bool?.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (turn: CheckedContinuation<Bool, Never>) in
+                    let admission = self.state.withLock { state -> Admission in
+                        if state.lookups < self.maximumLookups {
+                            state.lookups += 1
+                            return .now
+                        }
+                        guard state.waiting.count < self.maximumWaiting, !Task.isCancelled else { return .refused }
+                        state.waiting.append((id, turn))
+                        return .wait
+                    }
+                    switch admission {
+                    case .now: turn.resume(returning: true)
+                    case .refused: turn.resume(returning: false)
+                    case .wait: break
+                    }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: wait)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            if let first { return first }
+            // Timed out: leave the line, unless a turn was handed over at the last moment.
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let index = state.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiting.remove(at: index).turn
+            }
+            if let waiter {
+                waiter.resume(returning: false)
+                return false
+            }
+            let late = await group.next() ?? nil
+            return late ?? false
+        }
+    }
+
+    /// Callers waiting in line for a lookup slot.
+    var lookupsWaiting: Int {
+        state.withLock { $0.waiting.count }
+    }
+
+    /// A lookup ended: its slot goes to the first caller waiting, if any.
+    private func finished() {
+        let next = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard !state.waiting.isEmpty else {
+                state.lookups -= 1
+                return nil
+            }
+            return state.waiting.removeFirst().turn
+        }
+        next?.resume(returning: true)
     }
 
     private func remember(host: String, _ value: HostBinding?, at current: Date) {
