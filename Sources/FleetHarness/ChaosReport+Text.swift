@@ -1,3 +1,4 @@
+import Foundation
 import WAWire
 
 extension ChaosReport {
@@ -9,6 +10,13 @@ extension ChaosReport {
         lines.append("  live faults: " + liveFaultsByKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         lines.append("  faults applied by the simulator: " + faultsInjected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         lines.append("  connections accepted \(connectionsAccepted), logins \(logins), protocol violations \(violations); settled in \(settleSeconds) s")
+        if let partition {
+            lines.append("  partition: \(partition.instance) cut off from PostgreSQL for \(partition.seconds) s holding \(partition.held) devices; \(partition.takenOver) taken over by another instance")
+        }
+        if let flood {
+            lines.append(String(format: "  flood: %d unauthenticated requests in %.1f s: ", flood.requests, flood.seconds)
+                + flood.byStatus.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+        }
         for gateway in gateways {
             lines.append("  gateway \(gateway.instance): RSS \(gateway.residentMiB.map { "\($0) MiB" } ?? "–"), CPU \(gateway.cpuSeconds.map { "\($0) s" } ?? "–")")
         }

@@ -44,6 +44,8 @@ public final class ChaosRun: Sendable {
         var gateways: [GatewayProcess] = []
         var pool: PostgresPool?
         var threadPool: NIOThreadPool?
+        /// Between gateway A and PostgreSQL (a throwaway cluster only), for the partition.
+        var proxy: BlackholeProxy?
         var events: [ChaosReport.Event] = []
     }
 
@@ -94,6 +96,16 @@ public final class ChaosRun: Sendable {
         try await PairgateSchema.migrator(pool: pool, logger: Logger(label: "pairgate.chaos")).migrate()
         say("PostgreSQL ready (\(cluster.isThrowaway ? "throwaway cluster" : "given database")), schema current")
 
+        // Gateway A reaches PostgreSQL through a proxy that can blackhole its traffic; b1 directly.
+        var aDatabaseURL: String?
+        if let socket = cluster.unixSocketPath {
+            let proxy = BlackholeProxy()
+            let port = try await proxy.start(upstreamUnixSocket: socket)
+            state.withLock { $0.proxy = proxy }
+            aDatabaseURL = cluster.url(throughPort: port)
+            say("gateway A reaches PostgreSQL through a blackholing proxy on 127.0.0.1:\(port), b1 directly")
+        }
+
         // The simulator, in this process: its stats are read directly.
         var simConfiguration = SimConfiguration()
         simConfiguration.server = .init(host: "127.0.0.1", port: 0)
@@ -112,14 +124,16 @@ public final class ChaosRun: Sendable {
         )
         gatewayConfiguration.logLevel = options.gatewayLogLevel
         // Pairing many devices per tenant back to back is the point here, not the per-tenant rate limit.
-        // A debug build on a busy machine may need more than 5 s for the first QR.
+        // A debug build on a busy machine may need more than 5 s for the first QR. The simulator
+        // accepts any WhatsApp Web version: the fleet has no business reaching web.whatsapp.com.
         gatewayConfiguration.extraEnvironment = [
             "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
+            "PAIRGATE_UPSTREAM_VERSION_CHECK_INTERVAL_SECONDS": "0",
         ]
         let fleet = GatewayFleet(configuration: gatewayConfiguration, workDirectory: workDirectory) { [self] gateway in
             state.withLock { $0.gateways.append(gateway) }
         }
-        try await fleet.start("a1")
+        try await fleet.start("a1", databaseURL: aDatabaseURL)
         event("gateway a1 started (pid \(fleet.gateway("a1")?.pid ?? 0))")
 
         // Tenants, then the pairings: one at a time per tenant, tenants in parallel.
@@ -148,7 +162,8 @@ public final class ChaosRun: Sendable {
         // The fault phase.
         let tenantOf = Dictionary(uniqueKeysWithValues: pairings.map { ($0.deviceID, $0.tenant) })
         let faults = try await faultPhase(
-            fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, record: &record, tenantOf: tenantOf, random: &random
+            fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, aDatabaseURL: aDatabaseURL,
+            record: &record, tenantOf: tenantOf, random: &random
         )
 
         // Settle, then check.
@@ -166,6 +181,11 @@ public final class ChaosRun: Sendable {
         let settleSeconds = (ContinuousClock.now - settleStart).seconds
         say(String(format: "settled after %.1f s", settleSeconds))
 
+        // The settled fleet under a flood of unauthenticated requests.
+        let (flood, floodCheck) = try await floodStep(
+            fleet: fleet, tenants: tenants.map(\.0), simulator: simulator, pool: pool, record: record
+        )
+
         let snapshot = simulator.stats.snapshot(includeDevices: true)
         let view = FleetInvariants.SimulatorView(
             maxConcurrentPerDevice: snapshot.maxConcurrentPerDevice,
@@ -174,7 +194,7 @@ public final class ChaosRun: Sendable {
             onlineDevices: Set((snapshot.devices ?? []).filter { $0.live > 0 }.map(\.jid)),
             pairingsCompleted: snapshot.pairingsCompleted
         )
-        let checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record)
+        let checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record) + [floodCheck]
 
         var gateways: [ChaosReport.Gateway] = []
         for gateway in fleet.running {
@@ -193,7 +213,7 @@ public final class ChaosRun: Sendable {
             faultsInjected: snapshot.faultsInjected, liveFaultsByKind: faults.live,
             removedDevices: record.removed.count, replacedDevices: faults.replaced, fleetEvents: record.fleetEvents,
             connectionsAccepted: snapshot.connectionsAccepted, logins: snapshot.logins, violations: snapshot.violationCount,
-            gateways: gateways, invariants: checks
+            gateways: gateways, invariants: checks, partition: faults.partition, flood: flood
         )
         FileHandle.standardOutput.write(Data((([""] + report.lines).joined(separator: "\n") + "\n").utf8))
         return report
@@ -208,6 +228,7 @@ public final class ChaosRun: Sendable {
                 state.cluster = nil
                 state.pool = nil
                 state.threadPool = nil
+                state.proxy = nil
             }
             return state
         }
@@ -215,6 +236,7 @@ public final class ChaosRun: Sendable {
             await gateway.terminate(grace: .seconds(10))
         }
         await running.simulator?.shutdown()
+        await running.proxy?.stop()
         await running.pool?.close()
         try? await running.threadPool?.shutdownGracefully()
         await running.cluster?.destroy()

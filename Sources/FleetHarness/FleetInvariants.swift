@@ -263,7 +263,7 @@ public enum FleetInvariants {
         )
     }
 
-    private static func summary(_ problems: [String]) -> String {
+    static func summary(_ problems: [String]) -> String {
         guard !problems.isEmpty else { return "" }
         return "; \(problems.count) problems: " + problems.prefix(5).joined(separator: "; ") + (problems.count > 5 ? "; …" : "")
     }
