@@ -74,8 +74,9 @@ if [ $status -eq 0 ] && [ $# -eq 0 ]; then
     ops/api-contract.sh || status=$?
 fi
 if [ $status -eq 0 ] && [ $# -eq 0 ]; then
-    # The 2-minute soak (docs/chaos.md): a fleet of 200 through kills, a second instance and a
-    # PostgreSQL restart, on a cluster of its own under $WORK/chaos (the teardown stops it).
+    # The 2-minute soak (docs/chaos.md): a fleet of 200 through kills, a second instance, a database
+    # partition of one instance, a PostgreSQL restart and an unauthenticated flood, on a cluster of
+    # its own under $WORK/chaos (the teardown stops it).
     say "soak: pairgate chaos --minutes 2 --devices 200"
     mkdir -p "$WORK/chaos"
     chaos=0

@@ -19,6 +19,11 @@ public struct APIConfiguration: Sendable {
     public var heartbeat: Duration = .seconds(15)
     /// How long host and token lookups are cached when no invalidation arrives.
     public var tenantCacheTTL: Duration = .seconds(5)
+    /// Lookups of hosts and tokens not in the cache (requests not yet authenticated) that may
+    /// run at once (`http.max_pending_lookups`). Up to 16 callers per slot more wait in line for
+    /// at most `lookupWait`; beyond the line, or past the wait, they are answered 503 `overloaded`.
+    public var maximumPendingLookups = 4
+    public var lookupWait: Duration = .seconds(1)
     /// How long a reset routed to another instance waits for its answer.
     public var forwardTimeout: Duration = .seconds(10)
     /// How long a tenant's rendered GET /status is reused (`http.status_cache_ms`); zero reads

@@ -17,6 +17,9 @@ public struct GatewayConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(75)
     /// Webhook delivery (`webhooks.*`).
     public var webhooks = WebhookConfiguration()
+    /// Where and how often the fleet's WhatsApp Web version is checked (no checks by default;
+    /// `pairgate serve` checks web.whatsapp.com).
+    public var clientVersion = ClientVersionKeeper.Configuration()
 
     public init(pool: PoolConfiguration, api: APIConfiguration, address: BindAddress) {
         self.pool = pool
@@ -25,26 +28,35 @@ public struct GatewayConfiguration: Sendable {
     }
 }
 
-/// One gateway process, wired: the device pool, the event bus, the fleet bus, the webhook
-/// workers and the HTTP API. Running `application` runs them all; on shutdown the HTTP server
-/// stops first, then the pool closes its devices (their pairings end and are announced, their
-/// events written), then the webhook workers, then the fleet bus.
+/// One gateway process, wired: the device pool, the event bus, the fleet bus, the client
+/// version, the webhook workers and the HTTP API. Running `application` runs them all; on
+/// shutdown the HTTP server stops first, then the pool closes its devices (their pairings end and
+/// are announced, their events written), then the webhook workers, then the client version's
+/// checks, then the fleet bus.
 public struct Gateway: Sendable {
-    /// The Hummingbird application; the pool, the webhook workers and the fleet bus are its services.
+    /// The Hummingbird application; the pool, the webhook workers, the client version and the
+    /// fleet bus are its services.
     public let application: Application<RouterResponder<APIContext>>
     public let supervisor: Supervisor
     public let events: EventBus
     public let fleet: FleetBus
     public let webhooks: WebhookDispatcher
+    /// Call `prepare()` before running the application, so that devices connect with the
+    /// fleet's version from the start.
+    public let clientVersions: ClientVersionKeeper
 }
 
 /// Builds a gateway on `database`, as `pairgate serve`, the fleet benchmarks and the API tests
-/// run it (in the style of Hummingbird's `buildApplication`). `connector` opens the devices'
-/// upstream connections; `metrics` is the registry /metrics shows (nil: no /metrics route);
-/// `clock` and `now` drive every timer and timestamp, so tests can move time themselves.
+/// run it (in the style of Hummingbird's `buildApplication`). `fleetDatabase` is the pool of fleet
+/// control — leases, device writes, pairings, the fleet bus — sized and timed apart from the
+/// HTTP requests' `database`, so that no amount of HTTP traffic delays a lease renewal (nil:
+/// one pool for both). `connector` opens the devices' upstream connections; `metrics` is the
+/// registry /metrics shows (nil: no /metrics route); `clock` and `now` drive every timer and
+/// timestamp, so tests can move time themselves.
 public func buildGateway(
     _ configuration: GatewayConfiguration,
     database: PostgresPool,
+    fleetDatabase: PostgresPool? = nil,
     connector: any UpstreamConnector,
     sealer: CredentialSealer,
     metrics: PrometheusCollectorRegistry?,
@@ -54,18 +66,27 @@ public func buildGateway(
     logger: Logger
 ) throws -> Gateway {
     let events = EventBus(now: now)
+    let fleetDatabase = fleetDatabase ?? database
     let supervisor = Supervisor(
-        configuration: configuration.pool, store: PostgresDeviceStore(pool: database), connector: connector, sealer: sealer,
+        configuration: configuration.pool, store: PostgresDeviceStore(pool: fleetDatabase), connector: connector, sealer: sealer,
         events: events, clock: clock, now: now, logger: logger.part("pool")
     )
-    let directory = TenantDirectory(store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL, now: now)
-    let fleet = try FleetBus(pool: database, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
+    let directory = TenantDirectory(
+        store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL,
+        maximumLookups: configuration.api.maximumPendingLookups, lookupWait: configuration.api.lookupWait, now: now
+    )
+    let fleet = try FleetBus(pool: fleetDatabase, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
+    let clientVersions = ClientVersionKeeper(
+        configuration: configuration.clientVersion, settings: SettingsStore(pool: fleetDatabase), supervisor: supervisor, fleet: fleet,
+        clock: clock, now: now, logger: logger.part("version")
+    )
     let webhooks = WebhookDispatcher(
         configuration: configuration.webhooks, store: WebhookStore(pool: database), database: database.configuration, sealer: sealer,
         instanceID: configuration.pool.instanceID, now: now, logger: logger.part("webhooks")
     )
     let router = buildRouter(
         configuration.api, database: database, supervisor: supervisor, sealer: sealer, events: events, fleet: fleet, directory: directory,
+        clientVersions: clientVersions,
         readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)),
         webhooks: configuration.webhooks, metrics: metrics, clock: clock, now: now, logger: logger
     )
@@ -73,11 +94,13 @@ public func buildGateway(
         router: router,
         server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
         configuration: .init(address: configuration.address, serverName: "pairgate"),
-        services: [fleet, webhooks, supervisor],
+        services: [fleet, clientVersions, webhooks, supervisor],
         onServerRunning: onServerRunning,
         logger: logger
     )
-    return Gateway(application: application, supervisor: supervisor, events: events, fleet: fleet, webhooks: webhooks)
+    return Gateway(
+        application: application, supervisor: supervisor, events: events, fleet: fleet, webhooks: webhooks, clientVersions: clientVersions
+    )
 }
 
 extension Logger {

@@ -18,6 +18,7 @@ func buildRouter(
     events: EventBus,
     fleet: FleetBus,
     directory: TenantDirectory,
+    clientVersions: ClientVersionKeeper,
     readiness: Readiness,
     webhooks: WebhookConfiguration,
     metrics: PrometheusCollectorRegistry?,
@@ -37,13 +38,16 @@ func buildRouter(
     router.add(middleware: ProblemMiddleware(methods: methods))
     router.add(middleware: RequestTimeoutMiddleware(limit: configuration.requestTimeout))
 
-    OperationsController(readiness: readiness, devices: devices, metrics: metrics)
-        .addRoutes(to: router)
+    OperationsController(
+        readiness: readiness, devices: devices, metrics: metrics, clientVersion: { supervisor.clientVersion }, now: now
+    ).addRoutes(to: router)
     let admin = router.group("/admin").add(middleware: AdminMiddleware(token: configuration.adminToken))
     AdminController(
         tenants: TenantStore(pool: database), devices: devices, fleet: fleet, resets: resets,
         instanceID: supervisor.configuration.instanceID
     ).addRoutes(to: admin)
+    ClientVersionController(keeper: clientVersions, inUse: { supervisor.clientVersion })
+        .addRoutes(to: admin)
     let fleetPage = FleetPageController(
         devices: devices, links: FleetPageLinkSigner(key: configuration.linkKey), gate: gate,
         instanceID: supervisor.configuration.instanceID, leaseTTL: supervisor.configuration.leaseTTL,
@@ -63,7 +67,7 @@ func buildRouter(
         limiter: PairingRateLimiter(perMinute: configuration.pairRatePerMinute, burst: configuration.pairBurst),
         links: links, gate: gate, statusCache: statusCache, firstCodeWait: configuration.firstCodeWait, clock: clock, now: now
     ).addRoutes(to: tenant)
-    StatusController(devices: devices, pairings: events.pairings, statusCache: statusCache)
+    StatusController(devices: devices, pairings: events.pairings, statusCache: statusCache, clientVersion: { supervisor.clientVersion })
         .addRoutes(to: tenant)
     ResetController(devices: devices, resets: resets, statusCache: statusCache)
         .addRoutes(to: tenant)

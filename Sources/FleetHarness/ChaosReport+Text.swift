@@ -1,3 +1,4 @@
+import Foundation
 import WAWire
 
 extension ChaosReport {
@@ -12,6 +13,13 @@ extension ChaosReport {
         if let webhooks {
             lines.append("  webhooks: \(webhooks.events) events, \(webhooks.requests) requests (\(webhooks.accepted) accepted); receiver moods: "
                          + webhooks.moods.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if let partition {
+            lines.append("  partition: \(partition.instance) cut off from PostgreSQL for \(partition.seconds) s holding \(partition.held) devices; \(partition.takenOver) taken over by another instance")
+        }
+        if let flood {
+            lines.append(String(format: "  flood: %d unauthenticated requests in %.1f s: ", flood.requests, flood.seconds)
+                + flood.byStatus.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
         for gateway in gateways {
             lines.append("  gateway \(gateway.instance): RSS \(gateway.residentMiB.map { "\($0) MiB" } ?? "–"), CPU \(gateway.cpuSeconds.map { "\($0) s" } ?? "–")")

@@ -46,6 +46,21 @@ public struct ChaosReport: Codable, Sendable {
         public var moods: [String: Int]
     }
 
+    /// A's database partition, when the run could put a proxy in front of PostgreSQL.
+    public var partition: Partition? = nil
+    /// The unauthenticated flood of the settled fleet.
+    public var flood: UnauthenticatedFlood.Figures? = nil
+
+    /// One instance cut off from PostgreSQL (its traffic blackholed) while another ran.
+    public struct Partition: Codable, Sendable {
+        public var instance: String
+        public var seconds: Double
+        /// Devices it held when it was cut off.
+        public var held: Int
+        /// Of those, the ones another instance held at the heal.
+        public var takenOver: Int
+    }
+
     /// The invariants that do not hold; the run failed unless this is empty.
     public var failedInvariants: [FleetInvariants.Check] {
         invariants.filter { !$0.passed }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import Synchronization
 import WASim
 import WAWire
 
@@ -8,18 +9,20 @@ extension ChaosRun {
     struct FaultFigures {
         var live: [String: Int] = [:]
         var replaced = 0
+        var partition: ChaosReport.Partition?
     }
 
     /// Carries out the seeded `ChaosSchedule` over `options.minutes`, with the connection faults
     /// armed throughout; victims are drawn from `random` as each step comes due.
     func faultPhase(
-        fleet: GatewayFleet, cluster: PostgresCluster, simulator: Simulator, pool: PostgresPool,
+        fleet: GatewayFleet, cluster: PostgresCluster, simulator: Simulator, pool: PostgresPool, aDatabaseURL: String?,
         record: inout FleetInvariants.RunRecord, tenantOf: [UUID: GatewayClient.Tenant], random: inout SeededRandom
     ) async throws -> FaultFigures {
         let window = options.minutes * 60
         try simulator.faults.setSchedule(FaultSchedule(rates: ChaosSchedule.connectionFaultRates, seed: options.seed))
         event("connection faults scheduled: drop_handshake 2 %, refuse_connection 1 % of connections")
-        let schedule = ChaosSchedule(devices: options.devices, random: &random)
+        let schedule = ChaosSchedule(devices: options.devices, windowSeconds: window, random: &random)
+        var cutOff: (instance: String, devices: [UUID], since: ContinuousClock.Instant)?
 
         var figures = FaultFigures()
         var removals = 0
@@ -73,6 +76,35 @@ extension ChaosRun {
                 record.kept.removeAll { $0.deviceID == victim.deviceID }
                 record.removed.append(.init(deviceID: victim.deviceID, jid: victim.jid, loginsAtRemoval: loginsAtRemoval))
                 if loggedOut { event("\(victim.jid) is logged out") }
+            case .partitionA:
+                guard let proxy = state.withLock({ $0.proxy }) else {
+                    event("partition skipped: the database was given by URL, so no proxy stands in front of it")
+                    continue
+                }
+                let instance = "a\(aGeneration)"
+                let held: [UUID] = try await pool.query(
+                    "SELECT id FROM devices WHERE lease_owner = $1 AND lease_expires_at > now()", [instance]
+                ).map { try $0.decode(0) }
+                await proxy.blackhole()
+                fleet.setPartitioned(instance)
+                cutOff = (instance, held, ContinuousClock.now)
+                record.fleetEvents += 1
+                event("\(instance)'s database traffic blackholed (no reset, no answer) while b1 runs; \(instance) holds \(held.count) devices")
+            case .healA:
+                guard let proxy = state.withLock({ $0.proxy }), let partition = cutOff else { continue }
+                let takenOver: Int64 = try await pool.query("""
+                    SELECT count(*)::int8 FROM devices WHERE id = ANY($1) AND lease_owner <> $2 AND lease_expires_at > now()
+                    """, [PostgresArray(partition.devices), partition.instance])[0].decode(0)
+                let seconds = (ContinuousClock.now - partition.since).seconds
+                await proxy.heal()
+                fleet.setPartitioned(nil)
+                cutOff = nil
+                figures.partition = ChaosReport.Partition(
+                    instance: partition.instance, seconds: (seconds * 10).rounded() / 10, held: partition.devices.count, takenOver: Int(takenOver)
+                )
+                event(String(format: "%@'s database traffic healed after %.1f s: %d of its %d devices taken over meanwhile; "
+                             + "most logged-in connections of one device so far: %d",
+                             partition.instance, seconds, Int(takenOver), partition.devices.count, simulator.stats.snapshot().maxConcurrentPerDevice))
             case .startB:
                 try await fleet.start("b1")
                 record.fleetEvents += 1
@@ -82,7 +114,7 @@ extension ChaosRun {
                 await fleet.gateway(old)?.kill()
                 aGeneration += 1
                 event("gateway \(old) killed with SIGKILL")
-                try await fleet.start("a\(aGeneration)")
+                try await fleet.start("a\(aGeneration)", databaseURL: aDatabaseURL)
                 record.fleetEvents += 1
                 event("gateway a\(aGeneration) started (pid \(fleet.gateway("a\(aGeneration)")?.pid ?? 0))")
             case .restartPostgres:

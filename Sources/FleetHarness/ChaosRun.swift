@@ -45,6 +45,8 @@ public final class ChaosRun: Sendable {
         var pool: PostgresPool?
         var threadPool: NIOThreadPool?
         var receiver: ChaosReceiver?
+        /// Between gateway A and PostgreSQL (a throwaway cluster only), for the partition.
+        var proxy: BlackholeProxy?
         var events: [ChaosReport.Event] = []
     }
 
@@ -95,6 +97,16 @@ public final class ChaosRun: Sendable {
         try await PairgateSchema.migrator(pool: pool, logger: Logger(label: "pairgate.chaos")).migrate()
         say("PostgreSQL ready (\(cluster.isThrowaway ? "throwaway cluster" : "given database")), schema current")
 
+        // Gateway A reaches PostgreSQL through a proxy that can blackhole its traffic; b1 directly.
+        var aDatabaseURL: String?
+        if let socket = cluster.unixSocketPath {
+            let proxy = BlackholeProxy()
+            let port = try await proxy.start(upstreamUnixSocket: socket)
+            state.withLock { $0.proxy = proxy }
+            aDatabaseURL = cluster.url(throughPort: port)
+            say("gateway A reaches PostgreSQL through a blackholing proxy on 127.0.0.1:\(port), b1 directly")
+        }
+
         // The simulator, in this process: its stats are read directly.
         var simConfiguration = SimConfiguration()
         simConfiguration.server = .init(host: "127.0.0.1", port: 0)
@@ -116,14 +128,16 @@ public final class ChaosRun: Sendable {
         )
         gatewayConfiguration.logLevel = options.gatewayLogLevel
         // Pairing many devices per tenant back to back is the point here, not the per-tenant rate limit.
-        // A debug build on a busy machine may need more than 5 s for the first QR.
+        // A debug build on a busy machine may need more than 5 s for the first QR. The simulator
+        // accepts any WhatsApp Web version: the fleet has no business reaching web.whatsapp.com.
         gatewayConfiguration.extraEnvironment = [
             "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
+            "PAIRGATE_UPSTREAM_VERSION_CHECK_INTERVAL_SECONDS": "0",
         ].merging(ChaosReceiver.gatewayEnvironment) { first, _ in first }
         let fleet = GatewayFleet(configuration: gatewayConfiguration, workDirectory: workDirectory) { [self] gateway in
             state.withLock { $0.gateways.append(gateway) }
         }
-        try await fleet.start("a1")
+        try await fleet.start("a1", databaseURL: aDatabaseURL)
         event("gateway a1 started (pid \(fleet.gateway("a1")?.pid ?? 0))")
 
         // Tenants, each with the receiver as its webhook endpoint, then the pairings: one at a
@@ -157,7 +171,8 @@ public final class ChaosRun: Sendable {
         // The fault phase.
         let tenantOf = Dictionary(uniqueKeysWithValues: pairings.map { ($0.deviceID, $0.tenant) })
         let faults = try await faultPhase(
-            fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, record: &record, tenantOf: tenantOf, random: &random
+            fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, aDatabaseURL: aDatabaseURL,
+            record: &record, tenantOf: tenantOf, random: &random
         )
 
         // Settle, then check.
@@ -177,6 +192,11 @@ public final class ChaosRun: Sendable {
         let settleSeconds = (ContinuousClock.now - settleStart).seconds
         say(String(format: "settled after %.1f s", settleSeconds))
 
+        // The settled fleet under a flood of unauthenticated requests.
+        let (flood, floodCheck) = try await floodStep(
+            fleet: fleet, tenants: tenants.map(\.0), simulator: simulator, pool: pool, record: record
+        )
+
         let snapshot = simulator.stats.snapshot(includeDevices: true)
         let view = FleetInvariants.SimulatorView(
             maxConcurrentPerDevice: snapshot.maxConcurrentPerDevice,
@@ -187,7 +207,7 @@ public final class ChaosRun: Sendable {
         )
         let committed = try await FleetInvariants.committedEvents(pool)
         let received = receiver.received()
-        let checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record)
+        let checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record) + [floodCheck]
             + FleetInvariants.webhookChecks(committed: committed, received: received, paths: receiver.paths, changes: try await FleetInvariants.changes(pool))
 
         var gateways: [ChaosReport.Gateway] = []
@@ -208,7 +228,8 @@ public final class ChaosRun: Sendable {
             removedDevices: record.removed.count, replacedDevices: faults.replaced, fleetEvents: record.fleetEvents,
             connectionsAccepted: snapshot.connectionsAccepted, logins: snapshot.logins, violations: snapshot.violationCount,
             gateways: gateways, invariants: checks,
-            webhooks: .init(events: committed.count, requests: received.count, accepted: received.filter(\.accepted).count, moods: receiver.moodsPlayed)
+            webhooks: .init(events: committed.count, requests: received.count, accepted: received.filter(\.accepted).count, moods: receiver.moodsPlayed),
+            partition: faults.partition, flood: flood
         )
         FileHandle.standardOutput.write(Data((([""] + report.lines).joined(separator: "\n") + "\n").utf8))
         return report
@@ -224,6 +245,7 @@ public final class ChaosRun: Sendable {
                 state.pool = nil
                 state.threadPool = nil
                 state.receiver = nil
+                state.proxy = nil
             }
             return state
         }
@@ -232,6 +254,7 @@ public final class ChaosRun: Sendable {
         }
         await running.simulator?.shutdown()
         await running.receiver?.stop()
+        await running.proxy?.stop()
         await running.pool?.close()
         try? await running.threadPool?.shutdownGracefully()
         await running.cluster?.destroy()

@@ -13,6 +13,10 @@ public struct ChaosSchedule: Sendable, Hashable {
         case remove
         /// A second instance `b1` starts on the same database.
         case startB
+        /// Gateway A's database traffic is blackholed (no reset, no answer) while b1 runs.
+        case partitionA
+        /// A's database traffic flows again.
+        case healA
         /// Gateway A is killed with SIGKILL and restarted under a new instance id.
         case killA
         /// PostgreSQL restarts (fast shutdown).
@@ -32,20 +36,38 @@ public struct ChaosSchedule: Sendable, Hashable {
 
     /// The steps, soonest first.
     public var entries: [Entry]
+    /// When A's database traffic is blackholed, as fractions of the window.
+    public var partition: ClosedRange<Double>
 
-    /// The plan for a fleet of `devices`, drawn from `random`: the fleet events at fixed times; 1 %
-    /// of the devices replaced and 1 % removed (at least one each) at random times in the first
-    /// 70 %; one live fault per 4 devices (at least 6), stream errors spread evenly over the first
-    /// 90 % and slow keepalives only in the first 30 % (a connection gives up on them only after 3
-    /// minutes, after the checks otherwise).
-    public init(devices: Int, random: inout some RandomNumberGenerator) {
+    /// How long A is cut off from PostgreSQL: longer than a lease (30 s) and the claim interval
+    /// after it (10 s), so that b1 takes A's devices over while A still has their connections.
+    public static let partitionSeconds = 45.0
+
+    /// The plan for a fleet of `devices` over a window of `windowSeconds`, drawn from `random`:
+    /// the fleet events at fixed times (A's partition lasts `partitionSeconds`, healed by 0.55 at
+    /// the latest); 1 % of the devices replaced and 1 % removed (at least one each) at random
+    /// times in the first 70 %, never while A is cut off or just after (its writes could not
+    /// record them); one live fault per 4 devices (at least 6), stream errors spread evenly over
+    /// the first 90 % and slow keepalives only in the first 30 % (a connection gives up on them
+    /// only after 3 minutes, after the checks otherwise).
+    public init(devices: Int, windowSeconds: Double, random: inout some RandomNumberGenerator) {
+        let heal = (min(0.15 + Self.partitionSeconds / max(windowSeconds, 1), 0.55) * 1000).rounded() / 1000
+        partition = 0.15...heal
         var entries: [Entry] = [
-            Entry(at: 0.10, step: .startB), Entry(at: 0.20, step: .killA), Entry(at: 0.45, step: .restartPostgres),
-            Entry(at: 0.60, step: .killA), Entry(at: 0.80, step: .stopB),
+            Entry(at: 0.10, step: .startB), Entry(at: 0.15, step: .partitionA), Entry(at: heal, step: .healA),
+            Entry(at: 0.60, step: .killA), Entry(at: 0.70, step: .restartPostgres), Entry(at: 0.78, step: .killA),
+            Entry(at: 0.88, step: .stopB),
         ]
+        let quiet = 0.15...(heal + 0.05)
         let removals = max(1, devices / 100), replacements = max(1, devices / 100)
-        for _ in 0..<replacements { entries.append(Entry(at: Double.random(in: 0.05...0.70, using: &random), step: .replace)) }
-        for _ in 0..<removals { entries.append(Entry(at: Double.random(in: 0.05...0.70, using: &random), step: .remove)) }
+        func conflictTime() -> Double {
+            // Uniform over [0.05, 0.70] without the quiet span.
+            let open = (0.70 - 0.05) - (quiet.upperBound - quiet.lowerBound)
+            let drawn = 0.05 + Double.random(in: 0...open, using: &random)
+            return drawn < quiet.lowerBound ? drawn : drawn + (quiet.upperBound - quiet.lowerBound)
+        }
+        for _ in 0..<replacements { entries.append(Entry(at: conflictTime(), step: .replace)) }
+        for _ in 0..<removals { entries.append(Entry(at: conflictTime(), step: .remove)) }
         let liveFaults = max(6, devices / 4)
         let kinds: [FaultKind] = [.streamError503, .streamError515, .streamError503, .streamError515, .slowKeepalive]
         for index in 0..<liveFaults {
@@ -57,8 +79,9 @@ public struct ChaosSchedule: Sendable, Hashable {
         self.entries = entries
     }
 
-    /// Gateway starts and stops and PostgreSQL restarts: each lets every device connect once more.
+    /// Gateway starts and stops, A's partition and PostgreSQL restarts: each lets every device
+    /// connect once more.
     public var fleetEvents: Int {
-        entries.count { [.startB, .killA, .restartPostgres, .stopB].contains($0.step) }
+        entries.count { [.startB, .partitionA, .killA, .restartPostgres, .stopB].contains($0.step) }
     }
 }

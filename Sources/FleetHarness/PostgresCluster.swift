@@ -30,6 +30,18 @@ public final class PostgresCluster: Sendable {
     /// Whether `restart()` is possible (a cluster with a data folder pg_ctl controls).
     public var canRestart: Bool { dataDirectory != nil }
 
+    /// The Unix socket a throwaway cluster listens on (`BlackholeProxy.start(upstreamUnixSocket:)`);
+    /// nil for a database given by URL.
+    public var unixSocketPath: String? {
+        guard isThrowaway, let dataDirectory else { return nil }
+        return "\(dataDirectory)/.s.PGSQL.\(port)"
+    }
+
+    /// This cluster's connection string through a TCP proxy on 127.0.0.1:`port`.
+    public func url(throughPort port: Int) -> String {
+        "host=127.0.0.1 port=\(port) user=postgres dbname=postgres"
+    }
+
     /// PostgreSQL's server binaries: `binaries`, else $PAIRGATE_PGBIN, else `pg_config --bindir`,
     /// else the newest /usr/lib/postgresql/*/bin.
     public static func findBinaries(_ binaries: String? = nil) async throws -> String {

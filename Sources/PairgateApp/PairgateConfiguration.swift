@@ -29,10 +29,26 @@ public struct PairgateConfiguration: Sendable {
         public var statusCacheMilliseconds = 1000
         /// Connections idle this long are closed (slow or stalled clients).
         public var idleTimeoutSeconds = 75
+        /// Lookups of hosts and tokens not in the cache running at once; more get 503 `overloaded`.
+        public var maxPendingLookups = 4
+    }
+
+    /// The pool of fleet control (leases, device writes, pairings, the fleet bus), apart from
+    /// the HTTP requests' pool (`database.pool_size`), with its own, shorter timeouts.
+    public struct FleetDatabase: Sendable {
+        public var poolSize = 4
+        public var statementTimeoutSeconds = 5
+        /// nil: the statement timeout + 2 s.
+        public var responseTimeoutSeconds: Int?
     }
 
     /// nil when no URL is configured; commands that need the database refuse to start.
     public var database: PostgresConfiguration?
+    public var fleetDatabase = FleetDatabase()
+    /// How long running statements get when the pools close (`database.close_grace_seconds`).
+    public var closeGraceSeconds = 2
+    /// How long devices get to close in good order at shutdown (`pool.shutdown_timeout_seconds`).
+    public var shutdownTimeoutSeconds = 10
     public var http = HTTP()
     public var logLevel: Logger.Level = .info
     /// The master key that seals device credentials, `id:base64(32 bytes)` (secret).
@@ -85,8 +101,14 @@ public struct PairgateConfiguration: Sendable {
         public var caFile: String?
         /// `http://user:pass@host:port` or `socks5://…` for every device connection.
         public var proxy: String?
-        /// The WhatsApp Web version the client announces.
+        /// The WhatsApp Web version stored for the fleet when none is, or when this one is newer
+        /// (docs/operations.md, "The WhatsApp Web version").
         public var webVersion = WebClientVersion.pinned.description
+        /// Where the current version is read (WhatsApp Web's service worker).
+        public var versionURL = "https://web.whatsapp.com/sw.js"
+        /// How often it is read; 0 never (nor on a 405).
+        public var versionCheckIntervalSeconds = 3600
+        public var versionCheckTimeoutSeconds = 15
     }
 
     /// The credential sealer from the configured master keys, or a startup error.
@@ -105,6 +127,18 @@ public struct PairgateConfiguration: Sendable {
         } catch {
             throw ConfigurationError(key: "credentials.master_key", problem: "or a previous key is malformed: \(error)")
         }
+    }
+
+    /// The fleet-control pool's settings: the database's, with the fleet pool's size and timeouts.
+    public func requireFleetDatabase() throws -> PostgresConfiguration {
+        var fleet = try requireDatabase()
+        fleet.maximumConnections = fleetDatabase.poolSize
+        fleet.statementTimeout = .seconds(fleetDatabase.statementTimeoutSeconds)
+        fleet.responseTimeout = fleetDatabase.responseTimeoutSeconds.map { .seconds($0) }
+        // A renewal waiting for a connection must fail well inside the 10 s between two renewals.
+        fleet.acquireTimeout = .seconds(5)
+        fleet.applicationName = "pairgate-fleet"
+        return fleet
     }
 
     /// The database settings, or a startup error saying how to provide them.
@@ -188,6 +222,7 @@ extension PairgateConfiguration {
                 ?? database.preparedStatementCacheSize
             configuration.database = database
         }
+        try resolveFleetDatabase(settings, into: &configuration)
         configuration.masterKey = try settings.string("credentials.master_key", secret: true)
         if let previous = try settings.string("credentials.previous_keys", secret: true) {
             configuration.previousMasterKeys = previous.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -204,6 +239,7 @@ extension PairgateConfiguration {
         configuration.messageRetentionDays = try settings.int("messages.retention_days", in: 0...36_500)
             ?? configuration.messageRetentionDays
         try resolveWebhooks(settings, into: &configuration.webhooks)
+        configuration.shutdownTimeoutSeconds = try settings.int("pool.shutdown_timeout_seconds", in: 1...600) ?? configuration.shutdownTimeoutSeconds
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
@@ -211,6 +247,16 @@ extension PairgateConfiguration {
             configuration.logLevel = parsed
         }
         return configuration
+    }
+
+    /// `database.fleet_*` and `database.close_grace_seconds`.
+    private static func resolveFleetDatabase(_ settings: Settings, into configuration: inout PairgateConfiguration) throws {
+        var fleet = configuration.fleetDatabase
+        fleet.poolSize = try settings.int("database.fleet_pool_size", in: 1...500) ?? fleet.poolSize
+        fleet.statementTimeoutSeconds = try settings.int("database.fleet_statement_timeout_seconds", in: 1...60) ?? fleet.statementTimeoutSeconds
+        fleet.responseTimeoutSeconds = try settings.int("database.fleet_response_timeout_seconds", in: 1...120)
+        configuration.fleetDatabase = fleet
+        configuration.closeGraceSeconds = try settings.int("database.close_grace_seconds", in: 0...60) ?? configuration.closeGraceSeconds
     }
 
     /// `database.keepalive_*`: idle 0 turns TCP keepalives off.
@@ -255,6 +301,7 @@ extension PairgateConfiguration {
         http.tenantCacheSeconds = try settings.int("http.tenant_cache_seconds", in: 0...300) ?? http.tenantCacheSeconds
         http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
         http.statusCacheMilliseconds = try settings.int("http.status_cache_ms", in: 0...60_000) ?? http.statusCacheMilliseconds
+        http.maxPendingLookups = try settings.int("http.max_pending_lookups", in: 1...1000) ?? http.maxPendingLookups
     }
 
     private static func resolveWebhooks(_ settings: Settings, into webhooks: inout Webhooks) throws {
@@ -308,6 +355,16 @@ extension PairgateConfiguration {
             }
             upstream.webVersion = version
         }
+        if let url = try settings.string("upstream.version_url") {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? "") else {
+                throw ConfigurationError(key: "upstream.version_url", problem: "must be an http:// or https:// URL (got \(url))")
+            }
+            upstream.versionURL = url
+        }
+        upstream.versionCheckIntervalSeconds = try settings.int("upstream.version_check_interval_seconds", in: 0...604_800)
+            ?? upstream.versionCheckIntervalSeconds
+        upstream.versionCheckTimeoutSeconds = try settings.int("upstream.version_check_timeout_seconds", in: 1...300)
+            ?? upstream.versionCheckTimeoutSeconds
     }
 
     private static func hexBytes(_ text: String) -> [UInt8]? {

@@ -19,16 +19,34 @@ public final class PostgresPool: Sendable {
         self.state = Mutex(PoolState(maximumConnections: configuration.maximumConnections))
     }
 
-    /// Runs `body` with a connection of its own, on the pool's thread.
+    /// Runs `body` with a connection of its own, on the pool's thread. Cancelling the calling
+    /// task interrupts the call's wait for the server (it throws `CancellationError`), and the
+    /// connection is given up rather than reused: what the server sends next would belong to
+    /// nobody. Without this a blocking call outlives any deadline its caller has.
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         let connection = try await checkOut()
+        let interrupted = Mutex(false)
         do {
-            let result = try await run { try body(connection) }
-            checkIn(connection)
+            let result = try await withTaskCancellationHandler {
+                try await run { try body(connection) }
+            } onCancel: {
+                interrupted.withLock { $0 = true }
+                connection.interrupt()
+            }
+            if interrupted.withLock({ $0 }) {
+                releaseSlot(closing: connection)
+            } else {
+                checkIn(connection)
+            }
             return result
         } catch {
+            if interrupted.withLock({ $0 }) {
+                releaseSlot(closing: connection)
+                if let error = error as? PostgresError, error.code == .poolClosed { throw CancellationError() }
+                throw error
+            }
             checkIn(connection)
             if let error = error as? PostgresError, error.code == .connectionLost || error.code == .timedOut {
                 // The server went away, or went silent, for one connection; the idle ones share its

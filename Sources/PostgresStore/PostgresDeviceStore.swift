@@ -5,7 +5,9 @@ import WAClient
 import WAWire
 
 /// The device pool's store in PostgreSQL. Every write an owner makes is fenced: it applies only
-/// while the device's `lease_epoch` is the one the owner's lease carries.
+/// while the device's `lease_epoch` is the one the owner's lease carries. A fence that reads the
+/// device row without writing it locks it `FOR SHARE`: a takeover in flight (an epoch bump not yet
+/// committed) is waited for and then seen, instead of being read past in the statement's snapshot.
 public struct PostgresDeviceStore: DeviceStore {
     let pool: PostgresPool
 
@@ -108,24 +110,41 @@ public struct PostgresDeviceStore: DeviceStore {
         }
     }
 
-    public func endPairing(_ pairingID: UUID, outcome: PairingOutcome, detail: String?) async throws {
-        try await pool.withTransaction { connection in
+    public func endPairing(_ pairingID: UUID, lease: Lease, outcome: PairingOutcome, detail: String?) async throws {
+        try await fencedPairingWrite(lease) { connection in
             let ended = try connection.query("""
-                UPDATE pairing_sessions SET ended_at = now(), outcome = $2, detail = $3 WHERE id = $1 AND ended_at IS NULL
+                UPDATE pairing_sessions SET ended_at = now(), outcome = $3, detail = $4
+                WHERE id = $1 AND device_id = $2 AND ended_at IS NULL
                 RETURNING tenant_id, device_id, method, ended_at
-                """, [pairingID, outcome.rawValue, detail])
+                """, [pairingID, lease.deviceID, outcome.rawValue, detail])
             if let row = ended.first { try Self.emitPairingEnded(row, pairingID: pairingID, outcome: outcome, detail: detail, on: connection) }
         }
     }
 
-    public func noteCodeIssued(pairingID: UUID, expiresAt: Date) async throws {
-        try await pool.withTransaction { connection in
+    public func noteCodeIssued(pairingID: UUID, lease: Lease, expiresAt: Date) async throws {
+        try await fencedPairingWrite(lease) { connection in
             let counted = try connection.query("""
-                UPDATE pairing_sessions SET qr_count = qr_count + 1 WHERE id = $1
+                UPDATE pairing_sessions SET qr_count = qr_count + 1
+                WHERE id = $1 AND device_id = $2 AND ended_at IS NULL
                 RETURNING tenant_id, device_id, method, qr_count, deadline, now() AS at
-                """, [pairingID])
+                """, [pairingID, lease.deviceID])
             if let row = counted.first { try Self.emitPairingUpdated(row, pairingID: pairingID, expiresAt: expiresAt, on: connection) }
         }
+    }
+
+    /// Runs `write` in a transaction only while the lease's epoch is current (the device row
+    /// held `FOR SHARE` until the commit); throws `LeaseLost` otherwise. A write that matches no
+    /// session (already ended) is not a lost lease.
+    private func fencedPairingWrite(_ lease: Lease, _ write: @escaping @Sendable (PostgresConnection) throws -> Void) async throws {
+        let fenced = try await pool.withTransaction { connection in
+            let owned = try connection.query(
+                "SELECT 1 FROM devices WHERE id = $1 AND lease_epoch = $2 FOR SHARE", [lease.deviceID, lease.epoch]
+            )
+            guard !owned.isEmpty else { return false }
+            try write(connection)
+            return true
+        }
+        if !fenced { throw LeaseLost(deviceID: lease.deviceID) }
     }
 
     static let pairingColumns = "id, tenant_id, device_id, method, instance, started_at, deadline, ended_at, outcome, detail, qr_count"
@@ -220,15 +239,16 @@ public struct PostgresDeviceStore: DeviceStore {
         )
     }
 
-    public func claimableDevices(limit: Int) async throws -> [UUID] {
+    public func claimableDevices(after: UUID?, limit: Int) async throws -> [UUID] {
         try await pool.query("""
             SELECT d.id FROM devices d JOIN tenants t ON t.id = d.tenant_id
             WHERE d.state IN ('paired', 'connecting', 'online', 'backoff', 'suspended') AND d.desired_state = 'running'
               AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
               AND t.disabled_at IS NULL
+              AND ($1::uuid IS NULL OR d.id > $1::uuid)
             ORDER BY d.id
-            LIMIT $1
-            """, [limit]).map { try $0.decode(0) }
+            LIMIT $2
+            """, [after, limit]).map { try $0.decode(0) }
     }
 
     // MARK: Fenced writes
@@ -261,7 +281,7 @@ public struct PostgresDeviceStore: DeviceStore {
         if case .backoff(let delay, _) = decision { backoff = Int64(delay.seconds * 1000) }
         let rows = try await pool.query("""
             INSERT INTO disconnects (device_id, stage, code, category, detail, decision, backoff_ms, instance)
-            SELECT id, $3, $4, $5, $6, $7, $8, $9 FROM devices WHERE id = $1 AND lease_epoch = $2
+            SELECT id, $3, $4, $5, $6, $7, $8, $9 FROM devices WHERE id = $1 AND lease_epoch = $2 FOR SHARE
             RETURNING id
             """, [lease.deviceID, lease.epoch, reason.stage.rawValue, reason.code.map(Int64.init), reason.category.rawValue,
                   reason.detail, decision.description, backoff, instance])
@@ -271,7 +291,7 @@ public struct PostgresDeviceStore: DeviceStore {
     public func saveCredentials(_ lease: Lease, kind: String, sealed: SealedCredential) async throws {
         let rows = try await pool.query("""
             INSERT INTO device_credentials (device_id, kind, key_id, sealed)
-            SELECT id, $3, $4, $5 FROM devices WHERE id = $1 AND lease_epoch = $2
+            SELECT id, $3, $4, $5 FROM devices WHERE id = $1 AND lease_epoch = $2 FOR SHARE
             ON CONFLICT (device_id, kind) DO UPDATE SET key_id = excluded.key_id, sealed = excluded.sealed, updated_at = now()
             RETURNING device_id
             """, [lease.deviceID, lease.epoch, kind, sealed.keyID, sealed.bytes])
@@ -309,16 +329,16 @@ public struct PostgresDeviceStore: DeviceStore {
 
     /// Re-seals every credential row not sealed under `sealer.current`; returns how many were
     /// re-sealed and the rows that could not be opened with the configured keys.
-    public func resealAll(with sealer: CredentialSealer) async throws -> (resealed: Int, unreadable: [(deviceID: UUID, kind: String, keyID: String)]) {
+    public func resealAll(with sealer: CredentialSealer, batchSize: Int = 500) async throws -> (resealed: Int, unreadable: [(deviceID: UUID, kind: String, keyID: String)]) {
         var resealed = 0
         var unreadable: [(deviceID: UUID, kind: String, keyID: String)] = []
-        var seen = Set<String>()
+        // Paged by (device, kind): rows that cannot be opened stay unsealed-with-current, so
+        // asking for "the first rows not under the current key" again would return them forever.
+        var cursor: (deviceID: UUID, kind: String)?
         while true {
-            let batch = try await credentials(notSealedWith: sealer.current.id, limit: 500)
-                .filter { !seen.contains("\($0.deviceID)/\($0.kind)") }
-            if batch.isEmpty { break }
+            let batch = try await credentials(notSealedWith: sealer.current.id, after: cursor, limit: batchSize)
             for row in batch {
-                seen.insert("\(row.deviceID)/\(row.kind)")
+                cursor = (row.deviceID, row.kind)
                 do {
                     let plain = try sealer.open(row.sealed, deviceID: row.deviceID, kind: row.kind)
                     let fresh = try sealer.seal(plain, deviceID: row.deviceID, kind: row.kind)
@@ -329,15 +349,21 @@ public struct PostgresDeviceStore: DeviceStore {
                     unreadable.append((row.deviceID, row.kind, row.sealed.keyID))
                 }
             }
+            if batch.count < batchSize { break }
         }
         return (resealed, unreadable)
     }
 
-    /// Every sealed credential row not sealed under `keyID`, for `pairgate keys rotate`.
-    public func credentials(notSealedWith keyID: String, limit: Int) async throws -> [(deviceID: UUID, kind: String, sealed: SealedCredential)] {
-        try await pool.query(
-            "SELECT device_id, kind, key_id, sealed FROM device_credentials WHERE key_id <> $1 ORDER BY device_id, kind LIMIT $2",
-            [keyID, limit]
+    /// Sealed credential rows not sealed under `keyID`, by (device, kind) after `after`, for
+    /// `pairgate keys rotate`.
+    public func credentials(
+        notSealedWith keyID: String, after: (deviceID: UUID, kind: String)?, limit: Int
+    ) async throws -> [(deviceID: UUID, kind: String, sealed: SealedCredential)] {
+        try await pool.query("""
+            SELECT device_id, kind, key_id, sealed FROM device_credentials
+            WHERE key_id <> $1 AND ($2::uuid IS NULL OR (device_id, kind) > ($2::uuid, $3::text))
+            ORDER BY device_id, kind LIMIT $4
+            """, [keyID, after?.deviceID, after?.kind, limit]
         ).map { (try $0.decode(0), try $0.decode(1), SealedCredential(keyID: try $0.decode(2), bytes: try $0.decode(3))) }
     }
 

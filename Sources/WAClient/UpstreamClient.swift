@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import WAWire
 
 /// Everything an `UpstreamClient` needs to reach WhatsApp (or a simulator); defaults are WhatsApp Web's.
@@ -61,11 +62,14 @@ public final class UpstreamClient: Sendable {
     private let endpoint: UpstreamEndpoint?
     private let tlsContext: ClientTLS?
     private let timerWheels = TimerWheels()
+    /// The version new connections announce; it starts as the configuration's.
+    private let announcedVersion: Mutex<WebClientVersion>
 
     public init(eventLoopGroup: any EventLoopGroup, configuration: ClientConfiguration, logger: Logger) {
         self.eventLoopGroup = eventLoopGroup
         self.configuration = configuration
         self.logger = logger
+        announcedVersion = Mutex(configuration.webVersion)
         endpoint = UpstreamEndpoint(url: configuration.upstreamURL)
         if let tls = configuration.tls {
             tlsContext = tls
@@ -79,6 +83,17 @@ public final class UpstreamClient: Sendable {
         } else {
             tlsContext = nil
         }
+    }
+
+    /// The WhatsApp Web version connections opened from now on announce (a fleet-wide version
+    /// that changed at run time); connections already open keep theirs.
+    public func useWebVersion(_ version: WebClientVersion) {
+        announcedVersion.withLock { $0 = version }
+    }
+
+    /// The version new connections announce.
+    public var webVersion: WebClientVersion {
+        announcedVersion.withLock { $0 }
     }
 
     /// Starts a connection for one device; `proxy` overrides the configured one. Its events go to
@@ -112,7 +127,9 @@ public final class UpstreamClient: Sendable {
             timeouts: .init(connect: configuration.timeouts.connect, handshake: configuration.timeouts.handshake),
             maximumMessageSize: configuration.maximumMessageSize
         )
-        let machine = ClientSessionMachine(credentials: credentials, intent: intent, configuration: configuration.session)
+        var session = configuration.session
+        session.payload.version = webVersion
+        let machine = ClientSessionMachine(credentials: credentials, intent: intent, configuration: session)
         let logger = logger
         let keepaliveRoundTrip = configuration.keepaliveRoundTrip
         let timerWheels = timerWheels

@@ -55,6 +55,7 @@ struct APIHarness: Sendable {
         instances: [String] = ["a"],
         configure: @Sendable (inout APIConfiguration) -> Void = { _ in },
         webhooks: @Sendable (inout WebhookConfiguration) -> Void = { _ in },
+        gateway configureGateway: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
         connector: (any UpstreamConnector)? = nil,
         realClock: Bool = false,
         _ body: @Sendable (APIHarness) async throws -> Void
@@ -95,6 +96,7 @@ struct APIHarness: Sendable {
                     let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
                     var gatewayConfiguration = GatewayConfiguration(pool: poolConfiguration, api: api, address: .hostname("127.0.0.1", port: 0))
                     webhooks(&gatewayConfiguration.webhooks)
+                    configureGateway(&gatewayConfiguration)
                     let gateway = try buildGateway(
                         gatewayConfiguration,
                         database: pool, connector: connector ?? upstream, sealer: sealer, metrics: registry,
@@ -102,6 +104,7 @@ struct APIHarness: Sendable {
                         onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) },
                         logger: TestDatabase.logger
                     )
+                    await gateway.clientVersions.prepare()
                     let services = ServiceGroup(configuration: .init(services: [gateway.application], logger: TestDatabase.logger))
                     groups.append(services)
                     group.addTask { try await services.run() }

@@ -49,10 +49,15 @@ struct ContractTests {
             connector: ScriptedUpstream(), sealer: APIHarness.sealer, events: events, logger: TestDatabase.logger
         )
         let directory = TenantDirectory(store: TenantStore(pool: pool), ttl: .zero)
+        let fleet = try FleetBus(pool: pool, supervisor: supervisor, events: events, directory: directory, logger: TestDatabase.logger)
         let router = buildRouter(
             APIConfiguration(linkKey: APIHarness.linkKey), database: pool, supervisor: supervisor, sealer: APIHarness.sealer, events: events,
-            fleet: try FleetBus(pool: pool, supervisor: supervisor, events: events, directory: directory, logger: TestDatabase.logger),
-            directory: directory, readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
+            fleet: fleet, directory: directory,
+            clientVersions: ClientVersionKeeper(
+                configuration: .init(), settings: SettingsStore(pool: pool), supervisor: supervisor, fleet: fleet,
+                clock: ContinuousClock(), now: { Date() }, logger: TestDatabase.logger
+            ),
+            readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
             webhooks: WebhookConfiguration(),
             metrics: registry, clock: ContinuousClock(), now: { Date() }, logger: TestDatabase.logger
         )

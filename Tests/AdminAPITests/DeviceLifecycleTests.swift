@@ -169,7 +169,7 @@ struct DeviceLifecycleTests {
             // canary — never the stopped device.
             h.nodes[0].supervisor.stop(deviceID: canary)
             try await eventually("the canary is free") { try await h.store.device(canary)?.leaseOwner == nil }
-            #expect(try await h.store.claimableDevices(limit: 10) == [canary])
+            #expect(try await h.store.claimableDevices(after: nil, limit: 10) == [canary])
             h.clock.advance(by: .seconds(10))
             try await eventually("the canary was claimed again") {
                 h.nodes[0].supervisor.ownedDevices.contains(canary) || h.nodes[1].supervisor.ownedDevices.contains(canary)

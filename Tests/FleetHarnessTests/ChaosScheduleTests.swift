@@ -8,9 +8,9 @@ import WAWire
 /// decides the exit status.
 @Suite("Chaos run: schedule and report")
 struct ChaosScheduleTests {
-    private func schedule(devices: Int, seed: UInt64) -> ChaosSchedule {
+    private func schedule(devices: Int, seed: UInt64, minutes: Double = 2) -> ChaosSchedule {
         var random = SeededRandom(seed: seed)
-        return ChaosSchedule(devices: devices, random: &random)
+        return ChaosSchedule(devices: devices, windowSeconds: minutes * 60, random: &random)
     }
 
     @Test func theSameSeedGivesTheSameSchedule() {
@@ -23,15 +23,19 @@ struct ChaosScheduleTests {
         #expect(plan.entries.map(\.at) == plan.entries.map(\.at).sorted())
         #expect(plan.entries.allSatisfy { (0.0...1.0).contains($0.at) })
 
-        let fleetEvents = plan.entries.filter { [.startB, .killA, .restartPostgres, .stopB].contains($0.step) }
-        #expect(fleetEvents.map(\.at) == [0.10, 0.20, 0.45, 0.60, 0.80])
-        #expect(fleetEvents.map(\.step) == [.startB, .killA, .restartPostgres, .killA, .stopB])
-        #expect(plan.fleetEvents == 5)
+        let fleetEvents = plan.entries.filter { [.startB, .partitionA, .healA, .killA, .restartPostgres, .stopB].contains($0.step) }
+        // In 2 minutes, A's database traffic is blackholed from 18 s to 63 s: 45 s, longer than a
+        // lease (30 s) and the claim interval that follows it, while b1 runs.
+        #expect(fleetEvents.map(\.at) == [0.10, 0.15, 0.525, 0.60, 0.70, 0.78, 0.88])
+        #expect(fleetEvents.map(\.step) == [.startB, .partitionA, .healA, .killA, .restartPostgres, .killA, .stopB])
+        #expect(plan.fleetEvents == 6)
+        #expect(plan.partition == 0.15...0.525)
 
         let conflicts = plan.entries.filter { $0.step == .replace || $0.step == .remove }
         #expect(conflicts.count(where: { $0.step == .replace }) == 2)
         #expect(conflicts.count(where: { $0.step == .remove }) == 2)
-        #expect(conflicts.allSatisfy { (0.05...0.70).contains($0.at) })
+        // Never while A is cut off: its writes could not record them.
+        #expect(conflicts.allSatisfy { (0.05...0.70).contains($0.at) && !(0.15...0.575).contains($0.at) })
 
         let live = plan.entries.compactMap { entry -> (Double, FaultKind)? in
             if case .live(let kind) = entry.step { (entry.at, kind) } else { nil }
@@ -40,6 +44,15 @@ struct ChaosScheduleTests {
         #expect(Set(live.map(\.1)).isSubset(of: [.streamError503, .streamError515, .slowKeepalive]))
         #expect(live.filter { $0.1 == .slowKeepalive }.allSatisfy { $0.0 <= 0.3 })
         #expect(live.filter { $0.1 != .slowKeepalive }.allSatisfy { $0.0 < 0.9 })
+    }
+
+    @Test func thePartitionOutlastsALeaseUnlessTheWindowIsTooShort() {
+        let long = schedule(devices: 200, seed: 7, minutes: 5)
+        #expect(long.partition == 0.15...0.30)
+        let short = schedule(devices: 20, seed: 7, minutes: 0.5)
+        // Healed before A is killed, however short the window.
+        #expect(short.partition == 0.15...0.55)
+        #expect(short.entries.filter { $0.step == .replace || $0.step == .remove }.allSatisfy { !(0.15...0.60).contains($0.at) })
     }
 
     @Test func aSmallFleetStillGetsEveryKindOfStep() {

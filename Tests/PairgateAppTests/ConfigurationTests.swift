@@ -155,6 +155,46 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func theFleetPoolShutdownAndVersionChecksAreConfigurable() async throws {
+        let defaults = try await PairgateConfiguration.load(
+            file: try write("{}"), overrides: [:], environment: ["PAIRGATE_DATABASE_URL": "postgresql://env/db"]
+        )
+        let fleet = try defaults.requireFleetDatabase()
+        #expect(fleet.url == "postgresql://env/db")
+        #expect(fleet.maximumConnections == 4)
+        #expect(fleet.statementTimeout == .seconds(5))
+        #expect(fleet.responseTimeout == nil)
+        #expect(fleet.acquireTimeout == .seconds(5))
+        #expect(defaults.closeGraceSeconds == 2)
+        #expect(defaults.shutdownTimeoutSeconds == 10)
+        #expect(defaults.http.maxPendingLookups == 4)
+        #expect(defaults.upstream.versionURL == "https://web.whatsapp.com/sw.js")
+        #expect(defaults.upstream.versionCheckIntervalSeconds == 3600)
+
+        let set = try await PairgateConfiguration.load(file: try write("{}"), overrides: [:], environment: [
+            "PAIRGATE_DATABASE_URL": "postgresql://env/db", "PAIRGATE_DATABASE_FLEET_POOL_SIZE": "6",
+            "PAIRGATE_DATABASE_FLEET_STATEMENT_TIMEOUT_SECONDS": "3", "PAIRGATE_DATABASE_FLEET_RESPONSE_TIMEOUT_SECONDS": "4",
+            "PAIRGATE_DATABASE_CLOSE_GRACE_SECONDS": "1", "PAIRGATE_POOL_SHUTDOWN_TIMEOUT_SECONDS": "20",
+            "PAIRGATE_HTTP_MAX_PENDING_LOOKUPS": "8", "PAIRGATE_UPSTREAM_VERSION_URL": "http://mirror.internal/sw.js",
+            "PAIRGATE_UPSTREAM_VERSION_CHECK_INTERVAL_SECONDS": "0", "PAIRGATE_UPSTREAM_VERSION_CHECK_TIMEOUT_SECONDS": "5",
+        ])
+        let setFleet = try set.requireFleetDatabase()
+        #expect(setFleet.maximumConnections == 6)
+        #expect(setFleet.statementTimeout == .seconds(3))
+        #expect(setFleet.responseTimeout == .seconds(4))
+        #expect(set.closeGraceSeconds == 1)
+        #expect(set.shutdownTimeoutSeconds == 20)
+        #expect(set.http.maxPendingLookups == 8)
+        #expect(set.upstream.versionURL == "http://mirror.internal/sw.js")
+        #expect(set.upstream.versionCheckIntervalSeconds == 0)
+        #expect(set.upstream.versionCheckTimeoutSeconds == 5)
+
+        let refused = await #expect(throws: ConfigurationError.self) {
+            _ = try await PairgateConfiguration.load(file: try write("{}"), overrides: [:], environment: ["PAIRGATE_UPSTREAM_VERSION_URL": "ftp://x"])
+        }
+        #expect(refused?.key == "upstream.version_url")
+    }
+
     @Test func theShippedConfigurationFileParses() async throws {
         let file = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

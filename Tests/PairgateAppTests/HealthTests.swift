@@ -9,19 +9,23 @@ import Testing
 
 @Suite("Health and readiness over HTTP", .requiresDatabase)
 struct HealthTests {
-    /// The gateway's operational routes, served alone.
-    private func application(pool: PostgresPool) throws -> some ApplicationProtocol {
+    /// The gateway's operational routes, served alone; a readiness answer is reused until
+    /// `clock` moves past its interval.
+    private func application(pool: PostgresPool, clock: ManualClock) throws -> some ApplicationProtocol {
         let migrator = try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)
         let router = Router()
-        OperationsController(readiness: Readiness(migrator: migrator), devices: PostgresDeviceStore(pool: pool), metrics: nil)
-            .addRoutes(to: router)
+        OperationsController(
+            readiness: Readiness(migrator: migrator), devices: PostgresDeviceStore(pool: pool), metrics: nil,
+            clientVersion: { "2.3000.1045649367" }, now: { clock.date }
+        ).addRoutes(to: router)
         return Application(router: router)
     }
 
     @Test func readyOnlyOnceTheSchemaIsCurrent() async throws {
         try await TestDatabase.with { database in
             let pool = database.pool()
-            try await application(pool: pool).test(.live) { client in
+            let clock = ManualClock()
+            try await application(pool: pool, clock: clock).test(.live) { client in
                 try await client.execute(uri: "/healthz", method: .get) { response in
                     #expect(response.status == .ok)
                 }
@@ -33,6 +37,7 @@ struct HealthTests {
                     #expect(problem.status == 503)
                 }
                 try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
+                clock.advance(by: OperationsController.readinessInterval)
                 try await client.execute(uri: "/readyz", method: .get) { response in
                     #expect(response.status == .ok)
                 }
@@ -45,11 +50,13 @@ struct HealthTests {
         let cluster = try await TemporaryCluster.start()
         let pool = PostgresPool(configuration: .init(url: cluster.url), threadPool: TestDatabase.threadPool, logger: TestDatabase.logger)
         try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
-        try await application(pool: pool).test(.live) { client in
+        let clock = ManualClock()
+        try await application(pool: pool, clock: clock).test(.live) { client in
             try await client.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .ok)
             }
             try await cluster.stop()
+            clock.advance(by: OperationsController.readinessInterval)
             try await client.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
                 let problem = try JSONDecoder().decode(Problem.self, from: Data(String(buffer: response.body).utf8))
@@ -60,6 +67,7 @@ struct HealthTests {
                 #expect(response.status == .ok)
             }
             try await cluster.start()
+            clock.advance(by: OperationsController.readinessInterval)
             try await client.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .ok)
             }

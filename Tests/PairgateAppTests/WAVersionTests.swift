@@ -1,4 +1,4 @@
-import PairgateApp
+import AdminAPI
 import Testing
 
 @Suite("wa-version: reading client_revision")

@@ -24,7 +24,7 @@ struct DeviceStoreTests {
                                                  owner: owner, leaseTTL: .seconds(30), window: .seconds(180))
         try await store.recordTransition(start.lease, .init(from: .unpaired, to: .pairing(.qr), reason: "pair_requested"), instance: owner)
         try await store.recordTransition(start.lease, .init(from: .pairing(.qr), to: .paired, reason: "paired"), instance: owner)
-        try await store.endPairing(start.pairingID, outcome: .paired, detail: nil)
+        try await store.endPairing(start.pairingID, lease: start.lease, outcome: .paired, detail: nil)
         return start.lease
     }
 
@@ -91,7 +91,7 @@ struct DeviceStoreTests {
             #expect(error?.expiresAt == first.deadline)
             // The refused attempt left no device behind.
             #expect(try await store.devices(tenantID: tenant).count == 1)
-            try await store.endPairing(first.pairingID, outcome: .cancelled, detail: nil)
+            try await store.endPairing(first.pairingID, lease: first.lease, outcome: .cancelled, detail: nil)
             _ = try await store.beginPairing(tenantID: tenant, deviceID: nil, name: nil, method: .code,
                                              owner: "b", leaseTTL: .seconds(30), window: .seconds(180))
         }
@@ -145,7 +145,7 @@ struct DeviceStoreTests {
             try await store.releaseLease(free)
             let unpaired = try await store.beginPairing(tenantID: tenant, deviceID: nil, name: nil, method: .qr,
                                                         owner: "a", leaseTTL: .zero, window: .seconds(180))
-            let claimable = try await store.claimableDevices(limit: 100)
+            let claimable = try await store.claimableDevices(after: nil, limit: 100)
             #expect(claimable == [free.deviceID])
             #expect(!claimable.contains(held.deviceID))
             #expect(!claimable.contains(unpaired.device.id))
@@ -167,7 +167,7 @@ struct KeyRotationTests {
             for n in 0..<3 {
                 let start = try await store.beginPairing(tenantID: tenant, deviceID: nil, name: nil, method: .qr, owner: "a",
                                                          leaseTTL: .seconds(30), window: .seconds(180))
-                try await store.endPairing(start.pairingID, outcome: .cancelled, detail: nil)
+                try await store.endPairing(start.pairingID, lease: start.lease, outcome: .cancelled, detail: nil)
                 let secret = Array("device \(n) keys".utf8)
                 try await store.saveCredentials(start.lease, kind: "device",
                                                 sealed: CredentialSealer(current: old).seal(secret, deviceID: start.device.id, kind: "device"))
@@ -187,6 +187,34 @@ struct KeyRotationTests {
             #expect(blind.resealed == 0)
             #expect(blind.unreadable.count == 3)
             #expect(try await store.loadCredentials(deviceID: devices[0].0, kind: "device")?.keyID == "new")
+            await pool.close()
+        }
+    }
+
+    @Test func rotationPagesPastABatchOfUnreadableRows() async throws {
+        try await TestDatabase.with { database in
+            let pool = database.pool()
+            try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
+            let tenant = try await TenantStore(pool: pool).create(name: "Acme", hosts: ["acme.example"]).tenant.id
+            let store = PostgresDeviceStore(pool: pool)
+            let lost = try MasterKey(parsing: MasterKey.generate(id: "lost"))
+            let old = try MasterKey(parsing: MasterKey.generate(id: "old"))
+            let new = try MasterKey(parsing: MasterKey.generate(id: "new"))
+            // The two lowest device ids were sealed under a key nobody has any more: a whole batch
+            // of unreadable rows comes first, and the readable row after it must still be rotated.
+            let ids = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", "00000000-0000-4000-8000-000000000003"]
+                .map { UUID(uuidString: $0)! }
+            for (index, id) in ids.enumerated() {
+                try await pool.query("INSERT INTO devices (id, tenant_id, state) VALUES ($1, $2, 'paired')", [id, tenant])
+                let key = index < 2 ? lost : old
+                let sealed = try CredentialSealer(current: key).seal(Array("keys \(index)".utf8), deviceID: id, kind: "device")
+                try await pool.query("INSERT INTO device_credentials (device_id, kind, key_id, sealed) VALUES ($1, 'device', $2, $3)",
+                                     [id, sealed.keyID, sealed.bytes])
+            }
+            let rotated = try await store.resealAll(with: CredentialSealer(current: new, previous: [old]), batchSize: 2)
+            #expect(rotated.resealed == 1)
+            #expect(rotated.unreadable.map(\.deviceID) == Array(ids[0..<2]))
+            #expect(try await store.loadCredentials(deviceID: ids[2], kind: "device")?.keyID == "new")
             await pool.close()
         }
     }

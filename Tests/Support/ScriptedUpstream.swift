@@ -10,6 +10,7 @@ public final class ScriptedUpstream: UpstreamConnector {
     public let sessions: AsyncStream<ScriptedSession>
     private let sink: AsyncStream<ScriptedSession>.Continuation
     private let count = Mutex(0)
+    private let version = Mutex("2.3000.1045649367")
 
     /// How many connections the pool opened.
     public var sessionCount: Int { count.withLock { $0 } }
@@ -33,11 +34,15 @@ public final class ScriptedUpstream: UpstreamConnector {
         )
     }
 
+    public func announce(webVersion: String) {
+        version.withLock { $0 = webVersion }
+    }
+
     public func connect(
         credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?,
         deliver: @escaping @Sendable (ClientEvent) -> Void
     ) -> any UpstreamSession {
-        let session = ScriptedSession(credentials: credentials, intent: intent, proxy: proxy, deliver: deliver)
+        let session = ScriptedSession(credentials: credentials, intent: intent, proxy: proxy, webVersion: version.withLock { $0 }, deliver: deliver)
         count.withLock { $0 += 1 }
         sink.yield(session)
         return session
@@ -51,6 +56,8 @@ public final class ScriptedSession: UpstreamSession {
     public let intent: ConnectionIntent
     /// The device's own proxy the pool asked for (nil: the connector's default).
     public let proxy: ProxyConfiguration?
+    /// The WhatsApp Web version the connection announced.
+    public let webVersion: String
     private let deliver: @Sendable (ClientEvent) -> Void
     private let ended = Mutex(false)
     private let unhandled = Mutex(0)
@@ -58,10 +65,14 @@ public final class ScriptedSession: UpstreamSession {
     private let loggedOut = Mutex(false)
     private let written = Mutex<[Node]>([])
 
-    init(credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?, deliver: @escaping @Sendable (ClientEvent) -> Void) {
+    init(
+        credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?, webVersion: String,
+        deliver: @escaping @Sendable (ClientEvent) -> Void
+    ) {
         self.credentials = credentials
         self.intent = intent
         self.proxy = proxy
+        self.webVersion = webVersion
         self.deliver = deliver
     }
 

@@ -98,6 +98,22 @@ struct IntegrationFaultTests {
         }
     }
 
+    @Test func connectionsAnnounceTheVersionInUseFromTheirStart() async throws {
+        try await LoopbackSimulator.with { sim in
+            let account = sim.addAccount()
+            let client = try sim.client()
+            let credentials = try await sim.pairedCredentials(client, account: account)
+            let newer = try #require(WebClientVersion("2.3000.1050000000"))
+            client.useWebVersion(newer)
+            #expect(client.webVersion == newer)
+            sim.setFaults(SimConnectionFaults(loginFailure: 405))
+            let events = EventLog(client.connect(credentials: credentials, intent: .login))
+            let ending = try #require(await events.ending())
+            #expect(ending.category == .clientOutdated)
+            #expect(ending.detail.contains("2.3000.1050000000"))
+        }
+    }
+
     @Test(arguments: [
         (SimStreamError.restartRequired, DisconnectReason.Category.restartRequired, 515),
         (.serviceUnavailable, .serverError, 503),

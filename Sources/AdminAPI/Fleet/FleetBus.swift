@@ -112,6 +112,8 @@ public final class FleetBus: Service, Sendable {
                 case .tenancyChanged:
                     directory.invalidate()
                     group.addTask { await self.stopDisabledTenantsDevices() }
+                case .clientVersion(let version):
+                    supervisor.useClientVersion(version)
                 case .reset, .resetResult:
                     break
                 }
@@ -163,6 +165,11 @@ public final class FleetBus: Service, Sendable {
     /// Asks a pairing's owner, wherever it is, to send what the pairing showed so far again.
     func requestReplay(_ pairingID: UUID) {
         outboxSink.yield(.replay(pairingID: pairingID))
+    }
+
+    /// The fleet's WhatsApp Web version changed (this instance uses it already).
+    func announceClientVersion(_ version: String) {
+        outboxSink.yield(.clientVersion(version))
     }
 
     /// Tenants, hosts or tokens changed: this instance acts at once, every other one when it

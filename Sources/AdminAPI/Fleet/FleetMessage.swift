@@ -19,6 +19,8 @@ struct FleetMessage: Codable, Sendable, Hashable {
         case resetResult(ResetReply)
         /// Tenants, hosts or tokens changed: forget cached lookups, stop a disabled tenant's devices.
         case tenancyChanged
+        /// The fleet's WhatsApp Web version is now this one (stored in `settings`).
+        case clientVersion(String)
     }
 
     static let channel = "pairgate_fleet"

@@ -45,6 +45,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case privateAddress = "private_address"
             case devicePairing = "device_pairing"
             case deviceInUse = "device_in_use"
+            case overloaded
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -100,6 +101,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let devicePairing = Code(.devicePairing)
         /// The device was paired, or a pairing of it started, while it was being deleted.
         public static let deviceInUse = Code(.deviceInUse)
+        /// Too many requests are being authenticated at once (lookups of unknown hosts or tokens).
+        public static let overloaded = Code(.overloaded)
 
         public var description: String { base.rawValue }
     }

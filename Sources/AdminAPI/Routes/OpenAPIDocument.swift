@@ -121,6 +121,7 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/PairingNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Overloaded'}
   /pair/qr.svg:
     get:
       tags: [pairing]
@@ -143,6 +144,7 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/PairingNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Overloaded'}
   /:
     get:
       tags: [pairing]
@@ -165,6 +167,7 @@ paths:
         '403': {$ref: '#/components/responses/Page'}
         '404': {$ref: '#/components/responses/Page'}
         '410': {$ref: '#/components/responses/Page'}
+        '503': {$ref: '#/components/responses/Page'}
   /status:
     get:
       tags: [devices]
@@ -180,6 +183,7 @@ paths:
         '401': {$ref: '#/components/responses/Unauthorized'}
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/UnknownHost'}
+        '503': {$ref: '#/components/responses/Overloaded'}
   /reset:
     post:
       tags: [devices]
@@ -240,6 +244,7 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/DeviceNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Overloaded'}
   /devices:
     get:
       tags: [devices]
@@ -946,6 +951,46 @@ paths:
         '413': {$ref: '#/components/responses/TooLarge'}
         '415': {$ref: '#/components/responses/UnsupportedMediaType'}
         '503': {$ref: '#/components/responses/Unavailable'}
+  /admin/client-version:
+    get:
+      tags: [admin]
+      operationId: showClientVersion
+      summary: The WhatsApp Web version of the fleet, the one this instance uses, and its last check.
+      security:
+        - adminToken: []
+      responses:
+        '200':
+          description: The client version.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ClientVersion'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+    put:
+      tags: [admin]
+      operationId: setClientVersion
+      summary: Set the WhatsApp Web version for the whole fleet (also an older one); devices suspended as outdated resume.
+      security:
+        - adminToken: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [version]
+              properties:
+                version: {$ref: '#/components/schemas/WebVersion'}
+      responses:
+        '200':
+          description: The client version, as stored and now in use here.
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/ClientVersion'}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
   /admin/page/links:
     post:
       tags: [admin]
@@ -1243,7 +1288,16 @@ components:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
     Unavailable:
-      description: '`shutting_down`, `owner_unreachable` or `request_timeout`; retry later.'
+      description: '`shutting_down`, `owner_unreachable`, `request_timeout` or `overloaded`; retry later.'
+      headers:
+        Retry-After:
+          required: true
+          schema: {type: string}
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    Overloaded:
+      description: '`overloaded`: too many requests are being authenticated at once (lookups of hosts and tokens not in the cache); retry after a second.'
       headers:
         Retry-After:
           required: true
@@ -1320,13 +1374,35 @@ components:
       enum: [unpaired, pairing, paired, connecting, online, backoff, suspended, logged_out]
     Status:
       type: object
-      required: [tenant_id, devices]
+      required: [tenant_id, client_version, devices]
       properties:
         tenant_id: {type: string, format: uuid}
+        client_version: {$ref: '#/components/schemas/WebVersion'}
         devices:
           type: array
           items: {$ref: '#/components/schemas/Device'}
         active_pairing: {$ref: '#/components/schemas/Pairing'}
+    WebVersion:
+      type: string
+      description: 'A WhatsApp Web version, 2.3000.<client_revision>.'
+      pattern: '^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8}|[1-3][0-9]{9})$'
+      examples: ['2.3000.1045649367']
+    ClientVersion:
+      type: object
+      required: [in_use]
+      properties:
+        in_use: {$ref: '#/components/schemas/WebVersion'}
+        stored: {$ref: '#/components/schemas/WebVersion'}
+        source: {type: string, enum: [configuration, check, admin]}
+        updated_at: {type: string, format: date-time}
+        updated_by: {type: string, description: The instance that stored it.}
+        last_check:
+          type: object
+          required: [at, result, detail]
+          properties:
+            at: {type: string, format: date-time}
+            result: {type: string, enum: [updated, unchanged, failed]}
+            detail: {type: string, description: The version found, or why none was.}
     Device:
       type: object
       required: [id, state, since]
@@ -1334,7 +1410,7 @@ components:
         id: {type: string, format: uuid}
         name: {type: string}
         state: {$ref: '#/components/schemas/DeviceState'}
-        state_reason: {type: string, description: 'e.g. qr, network:3, client_outdated:2.3000.1, replaced.'}
+        state_reason: {type: string, description: 'e.g. qr, network:3, client_outdated:2.3000.1, replaced, credentials_unreadable.'}
         since: {type: string, format: date-time}
         number: {type: string, description: 'The linked number, masked: +1555•••4567.'}
         platform: {type: string}

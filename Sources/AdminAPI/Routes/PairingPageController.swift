@@ -30,6 +30,7 @@ struct PairingPageController: Sendable {
             case .linkExpired: PairingPage.message(.gone, "This link has expired", "Pairing links last only as long as their pairing. Ask for a new one.")
             case .linkInvalid: PairingPage.message(.forbidden, "This link is not valid", "The link was changed or belongs elsewhere. Ask for a new one.")
             case .disabled: PairingPage.message(.forbidden, "Pairing is not available", "This service is currently disabled.")
+            case .overloaded: PairingPage.message(.serviceUnavailable, "Busy", "Too many requests right now. Try again in a moment.")
             }
         }
     }

@@ -5,6 +5,8 @@ import PostgresStore
 
 private struct StatusView: Encodable {
     var tenantID: String
+    /// The WhatsApp Web version this instance announces on new connections.
+    var clientVersion: String
     var devices: [DeviceView]
     var activePairing: PairingView?
 }
@@ -68,6 +70,7 @@ struct StatusController: Sendable {
     let devices: PostgresDeviceStore
     let pairings: PairingWatchers
     let statusCache: StatusCache
+    let clientVersion: @Sendable () -> String
 
     func addRoutes(to router: some RouterMethods<APIContext>) {
         router.get("/status", use: status)
@@ -95,7 +98,9 @@ struct StatusController: Sendable {
             active = PairingView(pairingID: pairing.id, deviceID: pairing.deviceID, method: pairing.method,
                                  deadline: pairing.deadline, latest: pairings.showing(pairing.id), outcome: nil)
         }
-        let body = ByteBuffer(bytes: try APIJSON.encoder.encode(StatusView(tenantID: access.tenantID.api, devices: views, activePairing: active)))
+        let body = ByteBuffer(bytes: try APIJSON.encoder.encode(StatusView(
+            tenantID: access.tenantID.api, clientVersion: clientVersion(), devices: views, activePairing: active
+        )))
         statusCache.store(body, tenantID: access.tenantID)
         return APIJSON.response(.ok, encoded: body)
     }

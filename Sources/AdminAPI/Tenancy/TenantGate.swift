@@ -60,11 +60,21 @@ struct TenantGate: Sendable {
         case linkExpired
         case linkInvalid
         case disabled
+        /// Too many lookups of unknown hosts or tokens are running (`TenantDirectory.Overloaded`).
+        case overloaded
     }
 
     /// Resolves the tenant and checks the credential. `allowLink` admits a pairing link in the
     /// query instead of a token (page, events, QR image).
     func admit(_ request: Request, peer: SocketAddress?, allowLink: Bool) async throws -> TenantAccess {
+        do {
+            return try await lookUp(request, peer: peer, allowLink: allowLink)
+        } catch is TenantDirectory.Overloaded {
+            throw Failure.overloaded
+        }
+    }
+
+    private func lookUp(_ request: Request, peer: SocketAddress?, allowLink: Bool) async throws -> TenantAccess {
         guard let host = host(of: request, peer: peer), let binding = try await directory.binding(host: host) else {
             throw Failure.unknownHost
         }
@@ -111,6 +121,8 @@ struct TenantGate: Sendable {
             APIError(.unauthorized, .linkInvalid, "This pairing link is not valid", headers: [.wwwAuthenticate: #"Bearer realm="pairgate""#])
         case .disabled:
             APIError(.forbidden, .tenantDisabled, "This tenant is disabled")
+        case .overloaded:
+            APIError(.serviceUnavailable, .overloaded, "Too many requests are being authenticated", headers: [.retryAfter: "1"])
         }
     }
 }

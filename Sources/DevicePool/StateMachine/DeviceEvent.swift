@@ -21,8 +21,11 @@ public enum DeviceEvent: Sendable, Hashable {
     case keepaliveChanged
     /// The backoff delay has passed.
     case backoffElapsed
-    /// A suspension's cause went away (ban over, version changed).
+    /// A suspension's cause went away (ban over, version changed, credentials readable again).
     case suspensionLifted
+    /// The stored credentials cannot be opened with the configured master keys (a key missing
+    /// from the configuration, a tampered row): nothing can connect until that is fixed.
+    case credentialsUnreadable
     /// An operator or tenant reset.
     case reset(ResetMode)
     /// The process is shutting down (SIGTERM).

@@ -80,6 +80,8 @@ public enum DeviceState: Sendable, Hashable, CustomStringConvertible {
             guard let reason else { return nil }
             if reason == "replaced" {
                 self = .suspended(.replaced)
+            } else if reason == "credentials_unreadable" {
+                self = .suspended(.credentialsUnreadable)
             } else if reason == "temporary_ban" {
                 self = .suspended(.temporaryBan(until: nextAttemptAt))
             } else if reason.hasPrefix("client_outdated:") {
@@ -118,6 +120,9 @@ public enum Suspension: Sendable, Hashable {
     case replaced
     /// failure 402; resumes by itself at `until`.
     case temporaryBan(until: Date?)
+    /// The stored credentials cannot be opened with the configured keys; resumes when an
+    /// instance that can open them takes the device (after a restart with the key configured).
+    case credentialsUnreadable
 
     /// The `state_reason` column's form.
     public var stored: String {
@@ -125,6 +130,7 @@ public enum Suspension: Sendable, Hashable {
         case .clientOutdated(let version): "client_outdated:\(version)"
         case .replaced: "replaced"
         case .temporaryBan: "temporary_ban"
+        case .credentialsUnreadable: "credentials_unreadable"
         }
     }
 
@@ -133,6 +139,7 @@ public enum Suspension: Sendable, Hashable {
         case .clientOutdated: "client_outdated"
         case .replaced: "replaced"
         case .temporaryBan: "temporary_ban"
+        case .credentialsUnreadable: "credentials_unreadable"
         }
     }
 }

@@ -65,7 +65,8 @@ public struct DeviceStateMachine: Sendable {
     private var onlineSince: Date?
     private var immediateReconnects: [Date] = []
     private let policy: ReconnectPolicy
-    private let webVersion: String
+    /// The WhatsApp Web version the current connection announced: a 405 names it.
+    public var webVersion: String
 
     public init(state: DeviceState, policy: ReconnectPolicy = ReconnectPolicy(), webVersion: String, attempt: Int = 0) {
         self.state = state
@@ -127,9 +128,17 @@ public struct DeviceStateMachine: Sendable {
             return afterDisconnect(reason, now: now, random: &random)
         case (.backoff, .backoffElapsed):
             return move(to: .connecting, because: "backoff_elapsed", then: [.connect(.login)])
-        case (.suspended(.temporaryBan), .suspensionLifted), (.suspended(.clientOutdated), .suspensionLifted):
+        case (.suspended(.temporaryBan), .suspensionLifted), (.suspended(.clientOutdated), .suspensionLifted),
+             (.suspended(.credentialsUnreadable), .suspensionLifted):
             attempt = 0
             return move(to: .connecting, because: "suspension_lifted", then: [.connect(.login)])
+        case (.suspended(.credentialsUnreadable), .credentialsUnreadable):
+            return .updated
+        case (.paired, .credentialsUnreadable), (.connecting, .credentialsUnreadable), (.online, .credentialsUnreadable),
+             (.backoff, .credentialsUnreadable), (.suspended, .credentialsUnreadable):
+            return move(to: .suspended(.credentialsUnreadable), because: "credentials_unreadable", then: [
+                .cancelWake, .closeConnection(Self.local("credentials unreadable")),
+            ])
 
         // Resets and shutdown
         case (.paired, .reset(.soft)), (.connecting, .reset(.soft)), (.online, .reset(.soft)),
@@ -235,6 +244,7 @@ public struct DeviceStateMachine: Sendable {
         case .keepaliveChanged: "keepalive_changed"
         case .backoffElapsed: "backoff_elapsed"
         case .suspensionLifted: "suspension_lifted"
+        case .credentialsUnreadable: "credentials_unreadable"
         case .reset(let mode): "reset_\(mode.rawValue)"
         case .shutdown: "shutdown"
         case .stop: "stop"
@@ -254,8 +264,8 @@ public struct DeviceStateMachine: Sendable {
         .paired: [.connecting, .backoff, .suspended, .loggedOut],
         .connecting: [.online, .backoff, .suspended, .loggedOut, .paired],
         .online: [.connecting, .backoff, .suspended, .loggedOut, .paired],
-        .backoff: [.connecting, .loggedOut, .paired],
-        .suspended: [.connecting, .loggedOut],
+        .backoff: [.connecting, .loggedOut, .paired, .suspended],
+        .suspended: [.connecting, .loggedOut, .suspended],
     ]
 }
 

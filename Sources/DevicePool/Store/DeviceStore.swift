@@ -118,11 +118,13 @@ public protocol DeviceStore: Sendable {
         owner: String, leaseTTL: Duration, window: Duration
     ) async throws -> PairingStart
 
-    /// Closes the session (once: a session already ended stays as it ended) and records its
-    /// `pairing.ended` webhook event in the same transaction.
-    func endPairing(_ pairingID: UUID, outcome: PairingOutcome, detail: String?) async throws
-    /// Counts a new QR or code, valid until `expiresAt`, with its `pairing.updated` event.
-    func noteCodeIssued(pairingID: UUID, expiresAt: Date) async throws
+    /// Fenced by the device's lease: throws `LeaseLost` when its epoch moved on. Closes the
+    /// session (once: a session already ended stays as it ended) and records its `pairing.ended`
+    /// webhook event in the same transaction.
+    func endPairing(_ pairingID: UUID, lease: Lease, outcome: PairingOutcome, detail: String?) async throws
+    /// Counts a new QR or code, valid until `expiresAt`, with its `pairing.updated` event; fenced
+    /// by the device's lease, as `endPairing`.
+    func noteCodeIssued(pairingID: UUID, lease: Lease, expiresAt: Date) async throws
     func openPairing(tenantID: UUID) async throws -> PairingRecord?
     /// Ends open sessions past their deadline as `interrupted` and returns their devices (left
     /// in `pairing` by a dead owner) to `unpaired`, wiping their credentials. Returns how many.
@@ -133,8 +135,9 @@ public protocol DeviceStore: Sendable {
     /// Extends every lease still held at its epoch; returns the ids that were extended.
     func renewLeases(_ leases: [Lease], ttl: Duration) async throws -> Set<UUID>
     func releaseLease(_ lease: Lease) async throws
-    /// Devices that want a connection, are not stopped, and whose lease is free or expired.
-    func claimableDevices(limit: Int) async throws -> [UUID]
+    /// Devices that want a connection, are not stopped, and whose lease is free or expired, by
+    /// id, after `after`.
+    func claimableDevices(after: UUID?, limit: Int) async throws -> [UUID]
     /// Stopped devices whose live lease `owner` still holds: it must close them.
     func stoppedDevices(owner: String) async throws -> [UUID]
 

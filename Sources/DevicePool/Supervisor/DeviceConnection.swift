@@ -17,6 +17,10 @@ struct PoolContext: Sendable {
     let now: @Sendable () -> Date
     let logger: Logger
     let metrics: PoolMetrics
+    /// Time on `clock` since the supervisor started: lease deadlines and the resume ramp.
+    let uptime: @Sendable () -> Duration
+    let clientVersion: ClientVersionCell
+    let resumeRamp: RampPacer
 
     static let credentialKind = "device"
 }
@@ -52,6 +56,8 @@ actor DeviceConnection {
         case stop(CheckedContinuation<ResetResult?, Never>?)
         case shutdown
         case leaseLost
+        /// The WhatsApp Web version in use changed: a device suspended as outdated resumes.
+        case clientVersionChanged
     }
 
     let deviceID: UUID
@@ -59,6 +65,8 @@ actor DeviceConnection {
     nonisolated let lease: Lease
     /// As the lease was taken; a stop that comes later arrives as an input.
     private let desiredState: DesiredState
+    /// Closed by the supervisor when the lease's deadline passes.
+    nonisolated let fence = LeaseFence()
     private let context: PoolContext
     private var machine: DeviceStateMachine
     private var credentials: DeviceCredentials?
@@ -88,7 +96,7 @@ actor DeviceConnection {
         machine = DeviceStateMachine(
             state: record.state,
             policy: context.configuration.policy,
-            webVersion: context.configuration.webVersion,
+            webVersion: context.clientVersion.current,
             attempt: { if case .backoff(_, let attempt, _) = record.state { attempt } else { 0 } }()
         )
         (inputs, mailbox) = AsyncStream.makeStream(of: Input.self)
@@ -102,6 +110,15 @@ actor DeviceConnection {
     nonisolated func send(_ input: Input) -> Bool {
         if case .terminated = mailbox.yield(input) { return false }
         return true
+    }
+
+    /// The lease can no longer be proven (its deadline passed, or the shutdown's did): closes the
+    /// upstream connection now, from outside the actor, and makes the actor stop without another
+    /// connect or write when it next looks.
+    nonisolated func expire(_ detail: String) async {
+        let session = fence.expire()
+        send(.leaseLost)
+        await session?.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: detail))
     }
 
     /// Runs until the device leaves this process (logged out, unpaired, shutdown, lease lost).
@@ -164,9 +181,13 @@ actor DeviceConnection {
             } else {
                 scheduleWake(at: until, group: &group)
             }
-        case .suspended(.clientOutdated(let version)) where version != context.configuration.webVersion:
+        case .suspended(.clientOutdated(let version)) where version != context.clientVersion.current:
             guard await loadCredentials() else { return }
-            logger.info("the configured WhatsApp Web version changed; retrying a device suspended as client_outdated")
+            logger.info("the WhatsApp Web version in use changed; retrying a device suspended as client_outdated")
+            await apply(.suspensionLifted, group: &group)
+        case .suspended(.credentialsUnreadable):
+            guard await loadCredentials() else { return }
+            logger.notice("the device's credentials can be read again; resuming it")
             await apply(.suspensionLifted, group: &group)
         case .suspended(.temporaryBan(let until)):
             guard await loadCredentials() else { return }
@@ -192,10 +213,15 @@ actor DeviceConnection {
             }
             credentials = try context.sealer.open(decoding: DeviceCredentials.self, from: sealed, deviceID: deviceID, kind: PoolContext.credentialKind)
             return true
+        } catch let error as SealingError {
+            // An operator problem (a master key missing from the configuration, a tampered row),
+            // not the device's: it stays suspended and held here — not released to be claimed
+            // again every claim interval — until an instance that can open it takes it.
+            logger.error("cannot read the device's credentials; suspending it", metadata: ["error": "\(error)"])
+            await applyWithoutGroup(.credentialsUnreadable)
+            return false
         } catch {
-            // Unreadable credentials (a master key missing from the configuration) are an operator
-            // problem, not the device's: leave the device as it is for a fixed configuration.
-            logger.error("cannot read the device's credentials; leaving it untouched", metadata: ["error": "\(error)"])
+            logger.warning("could not load the device's credentials; leaving it to a later claim", metadata: ["error": "\(error)"])
             await finish()
             return false
         }
@@ -204,6 +230,17 @@ actor DeviceConnection {
     // MARK: Inputs
 
     private func handle(_ input: Input, group: inout DiscardingTaskGroup) async {
+        if fence.isExpired {
+            if case .reset(_, let answer) = input { answer.resume(returning: nil) }
+            if !finished {
+                logger.warning("the lease's deadline passed without a confirmed renewal; stopped without further writes")
+                // The fence closed the connection already.
+                session = nil
+                generation += 1
+                await loseLease()
+            }
+            return
+        }
         switch input {
         case .upstream(let generation, let event):
             guard generation == self.generation else {
@@ -226,6 +263,13 @@ actor DeviceConnection {
             }
         case .reset(let mode, let answer):
             let before = machine.state
+            // Connecting without credentials would log the device out: read them again first.
+            if mode == .soft, before == .suspended(.credentialsUnreadable) {
+                guard await loadCredentials() else {
+                    answer.resume(returning: .unchanged(machine.state))
+                    return
+                }
+            }
             await apply(.reset(mode), group: &group)
             answer.resume(returning: machine.state == before ? .unchanged(before) : .applied(machine.state))
         case .stop(let answer):
@@ -244,7 +288,17 @@ actor DeviceConnection {
             context.metrics.leasesLost.increment()
             logger.warning("lease lost; closing the connection without further writes")
             await loseLease()
+        case .clientVersionChanged:
+            resumeIfOutdated(group: &group)
         }
+    }
+
+    /// A device suspended as outdated whose refused version is no longer the one in use comes
+    /// back at the ramp's pace (every device of the fleet may be waiting for this).
+    private func resumeIfOutdated(group: inout DiscardingTaskGroup) {
+        guard case .suspended(.clientOutdated(let refused)) = machine.state, refused != context.clientVersion.current else { return }
+        let delay = context.resumeRamp.delay(at: context.uptime())
+        scheduleWake(at: context.now().addingTimeInterval(delay.seconds), group: &group)
     }
 
     private func handleUpstream(_ event: ClientEvent, group: inout DiscardingTaskGroup) async {
@@ -307,6 +361,11 @@ actor DeviceConnection {
                 logger.warning("the server refused an ack", metadata: ["detail": "\(reason.detail)"])
             }
             await apply(.disconnected(reason), group: &group)
+            if case .suspended(.clientOutdated(let refused)) = machine.state {
+                context.clientVersion.reportOutdated(refused)
+                // The version may have changed while this connection was being refused.
+                resumeIfOutdated(group: &group)
+            }
         }
     }
 
@@ -339,7 +398,7 @@ actor DeviceConnection {
     }
 
     private func issuedCode(expiresAt: Date, group: inout DiscardingTaskGroup) async {
-        if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id, expiresAt: expiresAt) }
+        if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id, lease: lease, expiresAt: expiresAt) }
         await apply(.pairingCodeIssued, group: &group)
     }
 
@@ -405,6 +464,7 @@ actor DeviceConnection {
     /// The connection delivers its events straight into the mailbox: no task per connection.
     /// The device's own proxy is read afresh each time, so a change applies to the next connect.
     private func connect(_ intent: ConnectionIntent) async {
+        guard !fence.isExpired else { return }
         guard let credentials else {
             send(.upstream(generation: generation, .disconnected(
                 DisconnectReason(stage: .local, category: .loggedOut, detail: "no credentials to connect with")
@@ -425,9 +485,17 @@ actor DeviceConnection {
         generation += 1
         let current = generation
         let mailbox = self.mailbox
-        session = context.connector.connect(credentials: credentials, intent: intent, proxy: proxy) { event in
+        machine.webVersion = context.clientVersion.current
+        let opened = context.connector.connect(credentials: credentials, intent: intent, proxy: proxy) { event in
             mailbox.yield(.upstream(generation: current, event))
         }
+        guard fence.admit(opened) else {
+            // The deadline passed while it was being opened.
+            generation += 1
+            await opened.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "lease deadline passed"))
+            return
+        }
+        session = opened
         context.metrics.connectionAttempt(intent)
         connectStartedAt = .now
     }
@@ -466,7 +534,7 @@ actor DeviceConnection {
         context.metrics.pairingEnded(outcome)
         context.metrics.pairingDuration(since: pairing.startedAt, now: context.now())
         do {
-            try await context.store.endPairing(pairing.id, outcome: outcome, detail: detail)
+            try await context.store.endPairing(pairing.id, lease: lease, outcome: outcome, detail: detail)
         } catch {
             logger.error("could not close the pairing session; the sweeper ends it at its deadline", metadata: ["error": "\(error)"])
         }
@@ -512,6 +580,11 @@ actor DeviceConnection {
     ) async -> T? {
         var delay = Duration.milliseconds(200)
         for attempt in 1...6 {
+            // Past the lease's deadline, or given up at shutdown: the device writes nothing more.
+            if fence.isExpired || Task.isCancelled {
+                await loseLease()
+                return nil
+            }
             do {
                 return try await body(context)
             } catch is LeaseLost {

@@ -4,26 +4,36 @@ import Foundation
 public struct PoolConfiguration: Sendable {
     /// This process's name in leases and history rows.
     public var instanceID: String
-    /// The WhatsApp Web version in use (named in client_outdated diagnostics).
+    /// The WhatsApp Web version announced at start (`upstream.web_version`); the version in use
+    /// may change at run time (`Supervisor.useClientVersion`).
     public var webVersion: String
     /// How long a lease lasts without renewal (database clock).
     public var leaseTTL: Duration = .seconds(30)
     /// How often held leases are renewed (TTL/3).
     public var renewInterval: Duration = .seconds(10)
-    /// Without a successful renewal for this long (TTL·2/3) a device closes its connection itself,
-    /// before its lease can expire and another instance can connect it.
-    public var selfCloseAfter: Duration = .seconds(20)
-    /// At most this many devices are started per second (boot ramp and takeovers), jittered.
-    /// 250/s brings 10,000 devices back in about 40 s, inside the 60 s budget with a margin for
-    /// the database, and stays far below what the 2-core reference machine can take
-    /// (docs/performance.md); WhatsApp sees a restart as 250 logins per second from one address.
+    /// A device closes its connection, on a timer of its own, TTL − margin after the last
+    /// renewal that succeeded was sent (20 s by default: two renewals may fail), so that it is
+    /// closed before its lease can expire and another instance can connect it. The margin covers
+    /// closing the connection and the clocks of the instance and the database drifting apart.
+    public var leaseMargin: Duration = .seconds(10)
+    /// At most this many devices are started per second (boot ramp and takeovers, and devices
+    /// resumed after a new client version), jittered. 250/s brings 10,000 devices back in about
+    /// 40 s, inside the 60 s budget with a margin for the database, and stays far below what the
+    /// 2-core reference machine can take (docs/performance.md); WhatsApp sees a restart as 250
+    /// logins per second from one address.
     public var rampPerSecond: Double = 250
     /// How often free devices (crashed or stopped owners) are looked for.
     public var claimInterval: Duration = .seconds(10)
+    /// Free devices read per claim query; the next query continues after the last id read.
+    public var claimBatchSize = 500
     /// How often pairings left open by dead owners are ended.
     public var sweepInterval: Duration = .seconds(15)
     /// How long a pairing may stay open: 6 refs last 160 s; a margin covers the last one.
     public var pairingWindow: Duration = .seconds(180)
+    /// How long devices get to close in good order at shutdown (record the disconnect, release
+    /// the lease). Past it, the connections still open are closed and the writes still running
+    /// are interrupted: a database that does not answer cannot hold SIGTERM up.
+    public var shutdownTimeout: Duration = .seconds(10)
     public var policy = ReconnectPolicy()
     /// Stored messages older than this are deleted (`messages.retention_days`); nil keeps them forever.
     public var messageRetention: Duration? = .seconds(30 * 86_400)
@@ -33,5 +43,10 @@ public struct PoolConfiguration: Sendable {
     public init(instanceID: String, webVersion: String) {
         self.instanceID = instanceID
         self.webVersion = webVersion
+    }
+
+    /// How long after a lease was last confirmed its device closes itself.
+    var leaseBudget: Duration {
+        max(leaseTTL - leaseMargin, .seconds(1))
     }
 }

@@ -10,6 +10,8 @@ struct PoolMetrics: Sendable {
     let leaseRenewalsOK = Counter(label: "pairgate_lease_renewals_total", dimensions: [("result", "ok")])
     let leaseRenewalsFailed = Counter(label: "pairgate_lease_renewals_total", dimensions: [("result", "failed")])
     let leasesLost = Counter(label: "pairgate_leases_lost_total")
+    /// Devices closed because no renewal of their lease succeeded within TTL − margin.
+    let leaseDeadlines = Counter(label: "pairgate_lease_deadline_closes_total")
     let lockRejections = Counter(label: "pairgate_pairing_lock_rejections_total")
     let qrIssued = Counter(label: "pairgate_qr_codes_issued_total")
     let pairingDurations = Timer(label: "pairgate_pairing_duration_seconds", preferredDisplayUnit: .seconds)

@@ -32,16 +32,27 @@ extension Supervisor {
     /// is free.
     public func startDevice(_ deviceID: UUID) async throws -> ResetResult {
         guard let record = try await context.store.device(deviceID) else { throw SupervisorError(.unknownDevice) }
-        if state.withLock({ $0.running[deviceID] != nil }) || record.desiredState == .stopped || !record.state.wantsConnection {
+        if record.desiredState == .stopped || !record.state.wantsConnection {
             return .unchanged(record.state)
         }
-        guard let (owned, lease) = try await context.store.acquireLease(
-            deviceID: deviceID, owner: context.configuration.instanceID, ttl: context.configuration.leaseTTL
-        ) else {
+        // One lease acquisition per actor: an actor running or starting here is the answer.
+        guard case .reserved = try takeSlot(deviceID) else { return .unchanged(record.state) }
+        let sent = context.uptime()
+        let acquired: (DeviceRecord, Lease)?
+        do {
+            acquired = try await context.store.acquireLease(
+                deviceID: deviceID, owner: context.configuration.instanceID, ttl: context.configuration.leaseTTL
+            )
+        } catch {
+            abandon(deviceID)
+            throw error
+        }
+        guard let (owned, lease) = acquired else {
+            abandon(deviceID)
             throw SupervisorError(.notHere, owner: record.leaseOwner)
         }
         let actor = DeviceConnection(record: owned, lease: lease, credentials: nil, pairing: nil, context: context)
-        guard start(actor) else {
+        guard start(actor, confirmed: sent) else {
             try? await context.store.releaseLease(lease)
             throw SupervisorError(.shuttingDown)
         }

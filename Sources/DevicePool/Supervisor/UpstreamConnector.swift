@@ -6,6 +6,8 @@ import WAWire
 public protocol UpstreamConnector: Sendable {
     /// Fresh companion keys for a new pairing.
     func newCredentials() -> DeviceCredentials
+    /// The WhatsApp Web version (`2.3000.<revision>`) connections opened from now on announce.
+    func announce(webVersion: String)
     /// Opens a connection that hands its events to `deliver` one at a time, in order, ending
     /// with `.disconnected` or `.loggedOut`. Nothing is dropped: while the consumer has many
     /// delivered events not yet `handled()`, the connection stops reading from its socket.

@@ -32,22 +32,30 @@ private func bootstrapLogging(level: Logger.Level) {
     }
 }
 
-/// The database side of a command: a started thread pool and a connection pool over it.
+/// The database side of a command: a started thread pool, the connection pool over it, and
+/// the fleet-control pool (`pairgate serve`; it opens no connection unless used).
 struct DatabaseRuntime: Sendable {
     let pool: PostgresPool
+    let fleetPool: PostgresPool
     let threadPool: NIOThreadPool
+    let closeGrace: Duration
     let logger: Logger
 
-    init(_ configuration: PostgresConfiguration, logger: Logger) {
+    init(_ configuration: PostgresConfiguration, fleet: PostgresConfiguration, closeGrace: Duration, logger: Logger) {
         // One thread per connection so blocking calls never queue behind each other.
-        threadPool = NIOThreadPool(numberOfThreads: configuration.maximumConnections)
+        threadPool = NIOThreadPool(numberOfThreads: configuration.maximumConnections + fleet.maximumConnections)
         threadPool.start()
         pool = PostgresPool(configuration: configuration, threadPool: threadPool, logger: logger)
+        fleetPool = PostgresPool(configuration: fleet, threadPool: threadPool, logger: logger)
+        self.closeGrace = closeGrace
         self.logger = logger
     }
 
+    /// Bounded by `closeGrace`: statements still running then are interrupted.
     func shutdown() async {
-        await pool.close()
+        async let http: Void = pool.close(gracePeriod: closeGrace)
+        async let fleet: Void = fleetPool.close(gracePeriod: closeGrace)
+        _ = await (http, fleet)
         try? await threadPool.shutdownGracefully()
     }
 
@@ -57,7 +65,10 @@ struct DatabaseRuntime: Sendable {
         label: String,
         _ body: (DatabaseRuntime) async throws -> T
     ) async throws -> T {
-        let runtime = DatabaseRuntime(try configuration.requireDatabase(), logger: Logger(label: label))
+        let runtime = DatabaseRuntime(
+            try configuration.requireDatabase(), fleet: try configuration.requireFleetDatabase(),
+            closeGrace: .seconds(configuration.closeGraceSeconds), logger: Logger(label: label)
+        )
         do {
             let result = try await body(runtime)
             await runtime.shutdown()

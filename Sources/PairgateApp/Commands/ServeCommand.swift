@@ -57,8 +57,11 @@ extension ServeCommand {
         let gatewayConfiguration = try gatewayConfiguration(configuration, logger: logger)
         try await DatabaseRuntime.with(configuration, label: "pairgate.postgres") { runtime in
             let gateway = try buildGateway(
-                gatewayConfiguration, database: runtime.pool, connector: connector, sealer: sealer, metrics: metrics, logger: logger
+                gatewayConfiguration, database: runtime.pool, fleetDatabase: runtime.fleetPool, connector: connector, sealer: sealer,
+                metrics: metrics, logger: logger
             )
+            // Devices connect with the fleet's version from the start.
+            await gateway.clientVersions.prepare()
             logger.info("serving", metadata: [
                 "address": "\(configuration.http.host):\(configuration.http.port)",
                 "instance": "\(configuration.instanceID)",
@@ -73,12 +76,18 @@ extension ServeCommand {
         if let ramp = configuration.rampPerSecond { pool.rampPerSecond = Double(ramp) }
         let retention = configuration.messageRetentionDays
         pool.messageRetention = retention == 0 ? nil : .seconds(retention * 86_400)
+        pool.shutdownTimeout = .seconds(configuration.shutdownTimeoutSeconds)
         var gateway = GatewayConfiguration(
             pool: pool, api: try apiConfiguration(configuration, logger: logger),
             address: .hostname(configuration.http.host, port: configuration.http.port)
         )
         gateway.idleTimeout = .seconds(configuration.http.idleTimeoutSeconds)
         gateway.webhooks = webhookConfiguration(configuration.webhooks)
+        let upstream = configuration.upstream
+        if upstream.versionCheckIntervalSeconds > 0, let url = URL(string: upstream.versionURL) {
+            gateway.clientVersion.source = WebVersionSource(url: url, timeout: .seconds(upstream.versionCheckTimeoutSeconds))
+            gateway.clientVersion.checkInterval = .seconds(upstream.versionCheckIntervalSeconds)
+        }
         return gateway
     }
 
@@ -136,6 +145,7 @@ extension ServeCommand {
         api.heartbeat = .seconds(configuration.http.heartbeatSeconds)
         api.tenantCacheTTL = .seconds(configuration.http.tenantCacheSeconds)
         api.statusCacheTTL = .milliseconds(configuration.http.statusCacheMilliseconds)
+        api.maximumPendingLookups = configuration.http.maxPendingLookups
         return api
     }
 
