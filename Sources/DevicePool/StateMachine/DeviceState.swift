@@ -82,6 +82,10 @@ public enum DeviceState: Sendable, Hashable, CustomStringConvertible {
                 self = .suspended(.replaced)
             } else if reason == "temporary_ban" {
                 self = .suspended(.temporaryBan(until: nextAttemptAt))
+            } else if reason == "refused" {
+                self = .suspended(.refused(code: nil))
+            } else if reason.hasPrefix("refused:"), let code = Int(reason.dropFirst("refused:".count)) {
+                self = .suspended(.refused(code: code))
             } else if reason.hasPrefix("client_outdated:") {
                 self = .suspended(.clientOutdated(version: String(reason.dropFirst("client_outdated:".count))))
             } else {
@@ -118,6 +122,10 @@ public enum Suspension: Sendable, Hashable {
     case replaced
     /// failure 402; resumes by itself at `until`.
     case temporaryBan(until: Date?)
+    /// The server refused the device in a way we do not know to pass (an unknown `<failure>`
+    /// reason, stream:error 401 without device_removed, 516): its credentials are kept, and only an
+    /// operator reset tries again.
+    case refused(code: Int?)
 
     /// The `state_reason` column's form.
     public var stored: String {
@@ -125,6 +133,7 @@ public enum Suspension: Sendable, Hashable {
         case .clientOutdated(let version): "client_outdated:\(version)"
         case .replaced: "replaced"
         case .temporaryBan: "temporary_ban"
+        case .refused(let code): code.map { "refused:\($0)" } ?? "refused"
         }
     }
 
@@ -133,6 +142,7 @@ public enum Suspension: Sendable, Hashable {
         case .clientOutdated: "client_outdated"
         case .replaced: "replaced"
         case .temporaryBan: "temporary_ban"
+        case .refused: "refused"
         }
     }
 }
