@@ -1,6 +1,7 @@
 import DevicePool
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import PostgresClient
@@ -15,6 +16,14 @@ public struct GatewayConfiguration: Sendable {
     public var address: BindAddress
     /// An HTTP connection idle this long is closed (`http.idle_timeout_seconds`).
     public var idleTimeout: Duration = .seconds(75)
+    /// HTTP connections open at once (`http.max_connections`); further ones wait in the kernel's
+    /// accept queue until one closes.
+    public var maximumConnections = 4096
+    /// How often this instance looks for devices of disabled tenants it still runs
+    /// (`fleet.tenant_recheck_seconds`), besides the fleet bus's news and its reconnects.
+    public var tenantRecheckInterval: Duration = .seconds(60)
+    /// How long history rows are kept and how they are swept (`history.*`).
+    public var history = HistoryRetention()
 
     public init(pool: PoolConfiguration, api: APIConfiguration, address: BindAddress) {
         self.pool = pool
@@ -27,8 +36,8 @@ public struct GatewayConfiguration: Sendable {
 /// Running `application` runs them all; on shutdown the HTTP server stops first, then the pool
 /// closes its devices (their pairings end and are announced), then the fleet bus.
 public struct Gateway: Sendable {
-    /// The Hummingbird application; the pool and the fleet bus are its services.
-    public let application: Application<RouterResponder<APIContext>>
+    /// The Hummingbird application; the pool, the fleet bus and the history sweeper are its services.
+    public let application: Application<GatewayResponder>
     public let supervisor: Supervisor
     public let events: EventBus
     public let fleet: FleetBus
@@ -55,17 +64,26 @@ public func buildGateway(
         events: events, clock: clock, now: now, logger: logger.part("pool")
     )
     let directory = TenantDirectory(store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL, now: now)
-    let fleet = try FleetBus(pool: database, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
+    let fleet = try FleetBus(
+        pool: database, supervisor: supervisor, events: events, directory: directory,
+        recheckInterval: configuration.tenantRecheckInterval, clock: clock, logger: logger.part("fleet")
+    )
+    let sweeper = HistorySweeper(configuration.history, store: PostgresDeviceStore(pool: database), clock: clock, logger: logger.part("history"))
     let router = buildRouter(
         configuration.api, database: database, supervisor: supervisor, events: events, fleet: fleet, directory: directory,
-        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)), metrics: metrics,
-        clock: clock, now: now, logger: logger
+        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger), logger: logger),
+        metrics: metrics, clock: clock, now: now, logger: logger
     )
     let application = Application(
-        router: router,
-        server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
-        configuration: .init(address: configuration.address, serverName: "pairgate"),
-        services: [fleet, supervisor],
+        responder: GatewayResponder(router: router, limit: configuration.api.requestTimeout),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [MalformedRequestProblemHandler()], idleTimeout: TimeAmount(configuration.idleTimeout)
+        )),
+        configuration: .init(
+            address: configuration.address, serverName: "pairgate",
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections)
+        ),
+        services: [fleet, supervisor, sweeper],
         onServerRunning: onServerRunning,
         logger: logger
     )

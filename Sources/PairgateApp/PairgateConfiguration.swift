@@ -29,11 +29,30 @@ public struct PairgateConfiguration: Sendable {
         public var statusCacheMilliseconds = 1000
         /// Connections idle this long are closed (slow or stalled clients).
         public var idleTimeoutSeconds = 75
+        /// Connections open at once; more wait in the kernel's accept queue.
+        public var maxConnections = 4096
+        /// Devices POST /reset {"all":true} resets at once.
+        public var resetConcurrency = 8
+        /// Event streams open at once per pairing, per tenant and on the instance.
+        public var sseMaxPerPairing = 10
+        public var sseMaxPerTenant = 50
+        public var sseMaxPerInstance = 2000
+    }
+
+    /// How long history rows are kept (`history.*`).
+    public struct History: Sendable {
+        /// 0 keeps them forever.
+        public var retentionDays = 90
+        public var sweepIntervalMinutes = 60
+        public var sweepBatchSize = 1000
     }
 
     /// nil when no URL is configured; commands that need the database refuse to start.
     public var database: PostgresConfiguration?
     public var http = HTTP()
+    public var history = History()
+    /// How often an instance looks for devices of disabled tenants it still runs (`fleet.tenant_recheck_seconds`).
+    public var tenantRecheckSeconds = 60
     public var logLevel: Logger.Level = .info
     /// The master key that seals device credentials, `id:base64(32 bytes)` (secret).
     public var masterKey: String?
@@ -174,6 +193,11 @@ extension PairgateConfiguration {
         }
         try resolveUpstream(settings, into: &configuration.upstream)
         configuration.rampPerSecond = try settings.int("pool.ramp_per_second", in: 1...100_000)
+        configuration.tenantRecheckSeconds = try settings.int("fleet.tenant_recheck_seconds", in: 1...86_400) ?? configuration.tenantRecheckSeconds
+        configuration.history.retentionDays = try settings.int("history.retention_days", in: 0...36_500) ?? configuration.history.retentionDays
+        configuration.history.sweepIntervalMinutes = try settings.int("history.sweep_interval_minutes", in: 1...10_080)
+            ?? configuration.history.sweepIntervalMinutes
+        configuration.history.sweepBatchSize = try settings.int("history.sweep_batch_size", in: 1...100_000) ?? configuration.history.sweepBatchSize
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
@@ -225,6 +249,11 @@ extension PairgateConfiguration {
         http.tenantCacheSeconds = try settings.int("http.tenant_cache_seconds", in: 0...300) ?? http.tenantCacheSeconds
         http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
         http.statusCacheMilliseconds = try settings.int("http.status_cache_ms", in: 0...60_000) ?? http.statusCacheMilliseconds
+        http.maxConnections = try settings.int("http.max_connections", in: 1...1_000_000) ?? http.maxConnections
+        http.resetConcurrency = try settings.int("http.reset_concurrency", in: 1...1000) ?? http.resetConcurrency
+        http.sseMaxPerPairing = try settings.int("http.sse_max_per_pairing", in: 1...100_000) ?? http.sseMaxPerPairing
+        http.sseMaxPerTenant = try settings.int("http.sse_max_per_tenant", in: 1...1_000_000) ?? http.sseMaxPerTenant
+        http.sseMaxPerInstance = try settings.int("http.sse_max_per_instance", in: 1...1_000_000) ?? http.sseMaxPerInstance
     }
 
     private static func resolveUpstream(_ settings: Settings, into upstream: inout Upstream) throws {

@@ -19,13 +19,19 @@ public final class PostgresPool: Sendable {
         self.state = Mutex(PoolState(maximumConnections: configuration.maximumConnections))
     }
 
-    /// Runs `body` with a connection of its own, on the pool's thread.
+    /// Runs `body` with a connection of its own, on the pool's thread. Under a `PostgresDeadline`,
+    /// waiting for the connection and for each of the server's answers ends at the deadline.
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
-        let connection = try await checkOut()
+        let deadline = PostgresDeadline.current
+        let connection = try await checkOut(deadline: deadline)
         do {
-            let result = try await run { try body(connection) }
+            let result = try await run {
+                connection.callDeadline = deadline
+                defer { connection.callDeadline = nil }
+                return try body(connection)
+            }
             checkIn(connection)
             return result
         } catch {
@@ -88,10 +94,13 @@ public final class PostgresPool: Sendable {
 
     // MARK: Checking connections out and in
 
-    private func checkOut() async throws -> PostgresConnection {
+    private func checkOut(deadline: ContinuousClock.Instant?) async throws -> PostgresConnection {
         while true {
+            if let deadline, deadline <= .now {
+                throw PostgresError(.deadlineExceeded, detail: "the caller's deadline passed before a connection was free")
+            }
             let connection: PostgresConnection
-            switch try await acquire() {
+            switch try await acquire(deadline: deadline) {
             case .connection(let idle):
                 // Cheap liveness check: a restarted server leaves idle connections readable.
                 if idle.isDeadWhileIdle() {
@@ -118,11 +127,13 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    private func acquire() async throws -> PoolState.Grant {
+    private func acquire(deadline: ContinuousClock.Instant?) async throws -> PoolState.Grant {
         let immediate = try state.withLock { try $0.acquire() }
         if let immediate { return immediate }
         let id = state.withLock { $0.nextWaiterID() }
-        let timeout = configuration.acquireTimeout
+        let ownTimeout = configuration.acquireTimeout
+        let limitedByDeadline = deadline.map { $0 - .now < ownTimeout } ?? false
+        let timeout = if let deadline, limitedByDeadline { deadline - .now } else { ownTimeout }
         return try await withThrowingTaskGroup(of: PoolState.Grant?.self) { group in
             group.addTask { try await self.wait(id: id) }
             group.addTask {
@@ -134,6 +145,9 @@ public final class PostgresPool: Sendable {
             if let grant = first { return grant }
             // Timed out; the waiter may still have been served at the last moment.
             if let late = try? await group.next(), let grant = late { return grant }
+            if limitedByDeadline {
+                throw PostgresError(.deadlineExceeded, detail: "no pooled connection became free before the caller's deadline")
+            }
             throw PostgresError(.poolTimeout)
         }
     }

@@ -52,7 +52,7 @@ struct ContractTests {
         let router = buildRouter(
             APIConfiguration(linkKey: APIHarness.linkKey), database: pool, supervisor: supervisor, events: events,
             fleet: try FleetBus(pool: pool, supervisor: supervisor, events: events, directory: directory, logger: TestDatabase.logger),
-            directory: directory, readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
+            directory: directory, readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger), logger: TestDatabase.logger),
             metrics: registry, clock: ContinuousClock(), now: { Date() }, logger: TestDatabase.logger
         )
         let declared = Set(router.routes.map { "\($0)" })

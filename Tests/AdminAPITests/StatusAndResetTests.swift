@@ -33,7 +33,7 @@ struct StatusAndResetTests {
             #expect(devices.count == 2)
             let online = try #require(devices.first { $0["id"] as? String == deviceID.uuidString.lowercased() })
             #expect(online["state"] as? String == "online")
-            #expect(online["number"] as? String == "+1555•••4567")
+            #expect(online["number"] as? String == "•••4567")
             #expect(online["since"] is String)
             let last = try #require(online["last_disconnect"] as? [String: any Sendable])
             #expect(last["category"] as? String == "restart_required")

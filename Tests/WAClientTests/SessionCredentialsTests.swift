@@ -65,4 +65,17 @@ struct SessionCredentialsTests {
         #expect(OneTimePreKeys.ids(from: 0, count: 2) == [1, 2])
         #expect(OneTimePreKeys.ids(from: 5, count: 0).isEmpty)
     }
+
+    /// Credentials end up in log lines ("\(credentials)"): they name the account by its last four digits only.
+    @Test func theDescriptionShowsOnlyTheLastFourDigitsOfTheNumber() {
+        var credentials = DeviceCredentials.generate()
+        credentials.account = PairedAccount(
+            jid: "15551234567:3@s.whatsapp.net", lid: "99887766:3@lid", platform: "android", businessName: nil,
+            signedIdentity: [], keyIndex: 1
+        )
+        let text = "\(credentials)"
+        #expect(!text.contains("1555123"))
+        #expect(!text.contains("99887766"))
+        #expect(text.contains("•••4567"))
+    }
 }

@@ -75,6 +75,12 @@ extension ServeCommand {
             address: .hostname(configuration.http.host, port: configuration.http.port)
         )
         gateway.idleTimeout = .seconds(configuration.http.idleTimeoutSeconds)
+        gateway.maximumConnections = configuration.http.maxConnections
+        gateway.tenantRecheckInterval = .seconds(configuration.tenantRecheckSeconds)
+        let days = configuration.history.retentionDays
+        gateway.history.age = days == 0 ? nil : .seconds(days * 86_400)
+        gateway.history.interval = .seconds(configuration.history.sweepIntervalMinutes * 60)
+        gateway.history.batchSize = configuration.history.sweepBatchSize
         return gateway
     }
 
@@ -113,6 +119,10 @@ extension ServeCommand {
         api.heartbeat = .seconds(configuration.http.heartbeatSeconds)
         api.tenantCacheTTL = .seconds(configuration.http.tenantCacheSeconds)
         api.statusCacheTTL = .milliseconds(configuration.http.statusCacheMilliseconds)
+        api.resetConcurrency = configuration.http.resetConcurrency
+        api.streamsPerPairing = configuration.http.sseMaxPerPairing
+        api.streamsPerTenant = configuration.http.sseMaxPerTenant
+        api.streamsPerInstance = configuration.http.sseMaxPerInstance
         return api
     }
 
