@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Checks the running API against docs/openapi.yaml with schemathesis: starts a throwaway
-# PostgreSQL, a simulator and a gateway, creates a tenant for contract.localhost, and runs every check
-# (no server errors, no undocumented status, no schema violation, auth enforced, 405 with
-# Allow…). Installs schemathesis with pip when it is missing. Exits with schemathesis's status.
+# PostgreSQL, a simulator and a gateway, creates a tenant for contract.localhost, and runs every
+# check (no server errors, no undocumented status, no schema violation, auth enforced, 405 with
+# Allow…) twice: on that tenant, whose pairings end within seconds, then, without the admin
+# operations, on a new tenant (pairing.localhost) with a pairing running (a second simulator with
+# the usual refs, a second gateway), as a new user meets it — the page, the event stream (each
+# event against its schema) and the QR image are live then. Installs schemathesis with pip when
+# it is missing. Exits non-zero if either run fails.
 #   ops/api-contract.sh [--max-examples N]   (default 20 per operation)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +34,9 @@ mkdir "$PGDATA"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$PGDATA"
 
 teardown() {
-    [ -n "${GATEWAY_PID:-}" ] && kill -TERM "$GATEWAY_PID" 2>/dev/null && wait "$GATEWAY_PID" 2>/dev/null || true
-    [ -n "${SIM_PID:-}" ] && kill -TERM "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null || true
+    for pid in "${GATEWAY_PID:-}" "${GATEWAY2_PID:-}" "${SIM_PID:-}" "${SIM2_PID:-}"; do
+        [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    done
     [ -f "$PGDATA/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -45,20 +50,72 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 \
     || { cat "$PGDATA/server.log"; die "PostgreSQL did not start"; }
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres pairgate
 
-# The upstream is a simulator whose QR codes expire within a second or two, so pairings (and
-# their event streams) end while schemathesis is still looking.
-SIM_PORT=$(free_port "$PG_PORT")
-SIM_CONTROL_PORT=$(free_port "$PG_PORT" "$SIM_PORT")
-"$BIN" sim --in-memory --port "$SIM_PORT" --control-port "$SIM_CONTROL_PORT" --ref-count 2 \
-    --first-ref-seconds 1 --later-ref-seconds 1 --log-level warning >"$WORK/sim.out" 2>&1 &
-SIM_PID=$!
-for _ in $(seq 1 100); do
-    grep -q "root public key" "$WORK/sim.out" && break
-    kill -0 "$SIM_PID" 2>/dev/null || { cat "$WORK/sim.out"; die "the simulator exited"; }
-    sleep 0.1
-done
-export PAIRGATE_UPSTREAM_URL="ws://127.0.0.1:$SIM_PORT/ws/chat"
-export PAIRGATE_UPSTREAM_ROOT_KEY="$(sed -n 's/.*root public key: *//p' "$WORK/sim.out")"
+# start_sim NAME ARGS…: a simulator whose root key and port land in SIM_KEY and SIM_URL.
+start_sim() {
+    local name=$1 port control
+    shift
+    port=$(free_port "$PG_PORT" ${USED_PORTS:-})
+    control=$(free_port "$PG_PORT" "$port" ${USED_PORTS:-})
+    USED_PORTS="${USED_PORTS:-} $port $control"
+    "$BIN" sim --in-memory --port "$port" --control-port "$control" --log-level warning "$@" >"$WORK/$name.out" 2>&1 &
+    STARTED_PID=$!
+    for _ in $(seq 1 100); do
+        grep -q "root public key" "$WORK/$name.out" && break
+        kill -0 "$STARTED_PID" 2>/dev/null || { cat "$WORK/$name.out"; die "the simulator exited"; }
+        sleep 0.1
+    done
+    SIM_URL="ws://127.0.0.1:$port/ws/chat"
+    SIM_KEY="$(sed -n 's/.*root public key: *//p' "$WORK/$name.out")"
+}
+
+# start_gateway NAME: `pairgate serve` on a free port (HTTP_PORT) against SIM_URL.
+start_gateway() {
+    local name=$1
+    HTTP_PORT=$(free_port "$PG_PORT" ${USED_PORTS:-})
+    USED_PORTS="${USED_PORTS:-} $HTTP_PORT"
+    PAIRGATE_UPSTREAM_URL="$SIM_URL" PAIRGATE_UPSTREAM_ROOT_KEY="$SIM_KEY" \
+        "$BIN" serve --port "$HTTP_PORT" >"$WORK/$name.log" 2>&1 &
+    STARTED_PID=$!
+    for _ in $(seq 1 100); do
+        curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+        kill -0 "$STARTED_PID" 2>/dev/null || { cat "$WORK/$name.log"; die "the gateway exited"; }
+        sleep 0.1
+    done
+}
+
+# write_config NAME HOST: schemathesis's settings for the run NAME, as the tenant of HOST (whose
+# token is TENANT_TOKEN when schemathesis starts) and the admin.
+write_config() {
+    cat >"$WORK/$1.toml" <<TOML
+headers = { Host = "$2" }
+
+[auth.openapi.tenantToken]
+bearer = "\${TENANT_TOKEN}"
+
+[auth.openapi.adminToken]
+bearer = "\${PAIRGATE_ADMIN_TOKEN}"
+TOML
+}
+
+# run_schemathesis NAME [OPTIONS…]: every check against the gateway on HTTP_PORT, with NAME's settings.
+run_schemathesis() {
+    local name=$1 status=0
+    shift
+    say "schemathesis ($name) against http://127.0.0.1:$HTTP_PORT"
+    schemathesis --config-file "$WORK/$name.toml" run docs/openapi.yaml \
+        --url "http://127.0.0.1:$HTTP_PORT" --checks all --max-examples "$MAX_EXAMPLES" \
+        --no-color "$@" || status=$?
+    if [ $status -ne 0 ]; then
+        say "gateway log of the $name run (last 40 lines)"
+        tail -n 40 "$WORK/$name.log" >&2
+    fi
+    return $status
+}
+
+# The first upstream is a simulator whose QR codes expire within a second or two, so pairings
+# (and their event streams) end while schemathesis is still looking.
+start_sim sim --ref-count 2 --first-ref-seconds 1 --later-ref-seconds 1
+SIM_PID=$STARTED_PID
 
 export PAIRGATE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/pairgate"
 export PAIRGATE_CREDENTIALS_MASTER_KEY="$("$BIN" keys generate)"
@@ -71,32 +128,38 @@ export PAIRGATE_LOG_LEVEL=warning
 export TENANT_TOKEN="$("$BIN" tenant create --name Contract --host contract.localhost --json \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
 
-HTTP_PORT=$(free_port "$PG_PORT" "$SIM_PORT" "$SIM_CONTROL_PORT")
-"$BIN" serve --port "$HTTP_PORT" >"$WORK/gateway.log" 2>&1 &
-GATEWAY_PID=$!
+start_gateway gateway
+GATEWAY_PID=$STARTED_PID
+
+write_config gateway contract.localhost
+status=0
+run_schemathesis gateway --request-timeout 20 || status=$?
+kill -TERM "$GATEWAY_PID" "$SIM_PID" 2>/dev/null && wait "$GATEWAY_PID" "$SIM_PID" 2>/dev/null || true
+GATEWAY_PID="" SIM_PID=""
+
+# Again with a pairing running: refs as WhatsApp's (60 s, then 20 s, six of them), and a
+# pairing started before schemathesis begins. Its own POST /pair and POST /reset start and end
+# others meanwhile. An event stream of a running pairing stays open: schemathesis reads it for
+# its request timeout and checks the events that came. The tenant is a new one, and the admin
+# operations are left out: the first run's may have disabled its tenant or removed its host, and
+# this run's would do the same to the pairing under test.
+export TENANT_TOKEN="$("$BIN" tenant create --name Pairing --host pairing.localhost --json \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+write_config gateway-pairing pairing.localhost
+start_sim sim-pairing
+SIM2_PID=$STARTED_PID
+start_gateway gateway-pairing
+GATEWAY2_PID=$STARTED_PID
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:$HTTP_PORT/pair" -H "Host: pairing.localhost" \
+    -H "Authorization: Bearer $TENANT_TOKEN" -H "Content-Type: application/json" -d '{"method":"qr"}' \
+    || die "could not start a pairing for the second run"
+showing=""
 for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
-    kill -0 "$GATEWAY_PID" 2>/dev/null || { cat "$WORK/gateway.log"; die "the gateway exited"; }
+    curl -fsS "http://127.0.0.1:$HTTP_PORT/status" -H "Host: pairing.localhost" -H "Authorization: Bearer $TENANT_TOKEN" \
+        | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin).get("active_pairing", {}).get("status") != "showing")' \
+        && { showing=1; break; }
     sleep 0.1
 done
-
-cat >"$WORK/schemathesis.toml" <<TOML
-headers = { Host = "contract.localhost" }
-
-[auth.openapi.tenantToken]
-bearer = "\${TENANT_TOKEN}"
-
-[auth.openapi.adminToken]
-bearer = "\${PAIRGATE_ADMIN_TOKEN}"
-TOML
-
-say "schemathesis against http://127.0.0.1:$HTTP_PORT (host contract.localhost)"
-status=0
-schemathesis --config-file "$WORK/schemathesis.toml" run docs/openapi.yaml \
-    --url "http://127.0.0.1:$HTTP_PORT" --checks all --max-examples "$MAX_EXAMPLES" \
-    --request-timeout 20 --no-color || status=$?
-if [ $status -ne 0 ]; then
-    say "gateway log (last 40 lines)"
-    tail -n 40 "$WORK/gateway.log" >&2
-fi
+[ -n "$showing" ] || { tail -n 40 "$WORK/gateway-pairing.log" >&2; die "the pairing for the second run shows no QR after 10 s"; }
+run_schemathesis gateway-pairing --request-timeout 5 --exclude-tag admin || status=$?
 exit $status

@@ -44,12 +44,14 @@ trap teardown EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Tests run in parallel, each with pools of its own (a gateway test holds two, plus listeners):
+# 300 connections ran out, and tests waiting for a LISTEN connection held their pools' idle ones.
 say "starting a throwaway PostgreSQL in $PGDATA"
 as_pg "$PGBIN/initdb" --no-sync -D "$PGDATA" -U postgres -A trust -E UTF8 >"$WORK/initdb.log" 2>&1 \
     || { cat "$WORK/initdb.log"; die "initdb failed"; }
 PORT=$(free_port)
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 30 \
-    -o "-p $PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=500" \
+    -o "-p $PORT -k $PGDATA -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=1000" \
     start >/dev/null || { cat "$PGDATA/server.log"; die "PostgreSQL did not start"; }
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres pairgate_test
 

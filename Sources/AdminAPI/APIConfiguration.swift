@@ -13,7 +13,8 @@ public struct APIConfiguration: Sendable {
     public var pairBurst = 3
     /// How long POST /pair waits for the first QR or code before answering without it.
     public var firstCodeWait: Duration = .seconds(5)
-    /// How long a handler may take before the caller gets 503 `request_timeout`.
+    /// How long a request may take, its body included, before the caller gets 503
+    /// `request_timeout`; also its database waits' deadline.
     public var requestTimeout: Duration = .seconds(30)
     /// How often an event stream sends a comment so proxies and clients see it alive.
     public var heartbeat: Duration = .seconds(15)
@@ -26,6 +27,13 @@ public struct APIConfiguration: Sendable {
     public var lookupWait: Duration = .seconds(1)
     /// How long a reset routed to another instance waits for its answer.
     public var forwardTimeout: Duration = .seconds(10)
+    /// Devices POST /reset {"all":true} resets at once (`http.reset_concurrency`).
+    public var resetConcurrency = 8
+    /// Event streams open at once per pairing, per tenant and on this instance; one more is 429
+    /// `too_many_streams` (`http.sse_max_per_pairing`, `…_per_tenant`, `…_per_instance`).
+    public var streamsPerPairing = 10
+    public var streamsPerTenant = 50
+    public var streamsPerInstance = 2000
     /// How long a tenant's rendered GET /status is reused (`http.status_cache_ms`); zero reads
     /// the database on every request.
     public var statusCacheTTL: Duration = .seconds(1)

@@ -1,6 +1,7 @@
 import DevicePool
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import PostgresClient
@@ -20,6 +21,14 @@ public struct GatewayConfiguration: Sendable {
     /// Where and how often the fleet's WhatsApp Web version is checked (no checks by default;
     /// `pairgate serve` checks web.whatsapp.com).
     public var clientVersion = ClientVersionKeeper.Configuration()
+    /// HTTP connections open at once (`http.max_connections`); further ones wait in the kernel's
+    /// accept queue until one closes.
+    public var maximumConnections = 4096
+    /// How often this instance looks for devices of disabled tenants it still runs
+    /// (`fleet.tenant_recheck_seconds`), besides the fleet bus's news and its reconnects.
+    public var tenantRecheckInterval: Duration = .seconds(60)
+    /// How long history rows are kept and how they are swept (`history.*`).
+    public var history = HistoryRetention()
 
     public init(pool: PoolConfiguration, api: APIConfiguration, address: BindAddress) {
         self.pool = pool
@@ -34,9 +43,9 @@ public struct GatewayConfiguration: Sendable {
 /// are announced, their events written), then the webhook workers, then the client version's
 /// checks, then the fleet bus.
 public struct Gateway: Sendable {
-    /// The Hummingbird application; the pool, the webhook workers, the client version and the
-    /// fleet bus are its services.
-    public let application: Application<RouterResponder<APIContext>>
+    /// The Hummingbird application; the pool, the webhook workers, the client version, the
+    /// fleet bus and the history sweeper are its services.
+    public let application: Application<GatewayResponder>
     public let supervisor: Supervisor
     public let events: EventBus
     public let fleet: FleetBus
@@ -75,7 +84,10 @@ public func buildGateway(
         store: TenantStore(pool: database), ttl: configuration.api.tenantCacheTTL,
         maximumLookups: configuration.api.maximumPendingLookups, lookupWait: configuration.api.lookupWait, now: now
     )
-    let fleet = try FleetBus(pool: fleetDatabase, supervisor: supervisor, events: events, directory: directory, logger: logger.part("fleet"))
+    let fleet = try FleetBus(
+        pool: fleetDatabase, supervisor: supervisor, events: events, directory: directory,
+        recheckInterval: configuration.tenantRecheckInterval, clock: clock, logger: logger.part("fleet")
+    )
     let clientVersions = ClientVersionKeeper(
         configuration: configuration.clientVersion, settings: SettingsStore(pool: fleetDatabase), supervisor: supervisor, fleet: fleet,
         clock: clock, now: now, logger: logger.part("version")
@@ -84,17 +96,23 @@ public func buildGateway(
         configuration: configuration.webhooks, store: WebhookStore(pool: database), database: database.configuration, sealer: sealer,
         instanceID: configuration.pool.instanceID, now: now, logger: logger.part("webhooks")
     )
+    let sweeper = HistorySweeper(configuration.history, store: PostgresDeviceStore(pool: database), clock: clock, logger: logger.part("history"))
     let router = buildRouter(
         configuration.api, database: database, supervisor: supervisor, sealer: sealer, events: events, fleet: fleet, directory: directory,
         clientVersions: clientVersions,
-        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger)),
+        readiness: Readiness(migrator: try PairgateSchema.migrator(pool: database, logger: logger), logger: logger),
         webhooks: configuration.webhooks, metrics: metrics, clock: clock, now: now, logger: logger
     )
     let application = Application(
-        router: router,
-        server: .http1(configuration: .init(idleTimeout: TimeAmount(configuration.idleTimeout))),
-        configuration: .init(address: configuration.address, serverName: "pairgate"),
-        services: [fleet, clientVersions, webhooks, supervisor],
+        responder: GatewayResponder(router: router, limit: configuration.api.requestTimeout),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [MalformedRequestProblemHandler()], idleTimeout: TimeAmount(configuration.idleTimeout)
+        )),
+        configuration: .init(
+            address: configuration.address, serverName: "pairgate",
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections)
+        ),
+        services: [fleet, clientVersions, webhooks, supervisor, sweeper],
         onServerRunning: onServerRunning,
         logger: logger
     )

@@ -6,7 +6,8 @@ import PostgresClient
 import PostgresStore
 import Prometheus
 
-/// Every route of the gateway on one port, each controller holding only what its routes need:
+/// Every route of the gateway on one port, each controller holding only what its routes need
+/// (`GatewayResponder` wraps the router with the request deadline and the HTTP metrics):
 /// the operational routes, the admin API under /admin (admin token), the pairing page and the
 /// admin page (which admit their callers by their signed links), the routes a pairing link also
 /// opens, and the tenant routes (Host → tenant, then the tenant's token).
@@ -33,10 +34,13 @@ func buildRouter(
     let resets = DeviceResets(supervisor: supervisor, fleet: fleet, forwardTimeout: configuration.forwardTimeout, logger: logger)
     let methods = AllowedMethods()
 
+    let streams = StreamLimits(.init(
+        perPairing: configuration.streamsPerPairing, perTenant: configuration.streamsPerTenant, perInstance: configuration.streamsPerInstance
+    ))
+
+    // Metrics and the request deadline live around the router, in GatewayResponder.
     let router = Router(context: APIContext.self)
-    router.add(middleware: HTTPMetricsMiddleware())
     router.add(middleware: ProblemMiddleware(methods: methods))
-    router.add(middleware: RequestTimeoutMiddleware(limit: configuration.requestTimeout))
 
     OperationsController(
         readiness: readiness, devices: devices, metrics: metrics, clientVersion: { supervisor.clientVersion }, now: now
@@ -58,7 +62,7 @@ func buildRouter(
     PairingPageController(gate: gate, devices: devices, links: links, pairings: events.pairings)
         .addRoutes(to: router)
     PairingEventsController(
-        devices: devices, pairings: events.pairings, fleet: fleet, heartbeat: configuration.heartbeat, clock: clock, now: now
+        devices: devices, pairings: events.pairings, fleet: fleet, streams: streams, heartbeat: configuration.heartbeat, clock: clock, now: now
     ).addRoutes(to: router.group().add(middleware: TenantMiddleware(gate: gate, allowLink: true)))
 
     let tenant = router.group().add(middleware: TenantMiddleware(gate: gate, allowLink: false))
@@ -69,7 +73,7 @@ func buildRouter(
     ).addRoutes(to: tenant)
     StatusController(devices: devices, pairings: events.pairings, statusCache: statusCache, clientVersion: { supervisor.clientVersion })
         .addRoutes(to: tenant)
-    ResetController(devices: devices, resets: resets, statusCache: statusCache)
+    ResetController(devices: devices, resets: resets, statusCache: statusCache, concurrency: configuration.resetConcurrency)
         .addRoutes(to: tenant)
     MessagesController(devices: devices)
         .addRoutes(to: tenant)

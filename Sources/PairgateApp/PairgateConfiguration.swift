@@ -31,6 +31,14 @@ public struct PairgateConfiguration: Sendable {
         public var idleTimeoutSeconds = 75
         /// Lookups of hosts and tokens not in the cache running at once; more get 503 `overloaded`.
         public var maxPendingLookups = 4
+        /// Connections open at once; more wait in the kernel's accept queue.
+        public var maxConnections = 4096
+        /// Devices POST /reset {"all":true} resets at once.
+        public var resetConcurrency = 8
+        /// Event streams open at once per pairing, per tenant and on the instance.
+        public var sseMaxPerPairing = 10
+        public var sseMaxPerTenant = 50
+        public var sseMaxPerInstance = 2000
     }
 
     /// The pool of fleet control (leases, device writes, pairings, the fleet bus), apart from
@@ -42,6 +50,14 @@ public struct PairgateConfiguration: Sendable {
         public var responseTimeoutSeconds: Int?
     }
 
+    /// How long history rows are kept (`history.*`).
+    public struct History: Sendable {
+        /// 0 keeps them forever.
+        public var retentionDays = 90
+        public var sweepIntervalMinutes = 60
+        public var sweepBatchSize = 1000
+    }
+
     /// nil when no URL is configured; commands that need the database refuse to start.
     public var database: PostgresConfiguration?
     public var fleetDatabase = FleetDatabase()
@@ -50,6 +66,9 @@ public struct PairgateConfiguration: Sendable {
     /// How long devices get to close in good order at shutdown (`pool.shutdown_timeout_seconds`).
     public var shutdownTimeoutSeconds = 10
     public var http = HTTP()
+    public var history = History()
+    /// How often an instance looks for devices of disabled tenants it still runs (`fleet.tenant_recheck_seconds`).
+    public var tenantRecheckSeconds = 60
     public var logLevel: Logger.Level = .info
     /// The master key that seals device credentials, `id:base64(32 bytes)` (secret).
     public var masterKey: String?
@@ -240,6 +259,11 @@ extension PairgateConfiguration {
             ?? configuration.messageRetentionDays
         try resolveWebhooks(settings, into: &configuration.webhooks)
         configuration.shutdownTimeoutSeconds = try settings.int("pool.shutdown_timeout_seconds", in: 1...600) ?? configuration.shutdownTimeoutSeconds
+        configuration.tenantRecheckSeconds = try settings.int("fleet.tenant_recheck_seconds", in: 1...86_400) ?? configuration.tenantRecheckSeconds
+        configuration.history.retentionDays = try settings.int("history.retention_days", in: 0...36_500) ?? configuration.history.retentionDays
+        configuration.history.sweepIntervalMinutes = try settings.int("history.sweep_interval_minutes", in: 1...10_080)
+            ?? configuration.history.sweepIntervalMinutes
+        configuration.history.sweepBatchSize = try settings.int("history.sweep_batch_size", in: 1...100_000) ?? configuration.history.sweepBatchSize
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {
                 throw ConfigurationError(key: "log.level", problem: "must be one of trace, debug, info, notice, warning, error, critical (got \(level))")
@@ -302,6 +326,11 @@ extension PairgateConfiguration {
         http.idleTimeoutSeconds = try settings.int("http.idle_timeout_seconds", in: 1...3600) ?? http.idleTimeoutSeconds
         http.statusCacheMilliseconds = try settings.int("http.status_cache_ms", in: 0...60_000) ?? http.statusCacheMilliseconds
         http.maxPendingLookups = try settings.int("http.max_pending_lookups", in: 1...1000) ?? http.maxPendingLookups
+        http.maxConnections = try settings.int("http.max_connections", in: 1...1_000_000) ?? http.maxConnections
+        http.resetConcurrency = try settings.int("http.reset_concurrency", in: 1...1000) ?? http.resetConcurrency
+        http.sseMaxPerPairing = try settings.int("http.sse_max_per_pairing", in: 1...100_000) ?? http.sseMaxPerPairing
+        http.sseMaxPerTenant = try settings.int("http.sse_max_per_tenant", in: 1...1_000_000) ?? http.sseMaxPerTenant
+        http.sseMaxPerInstance = try settings.int("http.sse_max_per_instance", in: 1...1_000_000) ?? http.sseMaxPerInstance
     }
 
     private static func resolveWebhooks(_ settings: Settings, into webhooks: inout Webhooks) throws {

@@ -15,7 +15,7 @@ extension PostgresConnection {
     /// must come within `timeout` of the previous one, like the server's statement_timeout,
     /// which also applies per statement.
     func roundTrip(timeout: Duration?, _ send: () -> Int32) throws -> PostgresRows {
-        var deadline = timeout.map { ContinuousClock.now + $0 }
+        var deadline = answerDeadline(timeout)
         guard !abandoned else {
             throw PostgresError(.connectionLost, detail: "the connection was given up by an earlier timeout or interruption")
         }
@@ -25,7 +25,7 @@ extension PostgresConnection {
         var failure: PostgresError?
         while let result = try nextResult(until: deadline, limit: timeout) {
             defer { PQclear(result) }
-            deadline = timeout.map { ContinuousClock.now + $0 }
+            deadline = answerDeadline(timeout)
             switch PQresultStatus(result) {
             case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
                 rows = copyRows(result)
@@ -40,6 +40,13 @@ extension PostgresConnection {
         if let failure { throw failure }
         guard let rows else { throw connectionError() }
         return rows
+    }
+
+    /// When the next answer is due: `timeout` from now, or the caller's deadline if that comes first.
+    private func answerDeadline(_ timeout: Duration?) -> ContinuousClock.Instant? {
+        let own = timeout.map { ContinuousClock.now + $0 }
+        guard let callDeadline else { return own }
+        return own.map { min($0, callDeadline) } ?? callDeadline
     }
 
     /// Pushes the request out of libpq's buffer; a peer that stopped reading makes us wait here.
@@ -93,6 +100,9 @@ extension PostgresConnection {
             return
         case .timedOut:
             abandoned = true
+            if let callDeadline, deadline == callDeadline {
+                throw PostgresError(.deadlineExceeded, detail: "PostgreSQL did not answer before the caller's deadline")
+            }
             // A deadline implies its limit.
             throw PostgresError(.timedOut, detail: "PostgreSQL did not answer within \(limit ?? .zero)")
         case .woken:

@@ -26,6 +26,9 @@ public final class PostgresConnection: @unchecked Sendable {
     private var finished = false
     /// A wait was abandoned midway (deadline, interruption): what the server sends next is unknown.
     var abandoned = false
+    /// The caller's `PostgresDeadline` for the call running now (set by the pool around it): no
+    /// wait for the server goes past it, whatever the response timeout.
+    var callDeadline: ContinuousClock.Instant?
 
     private init(handle: OpaquePointer, wake: WakePipe, configuration: PostgresConfiguration) {
         self.handle = handle

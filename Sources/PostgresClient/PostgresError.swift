@@ -10,6 +10,7 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible,
             case poolTimeout = "pool_timeout"
             case poolClosed = "pool_closed"
             case timedOut = "timed_out"
+            case deadlineExceeded = "deadline_exceeded"
             case server = "server"
             case uniqueViolation = "unique_violation"
             case foreignKeyViolation = "foreign_key_violation"
@@ -39,6 +40,10 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible,
         /// The server did not answer within the client's response timeout (a partition, a hung
         /// server or proxy); the connection was discarded. Whether the statement ran is unknown.
         public static let timedOut = Code(.timedOut)
+        /// The caller's `PostgresDeadline` passed while it waited for a connection or for the server;
+        /// a connection given up mid-statement was discarded (whether the statement ran is unknown).
+        /// It says nothing about the server's health: the idle connections stay.
+        public static let deadlineExceeded = Code(.deadlineExceeded)
         /// Any server error without a more specific code; see `sqlState`.
         public static let server = Code(.server)
         public static let uniqueViolation = Code(.uniqueViolation)

@@ -19,18 +19,25 @@ public final class PostgresPool: Sendable {
         self.state = Mutex(PoolState(maximumConnections: configuration.maximumConnections))
     }
 
-    /// Runs `body` with a connection of its own, on the pool's thread. Cancelling the calling
-    /// task interrupts the call's wait for the server (it throws `CancellationError`), and the
-    /// connection is given up rather than reused: what the server sends next would belong to
-    /// nobody. Without this a blocking call outlives any deadline its caller has.
+    /// Runs `body` with a connection of its own, on the pool's thread. Under a `PostgresDeadline`,
+    /// waiting for the connection and for each of the server's answers ends at the deadline.
+    /// Cancelling the calling task interrupts the call's wait for the server (it throws
+    /// `CancellationError`), and the connection is given up rather than reused: what the server
+    /// sends next would belong to nobody. Without this a blocking call outlives any deadline its
+    /// caller has.
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
-        let connection = try await checkOut()
+        let deadline = PostgresDeadline.current
+        let connection = try await checkOut(deadline: deadline)
         let interrupted = Mutex(false)
         do {
             let result = try await withTaskCancellationHandler {
-                try await run { try body(connection) }
+                try await run {
+                    connection.callDeadline = deadline
+                    defer { connection.callDeadline = nil }
+                    return try body(connection)
+                }
             } onCancel: {
                 interrupted.withLock { $0 = true }
                 connection.interrupt()
@@ -106,10 +113,13 @@ public final class PostgresPool: Sendable {
 
     // MARK: Checking connections out and in
 
-    private func checkOut() async throws -> PostgresConnection {
+    private func checkOut(deadline: ContinuousClock.Instant?) async throws -> PostgresConnection {
         while true {
+            if let deadline, deadline <= .now {
+                throw PostgresError(.deadlineExceeded, detail: "the caller's deadline passed before a connection was free")
+            }
             let connection: PostgresConnection
-            switch try await acquire() {
+            switch try await acquire(deadline: deadline) {
             case .connection(let idle):
                 // Cheap liveness check: a restarted server leaves idle connections readable.
                 if idle.isDeadWhileIdle() {
@@ -136,11 +146,13 @@ public final class PostgresPool: Sendable {
         }
     }
 
-    private func acquire() async throws -> PoolState.Grant {
+    private func acquire(deadline: ContinuousClock.Instant?) async throws -> PoolState.Grant {
         let immediate = try state.withLock { try $0.acquire() }
         if let immediate { return immediate }
         let id = state.withLock { $0.nextWaiterID() }
-        let timeout = configuration.acquireTimeout
+        let ownTimeout = configuration.acquireTimeout
+        let limitedByDeadline = deadline.map { $0 - .now < ownTimeout } ?? false
+        let timeout = if let deadline, limitedByDeadline { deadline - .now } else { ownTimeout }
         return try await withThrowingTaskGroup(of: PoolState.Grant?.self) { group in
             group.addTask { try await self.wait(id: id) }
             group.addTask {
@@ -152,6 +164,9 @@ public final class PostgresPool: Sendable {
             if let grant = first { return grant }
             // Timed out; the waiter may still have been served at the last moment.
             if let late = try? await group.next(), let grant = late { return grant }
+            if limitedByDeadline {
+                throw PostgresError(.deadlineExceeded, detail: "no pooled connection became free before the caller's deadline")
+            }
             throw PostgresError(.poolTimeout)
         }
     }

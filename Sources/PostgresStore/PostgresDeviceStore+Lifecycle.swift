@@ -125,23 +125,6 @@ extension PostgresDeviceStore {
         ).map(Self.managedDevice(from:))
     }
 
-    /// The newest disconnect of each of these devices.
-    public func lastDisconnects(deviceIDs: [UUID]) async throws -> [UUID: DisconnectRecord] {
-        guard !deviceIDs.isEmpty else { return [:] }
-        let rows = try await pool.query("""
-            SELECT DISTINCT ON (x.device_id) x.device_id, x.at, x.stage, x.code, x.category, x.detail, x.decision,
-                   x.backoff_ms, x.instance
-            FROM disconnects x
-            WHERE x.device_id = ANY($1::uuid[])
-            ORDER BY x.device_id, x.id DESC
-            """, [PostgresArray(deviceIDs)])
-        var result: [UUID: DisconnectRecord] = [:]
-        for row in rows {
-            result[try row.decode("device_id")] = try Self.disconnect(from: row)
-        }
-        return result
-    }
-
     /// Sets what the tenant wants of a device. Stopping a device whose pairing runs is refused;
     /// starting one never is.
     public func setDesiredState(_ desired: DesiredState, deviceID: UUID, tenantID: UUID) async throws -> DesiredStateChange {

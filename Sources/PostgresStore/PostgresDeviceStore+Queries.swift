@@ -45,22 +45,6 @@ public struct HistoryCursor: Sendable, Hashable {
 }
 
 extension PostgresDeviceStore {
-    /// The newest disconnect of every device of a tenant.
-    public func lastDisconnects(tenantID: UUID) async throws -> [UUID: DisconnectRecord] {
-        let rows = try await pool.query("""
-            SELECT DISTINCT ON (x.device_id) x.device_id, x.at, x.stage, x.code, x.category, x.detail, x.decision,
-                   x.backoff_ms, x.instance
-            FROM disconnects x JOIN devices d ON d.id = x.device_id
-            WHERE d.tenant_id = $1
-            ORDER BY x.device_id, x.id DESC
-            """, [tenantID])
-        var result: [UUID: DisconnectRecord] = [:]
-        for row in rows {
-            result[try row.decode("device_id")] = try Self.disconnect(from: row)
-        }
-        return result
-    }
-
     static func disconnect(from row: PostgresRow) throws -> DisconnectRecord {
         DisconnectRecord(
             at: try row.decode("at"), stage: try row.decode("stage"),
@@ -70,10 +54,9 @@ extension PostgresDeviceStore {
         )
     }
 
-    /// A device's transitions and disconnects, newest first, `limit` at most, after `cursor`.
-    public func history(deviceID: UUID, after cursor: HistoryCursor?, limit: Int) async throws -> [HistoryEntry] {
-        // Transitions sort before disconnects at the same instant (rank 1 > 0 in descending order).
-        let rows = try await pool.query("""
+    /// Transitions sort before disconnects at the same instant (rank 1 > 0 in descending order);
+    /// each half is read newest first from its `(device_id, at DESC, id DESC)` index.
+    static let historySQL = """
             SELECT * FROM (
                 SELECT 'transition' AS kind, 1 AS rank, id, at, instance, from_state, to_state, reason,
                        NULL::text AS stage, NULL::integer AS code, NULL::text AS category, NULL::text AS detail,
@@ -86,7 +69,13 @@ extension PostgresDeviceStore {
             WHERE $2::timestamptz IS NULL OR (h.at, h.rank, h.id) < ($2::timestamptz, $3::integer, $4::bigint)
             ORDER BY h.at DESC, h.rank DESC, h.id DESC
             LIMIT $5
-            """, [deviceID, cursor?.at, Int32(cursor?.kind == .disconnect ? 0 : 1), cursor?.id ?? 0, Int64(limit)])
+            """
+
+    /// A device's transitions and disconnects, newest first, `limit` at most, after `cursor`.
+    public func history(deviceID: UUID, after cursor: HistoryCursor?, limit: Int) async throws -> [HistoryEntry] {
+        let rows = try await pool.query(
+            Self.historySQL, [deviceID, cursor?.at, Int32(cursor?.kind == .disconnect ? 0 : 1), cursor?.id ?? 0, Int64(limit)]
+        )
         return try rows.map { row in
             let kind = HistoryEntry.Kind(rawValue: try row.decode("kind")) ?? .transition
             return HistoryEntry(

@@ -77,6 +77,15 @@ public struct PostgresDeviceStore: DeviceStore {
                         throw StoreError(.deviceNotPairable, "device \(deviceID.uuidString.lowercased()) is not an unpaired device of this tenant")
                     }
                     id = try row.decode(0)
+                } else if let unused = try connection.query("""
+                    SELECT id FROM devices
+                    WHERE tenant_id = $1 AND state = 'unpaired' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                    ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+                    """, [tenantID]).first {
+                    // A tenant's pairings that never link must not grow its devices forever: the
+                    // unpaired device no pairing holds is paired again, under the new name.
+                    id = try unused.decode(0)
+                    try connection.query("UPDATE devices SET name = $2 WHERE id = $1", [id, name])
                 } else {
                     id = try connection.query(
                         "INSERT INTO devices (tenant_id, name) VALUES ($1, $2) RETURNING id", [tenantID, name]

@@ -1,6 +1,7 @@
 import AdminAPI
 import AsyncHTTPClient
 import DevicePool
+import FleetHarness
 import Foundation
 import Hummingbird
 import Logging
@@ -35,7 +36,12 @@ struct GatewayNode: Sendable {
 /// A migrated database with two tenants (acme.example, beta.example) and one or more gateway
 /// instances serving the API over real HTTP, on a manual clock that starts at the wall time.
 struct APIHarness: Sendable {
+    /// The test's own connections (fixtures, checks); never through `proxy`.
     let pool: PostgresPool
+    /// The gateways' database connections: `pool`'s database, through `proxy` when there is one.
+    let gatewayPool: PostgresPool
+    /// In front of the gateways' database when the test asked for one: it can blackhole or stop it.
+    let proxy: BlackholeProxy?
     let store: PostgresDeviceStore
     let acme: TenantFixture
     let beta: TenantFixture
@@ -50,12 +56,16 @@ struct APIHarness: Sendable {
 
     /// `connector` replaces the scripted upstream (the simulator through WAClient, for instance).
     /// `realClock` runs the gateways on the wall clock (a browser lives in real time); `clock`
-    /// then moves nothing.
+    /// then moves nothing. `configureGateway` adjusts each gateway's configuration; with
+    /// `databaseProxy` the gateways reach the database through a `BlackholeProxy`
+    /// (`configureDatabase` adjusts their pool).
     static func run(
         instances: [String] = ["a"],
         configure: @Sendable (inout APIConfiguration) -> Void = { _ in },
         webhooks: @Sendable (inout WebhookConfiguration) -> Void = { _ in },
-        gateway configureGateway: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
+        configureGateway: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
+        databaseProxy: Bool = false,
+        configureDatabase: @Sendable (inout PostgresConfiguration) -> Void = { _ in },
         connector: (any UpstreamConnector)? = nil,
         realClock: Bool = false,
         _ body: @Sendable (APIHarness) async throws -> Void
@@ -66,6 +76,18 @@ struct APIHarness: Sendable {
         try await TestDatabase.with { database in
             let pool = database.pool(maximumConnections: 12)
             try await PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger).migrate()
+            var proxy: BlackholeProxy?
+            var gatewayPool = pool
+            if databaseProxy {
+                let blackhole = BlackholeProxy()
+                let port = try await blackhole.start(upstreamHost: database.server.host, upstreamPort: database.server.port)
+                gatewayPool = database.pool(maximumConnections: 12) {
+                    $0.url = database.url(throughPort: port)
+                    $0.connectTimeout = .seconds(2)
+                    configureDatabase(&$0)
+                }
+                proxy = blackhole
+            }
             let tenants = TenantStore(pool: pool)
             let acme = try await tenants.create(name: "Acme", hosts: ["acme.example"])
             let beta = try await tenants.create(name: "Beta", hosts: ["beta.example"])
@@ -99,7 +121,7 @@ struct APIHarness: Sendable {
                     configureGateway(&gatewayConfiguration)
                     let gateway = try buildGateway(
                         gatewayConfiguration,
-                        database: pool, connector: connector ?? upstream, sealer: sealer, metrics: registry,
+                        database: gatewayPool, connector: connector ?? upstream, sealer: sealer, metrics: registry,
                         clock: gatewayClock, now: gatewayNow,
                         onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) },
                         logger: TestDatabase.logger
@@ -114,7 +136,7 @@ struct APIHarness: Sendable {
                     nodes.append(GatewayNode(name: name, gateway: gateway, upstream: upstream, port: port))
                 }
                 let harness = APIHarness(
-                    pool: pool, store: PostgresDeviceStore(pool: pool),
+                    pool: pool, gatewayPool: gatewayPool, proxy: proxy, store: PostgresDeviceStore(pool: pool),
                     acme: TenantFixture(id: acme.tenant.id, host: "acme.example", token: acme.token.value),
                     beta: TenantFixture(id: beta.tenant.id, host: "beta.example", token: beta.token.value),
                     clock: clock, nodes: nodes
@@ -128,6 +150,10 @@ struct APIHarness: Sendable {
                 }
                 for services in groups { await services.triggerGracefulShutdown() }
                 try await group.waitForAll()
+            }
+            if let proxy {
+                await gatewayPool.close()
+                await proxy.stop()
             }
             await pool.close()
         }

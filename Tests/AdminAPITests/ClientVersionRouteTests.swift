@@ -51,7 +51,7 @@ struct ClientVersionRouteTests {
 
     @Test func aCheckStoresANewerVersionFoundAtTheSource() async throws {
         try await VersionServer.with(.revision(1_050_000_001)) { server in
-            try await APIHarness.run(gateway: { $0.clientVersion = .init(source: server.source()) }) { h in
+            try await APIHarness.run(configureGateway: { $0.clientVersion = .init(source: server.source()) }) { h in
                 try await eventually("the newer version in use") { h.node.supervisor.clientVersion == "2.3000.1050000001" }
                 let stored = try #require(try await SettingsStore(pool: h.pool).clientVersion())
                 #expect(stored.version == "2.3000.1050000001")
@@ -67,7 +67,7 @@ struct ClientVersionRouteTests {
 
     @Test func anUnreachableSourceKeepsTheVersionInUse() async throws {
         try await VersionServer.with(.hang) { server in
-            try await APIHarness.run(gateway: { $0.clientVersion = .init(source: server.source(timeout: .seconds(1))) }) { h in
+            try await APIHarness.run(configureGateway: { $0.clientVersion = .init(source: server.source(timeout: .seconds(1))) }) { h in
                 // The check at start gives up at its timeout.
                 let clock = ContinuousClock()
                 let started = clock.now
@@ -86,7 +86,7 @@ struct ClientVersionRouteTests {
 
     @Test func a405LooksForANewerVersionAtOnceAndTheDeviceResumesWithIt() async throws {
         try await VersionServer.with(.status(500)) { server in
-            try await APIHarness.run(gateway: {
+            try await APIHarness.run(configureGateway: {
                 $0.clientVersion = .init(source: server.source())
                 $0.clientVersion.outdatedCheckSpacing = .zero
             }) { h in

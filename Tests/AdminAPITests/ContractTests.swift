@@ -57,7 +57,7 @@ struct ContractTests {
                 configuration: .init(), settings: SettingsStore(pool: pool), supervisor: supervisor, fleet: fleet,
                 clock: ContinuousClock(), now: { Date() }, logger: TestDatabase.logger
             ),
-            readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger)),
+            readiness: Readiness(migrator: try PairgateSchema.migrator(pool: pool, logger: TestDatabase.logger), logger: TestDatabase.logger),
             webhooks: WebhookConfiguration(),
             metrics: registry, clock: ContinuousClock(), now: { Date() }, logger: TestDatabase.logger
         )

@@ -11,21 +11,9 @@ import WAClient
 @Suite("GET /status, history and POST /reset", .requiresDatabase)
 struct StatusAndResetTests {
     /// Pairs a device for `tenant` through the API and brings it online; returns its id.
-    private func onlineDevice(_ h: APIHarness, _ tenant: TenantFixture, jid: String, node: Int = 0) async throws -> UUID {
-        let (reply, pairing) = try await h.startQRPairing(tenant, node: node)
-        let deviceID = try #require((reply.json["device_id"] as? String).flatMap(UUID.init(uuidString:)))
-        var sessions = h.nodes[node].upstream.sessions.makeAsyncIterator()
-        await pairing.pairSuccess(jid: jid)
-        pairing.emit(.disconnected(DisconnectReason(stage: .stream, category: .restartRequired, code: 515, detail: "restart")))
-        let login = try #require(await sessions.next())
-        login.emit(.online(OnlineInfo(jid: jid, lid: nil, serverTimeOffset: .zero)))
-        try await eventually("online") { try await h.store.device(deviceID)?.state == .online }
-        return deviceID
-    }
-
     @Test func statusListsDevicesWithMaskedNumbersLastDisconnectAndTheActivePairing() async throws {
         try await APIHarness.run { h in
-            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net")
+            let deviceID = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             let (_, _) = try await h.startQRPairing(h.acme, qr: "QR-NEXT")
             let status = try await h.request(.GET, "/status", host: h.acme.host, token: h.acme.token)
             #expect(status.status == 200)
@@ -33,7 +21,7 @@ struct StatusAndResetTests {
             #expect(devices.count == 2)
             let online = try #require(devices.first { $0["id"] as? String == deviceID.uuidString.lowercased() })
             #expect(online["state"] as? String == "online")
-            #expect(online["number"] as? String == "+1555•••4567")
+            #expect(online["number"] as? String == "•••4567")
             #expect(online["since"] is String)
             let last = try #require(online["last_disconnect"] as? [String: any Sendable])
             #expect(last["category"] as? String == "restart_required")
@@ -52,7 +40,7 @@ struct StatusAndResetTests {
 
     @Test func statusIsReusedWithinItsCacheTimeAndDroppedByTheTenantsOwnReset() async throws {
         try await APIHarness.run(configure: { $0.statusCacheTTL = .seconds(1) }) { h in
-            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net")
+            let deviceID = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             func state() async throws -> String? {
                 let status = try await h.request(.GET, "/status", host: h.acme.host, token: h.acme.token)
                 return (status.json["devices"] as? [[String: any Sendable]])?.first?["state"] as? String
@@ -73,7 +61,7 @@ struct StatusAndResetTests {
 
     @Test func historyPagesThroughTransitionsAndDisconnectsWithACursor() async throws {
         try await APIHarness.run { h in
-            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net")
+            let deviceID = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             let path = "/devices/\(deviceID.uuidString.lowercased())/history"
             let all = try await h.request(.GET, path, host: h.acme.host, token: h.acme.token)
             #expect(all.status == 200)
@@ -108,7 +96,7 @@ struct StatusAndResetTests {
 
     @Test func resetIsIdempotentAndBoundToTheTenant() async throws {
         try await APIHarness.run { h in
-            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net")
+            let deviceID = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             let id = deviceID.uuidString.lowercased()
             let foreign = try await h.request(.POST, "/reset", host: h.beta.host, token: h.beta.token, json: #"{"device_id":"\#(id)","mode":"logout"}"#)
             #expect(foreign.status == 404)
@@ -132,7 +120,7 @@ struct StatusAndResetTests {
 
     @Test func aResetOfADeviceRunByAnotherInstanceIsRoutedToItsOwner() async throws {
         try await APIHarness.run(instances: ["a", "b"]) { h in
-            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net", node: 0)
+            let deviceID = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net", node: 0)
             #expect(h.nodes[0].supervisor.ownedDevices.contains(deviceID))
             let reply = try await h.request(.POST, "/reset", host: h.acme.host, token: h.acme.token,
                                             json: #"{"device_id":"\#(deviceID.uuidString)","mode":"logout"}"#, node: 1)
@@ -146,8 +134,8 @@ struct StatusAndResetTests {
 
     @Test func disablingATenantStopsItsDevicesWhereverTheyRunAndEnablingBringsThemBack() async throws {
         try await APIHarness.run(instances: ["a", "b"]) { h in
-            let deviceID = try await onlineDevice(h, h.acme, jid: "15551234567:4@s.whatsapp.net", node: 0)
-            let other = try await onlineDevice(h, h.beta, jid: "15557654321:2@s.whatsapp.net", node: 0)
+            let deviceID = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net", node: 0)
+            let other = try await h.onlineDevice(h.beta, jid: "15557654321:2@s.whatsapp.net", node: 0)
             #expect(try await h.admin(.POST, "/admin/tenants/\(h.acme.id.uuidString)/disable", node: 1).status == 200)
             try await eventually("the device stopped and released its lease") {
                 let record = try await h.store.device(deviceID)

@@ -64,9 +64,14 @@ struct TenancyTests {
             #expect(ignored.status == 401)
         }
         try await APIHarness.run(configure: { $0.trustedProxies = try! TrustedProxies(parsing: ["127.0.0.0/8"]) }) { h in
+            // Proxies append: the last value is the one the trusted proxy wrote, the ones before it
+            // are whatever the client sent.
             let believed = try await h.request(.GET, "/status", host: "proxy.internal", token: h.acme.token,
-                                               headers: [("X-Forwarded-Host", "ACME.example:443, proxy.internal")])
+                                               headers: [("X-Forwarded-Host", "beta.example, ACME.example:443")])
             #expect(believed.status == 200)
+            let spoofed = try await h.request(.GET, "/status", host: "proxy.internal", token: h.acme.token,
+                                              headers: [("X-Forwarded-Host", "acme.example, beta.example")])
+            #expect(spoofed.status == 401)
             // Links are built for the address the client used.
             async let pair = h.request(.POST, "/pair", host: "proxy.internal", token: h.acme.token, json: #"{"method":"qr"}"#,
                                        headers: [("X-Forwarded-Host", "acme.example:8443"), ("X-Forwarded-Proto", "https")])

@@ -3,6 +3,7 @@ import DevicePool
 import Foundation
 import PostgresStore
 import Testing
+import WAClient
 
 @Suite("Pairing links, the pairing rate limit, masked numbers, fleet messages")
 struct UnitTests {
@@ -40,10 +41,11 @@ struct UnitTests {
         #expect(limiter.take(tenantID: acme, now: now.addingTimeInterval(10)) != nil)
     }
 
-    @Test func numbersAreMaskedInTheMiddle() {
-        #expect(MaskedNumber.from(jid: "15551234567:4@s.whatsapp.net") == "+1555•••4567")
-        #expect(MaskedNumber.from(jid: "4915112345678@s.whatsapp.net") == "+4915•••5678")
-        #expect(MaskedNumber.from(jid: "1234567@s.whatsapp.net") == "+12•••67")
+    @Test func numbersShowOnlyTheirLastFourDigits() {
+        #expect(MaskedNumber.from(jid: "15551234567:4@s.whatsapp.net") == "•••4567")
+        #expect(MaskedNumber.from(jid: "4915112345678@s.whatsapp.net") == "•••5678")
+        #expect(MaskedNumber.from(jid: "1234567@s.whatsapp.net") == "•••4567")
+        #expect(MaskedNumber.from(jid: "1234@s.whatsapp.net") == "•••")
         #expect(MaskedNumber.from(jid: "abc@lid") == nil)
         #expect(MaskedNumber.from(jid: nil) == nil)
     }

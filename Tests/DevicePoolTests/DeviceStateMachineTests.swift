@@ -101,6 +101,20 @@ struct DeviceStateMachineTests {
         #expect(reset.actions.contains(.connect(.login)))
     }
 
+    @Test mutating func aRefusalSuspendsWithoutWipingAndOnlyAResetResumes() throws {
+        let refused = try #require(DisconnectReason.Category(rawValue: "refused"))
+        var machine = DeviceStateMachine(state: .online, webVersion: "v")
+        let result = machine.handle(.disconnected(reason(refused, code: 516)), now: t0, random: &random)
+        #expect(machine.state.kind == .suspended)
+        #expect(machine.state.reason == "refused:516")
+        #expect(!result.actions.contains(.wipeCredentials))
+        #expect(!result.actions.contains { if case .connect = $0 { true } else { false } })
+        #expect(!result.actions.contains { if case .scheduleWake = $0 { true } else { false } })
+        #expect(machine.handle(.suspensionLifted, now: t0, random: &random).isRejected)
+        let reset = machine.handle(.reset(.soft), now: t0, random: &random)
+        #expect(reset.actions.contains(.connect(.login)))
+    }
+
     @Test mutating func clientOutdatedSuspendsNamingTheVersion() {
         var machine = DeviceStateMachine(state: .connecting, webVersion: "2.3000.1045649367")
         _ = machine.handle(.disconnected(reason(.clientOutdated, stage: .login, code: 405)), now: t0, random: &random)

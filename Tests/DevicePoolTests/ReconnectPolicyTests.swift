@@ -24,6 +24,22 @@ struct ReconnectPolicyTests {
         #expect(decide(.shutdown) == "stop")
     }
 
+    /// A refusal we do not understand (an unknown `<failure>` reason, stream:error 401 without
+    /// device_removed, 516) neither hammers the account nor wipes a link that may still work.
+    @Test func aRefusalSuspendsNamingItsCode() throws {
+        var random = SeededRandom(seed: 1)
+        let refused = try #require(DisconnectReason.Category(rawValue: "refused"))
+        let decision = ReconnectPolicy().decide(reason(refused, stage: .login, code: 409), attempt: 4, webVersion: "v", random: &random)
+        #expect(decision.description == "suspend_refused")
+        guard case .suspend(let suspension) = decision else {
+            Issue.record("expected a suspension, got \(decision)")
+            return
+        }
+        #expect(suspension.stored == "refused:409")
+        #expect(DeviceState(kind: .suspended, reason: "refused:409", nextAttemptAt: nil) == .suspended(suspension))
+        #expect(DeviceState(kind: .suspended, reason: "refused", nextAttemptAt: nil)?.reason == "refused")
+    }
+
     @Test func backoffIsFullJitterUnderACappedExponentialBound() {
         var random = SeededRandom(seed: 3)
         let policy = ReconnectPolicy()

@@ -64,6 +64,7 @@ public final class ScriptedSession: UpstreamSession {
     private let closed = Mutex<DisconnectReason?>(nil)
     private let loggedOut = Mutex(false)
     private let written = Mutex<[Node]>([])
+    private let logoutGate = Mutex<(held: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(
         credentials: DeviceCredentials, intent: ConnectionIntent, proxy: ProxyConfiguration?, webVersion: String,
@@ -114,7 +115,29 @@ public final class ScriptedSession: UpstreamSession {
         emit(.disconnected(reason))
     }
 
+    /// From now on `logout()` waits (ignoring cancellation, like a request on a busy socket)
+    /// until `releaseLogout()`.
+    public func holdLogout() {
+        logoutGate.withLock { $0.held = true }
+    }
+
+    public func releaseLogout() {
+        let waiters = logoutGate.withLock { gate in
+            gate.held = false
+            defer { gate.waiters = [] }
+            return gate.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
     public func logout() async throws {
+        await withCheckedContinuation { continuation in
+            let held = logoutGate.withLock { gate in
+                if gate.held { gate.waiters.append(continuation) }
+                return gate.held
+            }
+            if !held { continuation.resume() }
+        }
         loggedOut.withLock { $0 = true }
         emit(.loggedOut(DisconnectReason(stage: .local, category: .loggedOut, detail: "logged out")))
     }

@@ -13,7 +13,6 @@ struct ConversationFailureTests {
         (403, .loggedOut, true),
         (405, .clientOutdated, false),
         (406, .loggedOut, true),
-        (409, .other, false),
         (500, .serverError, false),
         (503, .serverError, false),
     ])
@@ -27,6 +26,20 @@ struct ConversationFailureTests {
         #expect(ending.reason.code == reason)
         #expect(ending.loggedOut == loggedOut)
         #expect(link.online == nil)
+    }
+
+    /// Reasons whatsmeow does not know end its reconnect loop; here they suspend the device
+    /// (`refused`) instead of backing off against the account forever.
+    @Test(arguments: [400, 409, 415, 418, 501])
+    func aLoginFailureWithAnUnknownReasonIsARefusal(reason: Int) throws {
+        let conversation = Conversation()
+        let paired = try conversation.pairByQR()
+        let link = conversation.login(paired, faults: SimConnectionFaults(loginFailure: reason))
+        let ending = try #require(link.ending)
+        #expect(ending.reason.stage == .login)
+        #expect(ending.reason.category.rawValue == "refused")
+        #expect(ending.reason.code == reason)
+        #expect(!ending.loggedOut)
     }
 
     @Test func clientOutdatedNamesTheConfiguredVersion() throws {
@@ -45,7 +58,8 @@ struct ConversationFailureTests {
         (.serviceUnavailable, .serverError, 503, false),
         (.replaced, .replaced, nil, false),
         (.deviceRemoved, .loggedOut, 401, true),
-        (.code(516), .loggedOut, 516, true),
+        (.code(516), .refused, 516, false),
+        (.code(401), .refused, 401, false),
         (.code(409), .other, 409, false),
     ])
     func aStreamErrorIsClassified(error: SimStreamError, category: DisconnectReason.Category, code: Int?, loggedOut: Bool) throws {

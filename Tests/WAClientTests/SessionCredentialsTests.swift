@@ -74,4 +74,17 @@ struct SessionCredentialsTests {
         #expect(!OneTimePreKeys.uploadIDs.overlaps(OneTimePreKeys.retryIDs))
         #expect(OneTimePreKeys.retryIDs.upperBound == OneTimePreKeys.maximumID)
     }
+
+    /// Credentials end up in log lines ("\(credentials)"): they name the account by its last four digits only.
+    @Test func theDescriptionShowsOnlyTheLastFourDigitsOfTheNumber() {
+        var credentials = DeviceCredentials.generate()
+        credentials.account = PairedAccount(
+            jid: "15551234567:3@s.whatsapp.net", lid: "99887766:3@lid", platform: "android", businessName: nil,
+            signedIdentity: [], keyIndex: 1
+        )
+        let text = "\(credentials)"
+        #expect(!text.contains("1555123"))
+        #expect(!text.contains("99887766"))
+        #expect(text.contains("•••4567"))
+    }
 }

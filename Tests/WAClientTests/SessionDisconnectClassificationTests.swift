@@ -9,8 +9,9 @@ struct SessionDisconnectClassificationTests {
 
     @Test func failuresWithoutOrWithOddAttributesStillClassify() {
         let version = WebClientVersion.pinned
-        #expect(DisconnectClassification.failure(Node("failure"), now: now, webVersion: version).category == .other)
-        #expect(DisconnectClassification.failure(Node("failure", ["reason": "abc"]), now: now, webVersion: version).category == .other)
+        // A refusal we cannot read is still a refusal: suspended, like an unknown reason.
+        #expect(DisconnectClassification.failure(Node("failure"), now: now, webVersion: version).category.rawValue == "refused")
+        #expect(DisconnectClassification.failure(Node("failure", ["reason": "abc"]), now: now, webVersion: version).category.rawValue == "refused")
         let ban = DisconnectClassification.failure(Node("failure", ["reason": "402", "expire": "-5"]), now: now, webVersion: version)
         #expect(ban.banExpiresAt == now)
         let huge = DisconnectClassification.failure(
@@ -32,8 +33,10 @@ struct SessionDisconnectClassificationTests {
         #expect(category(Node("stream:error", [Node("conflict", ["type": "replaced"])])) == .replaced)
         // ZP's fake server omits the code on device_removed; whatsmeow requires it. Both are a logout.
         #expect(category(Node("stream:error", [Node("conflict", ["type": "device_removed"])])) == .loggedOut)
-        #expect(category(Node("stream:error", ["code": "401"])) == .loggedOut)
-        #expect(category(Node("stream:error", ["code": "516"])) == .loggedOut)
+        // Only device_removed says the link is gone; a bare 401 or 516 suspends rather than wipe it.
+        #expect(category(Node("stream:error", ["code": "401"])).rawValue == "refused")
+        #expect(category(Node("stream:error", ["code": "516"])).rawValue == "refused")
+        #expect(category(Node("stream:error", ["code": "401"], [Node("conflict", ["type": "device_removed"])])) == .loggedOut)
         #expect(category(Node("stream:error", [Node("conflict", ["type": "other"])])) == .other)
         #expect(category(Node("stream:error", [Node("xml-not-well-formed")])) == .other)
         #expect(category(Node("stream:error")) == .other)

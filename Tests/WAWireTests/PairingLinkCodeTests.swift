@@ -198,6 +198,27 @@ import Testing
         }
     }
 
+    /// whatsmeow reads the first 80 bytes of a longer wrapped primary key; a phone that appends
+    /// bytes must not fail the pairing here while it works there.
+    @Test func aWrappedPrimaryKeyLongerThanEightyBytesIsReadFromItsFirstEighty() throws {
+        let vectors = try PairingVectors()
+        func bytes(_ key: String) throws -> [UInt8] { try vectors.bytes("link_code", key) }
+        let companion = LinkCodeCompanion(
+            code: try LinkCode(parsing: vectors.string("link_code", "code")),
+            ephemeral: try Curve25519KeyPair(privateKey: bytes("companion_ephemeral_priv")),
+            wrappedEphemeral: try LinkCodeWrappedKey(bytes: bytes("wrapped_companion_ephemeral_pub_80"))
+        )
+        let identity = try Curve25519KeyPair(privateKey: vectors.bytes("companion", "identity_priv"))
+        let primaryIdentity = try bytes("primary_identity_pub")
+        let longer = try bytes("wrapped_primary_ephemeral_pub_80") + [0xDE, 0xAD, 0xBE, 0xEF]
+        let finish = try companion.finish(
+            wrappedPrimaryEphemeral: longer, primaryIdentityPublicKey: primaryIdentity, identity: identity,
+            advRandom: bytes("adv_random"), bundleSalt: bytes("key_bundle_salt"), bundleNonce: bytes("key_bundle_nonce")
+        )
+        #expect(finish.wrappedKeyBundle == (try bytes("wrapped_key_bundle_156")))
+        #expect(finish.advSecret == (try bytes("adv_secret")))
+    }
+
     @Test func sizesAreCheckedBeforeAnyKeyDerivation() throws {
         var rng = SeededRandom(seed: 5)
         let identity = Curve25519KeyPair.generate(using: &rng)

@@ -10,7 +10,9 @@ import Synchronization
 /// carries the events published on this instance's `EventBus` to the other instances' buses,
 /// and its own messages — replay requests, resets routed to a device's owner and their answers,
 /// tenancy changes. An instance ignores its own notifications: it acted on them when it sent
-/// them. A Service: it listens until shutdown.
+/// them. A Service: it listens until shutdown. A disabled tenant's devices are looked for on the
+/// news, and also whenever LISTEN is (re-)established and every `recheckInterval`: news sent
+/// while nobody listened is lost, and a lost one must not leave them running.
 public final class FleetBus: Service, Sendable {
     private let pool: PostgresPool
     private let listener: PostgresListener
@@ -26,11 +28,19 @@ public final class FleetBus: Service, Sendable {
     private let inbox: AsyncStream<FleetMessage>
     private let inboxSink: AsyncStream<FleetMessage>.Continuation
     private let pendingResets = Mutex<[UUID: AsyncStream<ResetOutcome>.Continuation]>([:])
+    private let recheckInterval: Duration
+    private let clock: any Clock<Duration>
     private let listeningState = Mutex<(listening: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    /// Listens with `pool`'s configuration on a connection of its own.
-    public init(pool: PostgresPool, supervisor: Supervisor, events: EventBus, directory: TenantDirectory, logger: Logger) throws {
+    /// Listens with `pool`'s configuration on a connection of its own; checks for devices of
+    /// disabled tenants every `recheckInterval` on `clock`.
+    public init(
+        pool: PostgresPool, supervisor: Supervisor, events: EventBus, directory: TenantDirectory,
+        recheckInterval: Duration = .seconds(60), clock: any Clock<Duration> = ContinuousClock(), logger: Logger
+    ) throws {
         self.pool = pool
+        self.recheckInterval = recheckInterval
+        self.clock = clock
         listener = try PostgresListener(configuration: pool.configuration, channels: [FleetMessage.channel], logger: logger)
         self.supervisor = supervisor
         self.events = events
@@ -51,12 +61,18 @@ public final class FleetBus: Service, Sendable {
                 for await body in self.outbox { await self.send(body) }
             }
             group.addTask { await self.handleInbox() }
+            group.addTask {
+                while (try? await self.clock.sleep(for: self.recheckInterval)) != nil {
+                    await self.stopDisabledTenantsDevices()
+                }
+            }
             await cancelWhenGracefulShutdown {
                 for await event in self.listener.events {
                     switch event {
                     case .listening:
-                        // Notifications sent while we were not listening are lost: start over.
-                        self.directory.invalidate()
+                        // Notifications sent while we were not listening are lost: start over, as
+                        // after a tenancy change we did not hear of.
+                        self.inboxSink.yield(FleetMessage(from: self.instanceID, body: .tenancyChanged))
                         let waiters = self.listeningState.withLock { state in
                             state.listening = true
                             defer { state.waiters = [] }

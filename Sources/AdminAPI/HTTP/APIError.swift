@@ -1,4 +1,5 @@
 import Hummingbird
+import PostgresClient
 import PostgresStore
 
 /// A refusal the API answers with a problem document; `code` is stable, `detail` is safe to show
@@ -46,6 +47,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case devicePairing = "device_pairing"
             case deviceInUse = "device_in_use"
             case overloaded
+            case tooManyStreams = "too_many_streams"
+            case databaseUnavailable = "database_unavailable"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -103,6 +106,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let deviceInUse = Code(.deviceInUse)
         /// Too many requests are being authenticated at once (lookups of unknown hosts or tokens).
         public static let overloaded = Code(.overloaded)
+        /// An event stream beyond the caps per pairing, per tenant or per instance.
+        public static let tooManyStreams = Code(.tooManyStreams)
+        /// PostgreSQL cannot be reached or did not answer in time; retry later.
+        public static let databaseUnavailable = Code(.databaseUnavailable)
 
         public var description: String { base.rawValue }
     }
@@ -154,6 +161,27 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
     )
 
     static let shuttingDown = APIError(.serviceUnavailable, .shuttingDown, "The gateway is shutting down", headers: [.retryAfter: "5"])
+
+    static func requestTimeout(_ limit: Duration) -> APIError {
+        APIError(.serviceUnavailable, .requestTimeout, "The request took too long",
+                 detail: "the gateway gives up after \(limit)", headers: [.retryAfter: "1"])
+    }
+
+    /// How a failure to reach PostgreSQL is answered, or nil for an error that is not one (a
+    /// constraint, a decoding bug: those stay 500). Never detailed: libpq's words name hosts and users.
+    init?(unavailable error: PostgresError) {
+        switch error.code {
+        case .connectionFailed, .connectionLost, .timedOut, .poolTimeout, .queryCanceled:
+            self.init(.serviceUnavailable, .databaseUnavailable, "The database is unavailable",
+                      detail: "try again in a moment", headers: [.retryAfter: "5"])
+        case .deadlineExceeded:
+            self.init(.serviceUnavailable, .requestTimeout, "The request took too long", headers: [.retryAfter: "1"])
+        case .poolClosed:
+            self = .shuttingDown
+        default:
+            return nil
+        }
+    }
 
     /// The store refused the caller's input: 409 for a host already taken or a device that
     /// cannot be paired, 422 for anything malformed.

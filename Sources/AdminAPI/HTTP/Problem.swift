@@ -25,6 +25,13 @@ public struct Problem: Sendable, Codable, Equatable {
         case activePairing = "active_pairing"
     }
 
+    static let bodyTooLarge = Problem(
+        status: .contentTooLarge, code: "body_too_large", title: "The request body is too large", detail: "at most \(APIContext.bodyLimit) bytes"
+    )
+
+    /// What a request the HTTP parser refused is told.
+    static let malformedRequest = Problem(status: .badRequest, code: "bad_request", title: "Bad request", detail: "the request is not valid HTTP/1.1")
+
     public func response(headers extra: HTTPFields = [:]) -> Response {
         let body = (try? APIJSON.encoder.encode(self)) ?? Data(#"{"code":"internal"}"#.utf8)
         var headers: HTTPFields = [.contentType: "application/problem+json", .cacheControl: "no-store"]

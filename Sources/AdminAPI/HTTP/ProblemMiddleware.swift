@@ -1,12 +1,14 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import PostgresClient
 import PostgresStore
 
 /// Turns every failure into a problem document with a stable code: our own errors, the store's
-/// refusals of bad input, Hummingbird's (404, 413, …), body decoding errors, and anything
-/// unexpected (500, logged, never detailed). A path that exists under other methods is 405 with
-/// Allow.
+/// refusals of bad input, a database that cannot be reached (503 with Retry-After, logged),
+/// Hummingbird's (404, 413, …), body decoding errors, and anything unexpected (500, logged, never
+/// detailed). A path that exists under other methods is 405 with Allow.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = APIContext
     let methods: AllowedMethods
@@ -19,6 +21,15 @@ struct ProblemMiddleware: RouterMiddleware {
         } catch let refusal as StoreError {
             let error = APIError(refusal)
             return error.problem.response(headers: error.headers)
+        } catch let failure as PostgresError {
+            guard let error = APIError(unavailable: failure) else {
+                context.logger.error("request failed", metadata: ["error": "\(failure)"])
+                return Problem(status: .internalServerError, code: "internal", title: "Internal error").response()
+            }
+            context.logger.warning("a database call failed", metadata: ["error": "\(failure)"])
+            return error.problem.response(headers: error.headers)
+        } catch is NIOTooManyBytesError {
+            return Problem.bodyTooLarge.response()
         } catch let error as HTTPError {
             return problem(for: error, request: request).response(headers: error.status == .notFound ? allowHeader(request) : [:])
         } catch is DecodingError {
@@ -40,8 +51,7 @@ struct ProblemMiddleware: RouterMiddleware {
             }
             return Problem(status: .notFound, code: "not_found", title: "Not found")
         case .contentTooLarge:
-            return Problem(status: .contentTooLarge, code: "body_too_large", title: "The request body is too large",
-                           detail: "at most \(APIContext.bodyLimit) bytes")
+            return .bodyTooLarge
         case .badRequest:
             return Problem(status: .badRequest, code: "bad_request", title: "Bad request")
         default:

@@ -44,7 +44,9 @@ paths:
         Answers once the first QR or code is there, or after a bounded wait
         (`http.first_code_wait_ms`) without it (`status: waiting`). A pairing that ended before
         its first code (for instance, the upstream refused the connection) is answered with
-        `status: ended` and the outcome's detail.
+        `status: ended` and the outcome's detail. Without `device_id`, the tenant's unpaired device
+        that no pairing holds is paired again (an earlier pairing that never linked), so pairings
+        that are abandoned do not add devices; only when there is none is a device created.
       requestBody:
         required: true
         content:
@@ -102,8 +104,10 @@ paths:
       description: |
         Events: `state` first (the pairing and whether it still runs), then `qr` (with the SVG) or
         `code` whenever one is shown — a watcher joining late gets the current one first — then
-        one of `paired`, `timeout` or `failed`, and the stream closes. A comment line
-        (`: keepalive`) comes every `http.sse_heartbeat_seconds`. Works on any instance.
+        one of `paired`, `timeout` or `failed`, and the stream closes (on the gateway's shutdown it
+        closes without one). A comment line (`: keepalive`) comes every
+        `http.sse_heartbeat_seconds`. Works on any instance. Open streams are capped per pairing,
+        per tenant and per instance (429 beyond).
       security:
         - tenantToken: []
         - pairingLink: []
@@ -113,15 +117,16 @@ paths:
         - $ref: '#/components/parameters/LinkSignature'
       responses:
         '200':
-          description: The event stream.
+          description: The event stream; the schema describes each event.
           content:
             text/event-stream:
-              schema: {type: string}
+              schema: {$ref: '#/components/schemas/PairingEvent'}
         '401': {$ref: '#/components/responses/Unauthorized'}
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/PairingNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
-        '503': {$ref: '#/components/responses/Overloaded'}
+        '429': {$ref: '#/components/responses/TooManyStreams'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /pair/qr.svg:
     get:
       tags: [pairing]
@@ -144,7 +149,7 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/PairingNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
-        '503': {$ref: '#/components/responses/Overloaded'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /:
     get:
       tags: [pairing]
@@ -152,8 +157,9 @@ paths:
       summary: The pairing page (HTML), opened through the signed link.
       description: |
         The live QR or code, a countdown and the outcome, updated over the event stream. Opened
-        with the link POST /pair returns (or the tenant token, for the running pairing). Every
-        failure is an HTML page as well.
+        with the link POST /pair returns (or the tenant token: the pairing named by `pairing`,
+        else the running one). Every failure is an HTML page as well: a malformed `pairing` or
+        `expires` is 422, a database outage 503 with Retry-After.
       security:
         - pairingLink: []
         - tenantToken: []
@@ -167,23 +173,51 @@ paths:
         '403': {$ref: '#/components/responses/Page'}
         '404': {$ref: '#/components/responses/Page'}
         '410': {$ref: '#/components/responses/Page'}
-        '503': {$ref: '#/components/responses/Page'}
+        '422': {$ref: '#/components/responses/Page'}
+        '503':
+          description: The database is unavailable, or too many requests are being authenticated at once; try again later.
+          headers:
+            Retry-After:
+              required: true
+              schema: {type: string}
+          content:
+            text/html:
+              schema: {type: string}
   /status:
     get:
       tags: [devices]
       operationId: status
-      summary: Every device of the tenant, and the running pairing.
+      summary: The tenant's devices, oldest first, a page at a time, and the running pairing.
+      description: |
+        Without parameters, the first page of up to 500 devices (the answer a tenant's dashboards
+        poll, reused for `http.status_cache_ms`). `next_cursor` is there when more devices follow:
+        pass it as `cursor` for the next page.
+      parameters:
+        - name: limit
+          in: query
+          schema: {type: integer, minimum: 1, maximum: 1000, default: 500}
+        - name: cursor
+          in: query
+          description: The `next_cursor` of the previous page (`<microseconds>-<device id>`).
+          schema: {type: string, pattern: '^[0-9]{1,18}-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'}
       responses:
         '200':
-          description: The tenant's devices.
+          description: One page of the tenant's devices.
           content:
             application/json:
               schema:
                 $ref: '#/components/schemas/Status'
+        '400':
+          description: '`invalid_cursor`: the cursor is malformed.'
+          content:
+            application/problem+json:
+              schema:
+                $ref: '#/components/schemas/Problem'
         '401': {$ref: '#/components/responses/Unauthorized'}
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/UnknownHost'}
-        '503': {$ref: '#/components/responses/Overloaded'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /reset:
     post:
       tags: [devices]
@@ -191,7 +225,12 @@ paths:
       summary: Reset one device or all (soft reconnects fresh; logout unlinks and wipes credentials).
       description: |
         Idempotent: a device with nothing to reset reports `unchanged`. A device run by another
-        instance is reset by that instance (the request is routed over PostgreSQL NOTIFY).
+        instance is reset by that instance (the request is routed over PostgreSQL NOTIFY). With
+        `all`, the tenant's devices are reset `http.reset_concurrency` at a time and the answer is
+        200 with one result per device, oldest device first: `applied` or `unchanged` with the
+        device's state, or `failed` with an `error` (`owner_unreachable`, `shutting_down`,
+        `device_not_owned_here`, `unknown_device`, `internal`). A single `device_id` that fails
+        is answered with the matching problem instead (404, 503).
       requestBody:
         required: true
         content:
@@ -244,7 +283,7 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/DeviceNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
-        '503': {$ref: '#/components/responses/Overloaded'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /devices:
     get:
       tags: [devices]
@@ -691,6 +730,7 @@ paths:
                     type: array
                     items: {$ref: '#/components/schemas/Tenant'}
         '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '503': {$ref: '#/components/responses/Unavailable'}
     post:
       tags: [admin]
       operationId: createTenant
@@ -728,6 +768,7 @@ paths:
         '413': {$ref: '#/components/responses/TooLarge'}
         '415': {$ref: '#/components/responses/UnsupportedMediaType'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/tenants/{tenant}:
     get:
       tags: [admin]
@@ -744,6 +785,7 @@ paths:
               schema: {$ref: '#/components/schemas/Tenant'}
         '401': {$ref: '#/components/responses/AdminUnauthorized'}
         '404': {$ref: '#/components/responses/TenantNotFound'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/tenants/{tenant}/disable:
     post:
       tags: [admin]
@@ -761,6 +803,7 @@ paths:
               schema: {$ref: '#/components/schemas/Tenant'}
         '401': {$ref: '#/components/responses/AdminUnauthorized'}
         '404': {$ref: '#/components/responses/TenantNotFound'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/tenants/{tenant}/enable:
     post:
       tags: [admin]
@@ -778,6 +821,7 @@ paths:
               schema: {$ref: '#/components/schemas/Tenant'}
         '401': {$ref: '#/components/responses/AdminUnauthorized'}
         '404': {$ref: '#/components/responses/TenantNotFound'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/tenants/{tenant}/hosts:
     post:
       tags: [admin]
@@ -808,6 +852,7 @@ paths:
         '413': {$ref: '#/components/responses/TooLarge'}
         '415': {$ref: '#/components/responses/UnsupportedMediaType'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/tenants/{tenant}/hosts/{host}:
     delete:
       tags: [admin]
@@ -829,6 +874,7 @@ paths:
           content:
             application/problem+json:
               schema: {$ref: '#/components/schemas/Problem'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/tenants/{tenant}/tokens:
     get:
       tags: [admin]
@@ -852,6 +898,7 @@ paths:
                     items: {$ref: '#/components/schemas/Token'}
         '401': {$ref: '#/components/responses/AdminUnauthorized'}
         '404': {$ref: '#/components/responses/TenantNotFound'}
+        '503': {$ref: '#/components/responses/Unavailable'}
     post:
       tags: [admin]
       operationId: issueToken
@@ -886,6 +933,7 @@ paths:
         '413': {$ref: '#/components/responses/TooLarge'}
         '415': {$ref: '#/components/responses/UnsupportedMediaType'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/tenants/{tenant}/tokens/{token}:
     delete:
       tags: [admin]
@@ -908,6 +956,7 @@ paths:
           content:
             application/problem+json:
               schema: {$ref: '#/components/schemas/Problem'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/fleet:
     get:
       tags: [admin]
@@ -922,6 +971,7 @@ paths:
             application/json:
               schema: {$ref: '#/components/schemas/Fleet'}
         '401': {$ref: '#/components/responses/AdminUnauthorized'}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /admin/devices/{id}/reset:
     post:
       tags: [admin]
@@ -1109,6 +1159,7 @@ paths:
           content:
             text/plain:
               schema: {type: string}
+        '503': {$ref: '#/components/responses/Unavailable'}
   /openapi.yaml:
     get:
       tags: [operations]
@@ -1253,7 +1304,16 @@ components:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
     TooLarge:
-      description: '`body_too_large`: bodies are limited to 64 KiB.'
+      description: '`body_too_large`: bodies are limited to 64 KiB, however they are sent (also chunked).'
+      content:
+        application/problem+json:
+          schema: {$ref: '#/components/schemas/Problem'}
+    TooManyStreams:
+      description: '`too_many_streams`: the event streams open per pairing, per tenant or on this instance are at their cap.'
+      headers:
+        Retry-After:
+          required: true
+          schema: {type: string}
       content:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
@@ -1288,7 +1348,7 @@ components:
         application/problem+json:
           schema: {$ref: '#/components/schemas/Problem'}
     Unavailable:
-      description: '`shutting_down`, `owner_unreachable`, `request_timeout` or `overloaded`; retry later.'
+      description: '`database_unavailable`, `request_timeout`, `shutting_down`, `owner_unreachable` or `overloaded`; retry later.'
       headers:
         Retry-After:
           required: true
@@ -1369,6 +1429,82 @@ components:
     PairingOutcome:
       type: string
       enum: [paired, timeout, cancelled, failed, interrupted]
+    PairingEvent:
+      description: One event of GET /pair/events (`event:` names it, `data:` is JSON).
+      oneOf:
+        - type: object
+          required: [event, data]
+          properties:
+            event: {const: state}
+            data: {type: string, contentMediaType: application/json, contentSchema: {$ref: '#/components/schemas/PairingStreamState'}}
+        - type: object
+          required: [event, data]
+          properties:
+            event: {const: qr}
+            data: {type: string, contentMediaType: application/json, contentSchema: {$ref: '#/components/schemas/PairingQREvent'}}
+        - type: object
+          required: [event, data]
+          properties:
+            event: {const: code}
+            data: {type: string, contentMediaType: application/json, contentSchema: {$ref: '#/components/schemas/PairingCodeEvent'}}
+        - type: object
+          required: [event, data]
+          properties:
+            event: {const: paired}
+            data: {type: string, contentMediaType: application/json, contentSchema: {$ref: '#/components/schemas/PairingPairedEvent'}}
+        - type: object
+          required: [event, data]
+          properties:
+            event: {const: timeout}
+            data: {type: string, contentMediaType: application/json, contentSchema: {$ref: '#/components/schemas/PairingTimeoutEvent'}}
+        - type: object
+          required: [event, data]
+          properties:
+            event: {const: failed}
+            data: {type: string, contentMediaType: application/json, contentSchema: {$ref: '#/components/schemas/PairingFailedEvent'}}
+    PairingStreamState:
+      type: object
+      description: First on every stream.
+      required: [pairing_id, device_id, method, status, expires_at]
+      properties:
+        pairing_id: {type: string, format: uuid}
+        device_id: {type: string, format: uuid}
+        method: {type: string, enum: [qr, code]}
+        status: {type: string, enum: [running, ended]}
+        expires_at: {type: string, format: date-time}
+        outcome: {$ref: '#/components/schemas/PairingOutcome'}
+    PairingQREvent:
+      type: object
+      required: [qr, expires_at]
+      properties:
+        qr: {type: string}
+        expires_at: {type: string, format: date-time, description: When this QR is replaced.}
+        svg: {type: string, description: The QR drawn as SVG, ready to insert.}
+    PairingCodeEvent:
+      type: object
+      required: [code, expires_at]
+      properties:
+        code: {type: string}
+        expires_at: {type: string, format: date-time}
+    PairingPairedEvent:
+      type: object
+      required: [outcome, device_id]
+      properties:
+        outcome: {const: paired}
+        device_id: {type: string, format: uuid}
+        number: {type: string, description: 'Only its last four digits: •••4567 (absent when the stream learns the outcome from the database).'}
+    PairingTimeoutEvent:
+      type: object
+      required: [outcome]
+      properties:
+        outcome: {const: timeout}
+        detail: {type: string}
+    PairingFailedEvent:
+      type: object
+      required: [outcome]
+      properties:
+        outcome: {type: string, enum: [failed, cancelled, interrupted]}
+        detail: {type: string}
     DeviceState:
       type: string
       enum: [unpaired, pairing, paired, connecting, online, backoff, suspended, logged_out]
@@ -1382,6 +1518,7 @@ components:
           type: array
           items: {$ref: '#/components/schemas/Device'}
         active_pairing: {$ref: '#/components/schemas/Pairing'}
+        next_cursor: {type: string, description: The `cursor` of the next page; absent on the last one.}
     WebVersion:
       type: string
       description: 'A WhatsApp Web version, 2.3000.<client_revision>.'
@@ -1412,7 +1549,7 @@ components:
         state: {$ref: '#/components/schemas/DeviceState'}
         state_reason: {type: string, description: 'e.g. qr, network:3, client_outdated:2.3000.1, replaced, credentials_unreadable.'}
         since: {type: string, format: date-time}
-        number: {type: string, description: 'The linked number, masked: +1555•••4567.'}
+        number: {type: string, description: 'The linked number, only its last four digits: •••4567.'}
         platform: {type: string}
         next_reconnect_at: {type: string, format: date-time}
         last_disconnect: {$ref: '#/components/schemas/Disconnect'}

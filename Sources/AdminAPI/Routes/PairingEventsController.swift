@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PostgresStore
+import WAClient
 import ServiceLifecycle
 
 /// One Server-Sent Event.
@@ -53,6 +54,7 @@ struct PairingEventsController: Sendable {
     let devices: PostgresDeviceStore
     let pairings: PairingWatchers
     let fleet: FleetBus
+    let streams: StreamLimits
     /// How often an event stream sends a comment so proxies and clients see it alive.
     let heartbeat: Duration
     let clock: any Clock<Duration>
@@ -64,7 +66,8 @@ struct PairingEventsController: Sendable {
     }
 
     @Sendable func events(_ request: Request, context: APIContext) async throws -> Response {
-        eventStream(for: try await watchedPairing(request, context))
+        let pairing = try await watchedPairing(request, context)
+        return eventStream(for: pairing, ticket: try streams.admit(pairingID: pairing.id, tenantID: pairing.tenantID))
     }
 
     @Sendable func qrImage(_ request: Request, context: APIContext) async throws -> Response {
@@ -87,8 +90,7 @@ struct PairingEventsController: Sendable {
         case .link(let linked):
             pairingID = linked
         case .token:
-            if let text = request.query("pairing") {
-                guard let id = UUID(uuidString: text) else { throw APIError.invalid("pairing must be a pairing id") }
+            if let id = try PairingQuery(request).pairingID {
                 pairingID = id
             } else {
                 guard let open = try await devices.openPairing(tenantID: access.tenantID) else {
@@ -105,8 +107,9 @@ struct PairingEventsController: Sendable {
 
     /// The pairing's events as SSE: `state` first, then `qr`/`code` updates, then `paired`,
     /// `timeout` or `failed`, and the stream closes. A comment every `heartbeat` keeps it alive.
-    /// A pairing whose instance died is closed at its deadline with what the database says.
-    private func eventStream(for pairing: PairingRecord) -> Response {
+    /// A pairing whose instance died is closed at its deadline with what the database says. The
+    /// stream holds `ticket` (its place under the stream caps) until it ends.
+    private func eventStream(for pairing: PairingRecord, ticket: StreamTicket) -> Response {
         let updates: AsyncStream<PairingUpdate>
         if pairing.endedAt != nil {
             updates = AsyncStream { $0.finish() }
@@ -116,6 +119,7 @@ struct PairingEventsController: Sendable {
             updates = watch.updates
         }
         let body = ResponseBody { writer in
+            defer { ticket.release() }
             try await streamEvents(pairing, updates: updates, writer: &writer)
             try await writer.finish(nil)
         }
@@ -206,18 +210,5 @@ struct PairingEventsController: Sendable {
         case .timeout: .json("timeout", OutcomeEvent(outcome: .timeout, detail: detail))
         case .cancelled, .failed, .interrupted: .json("failed", OutcomeEvent(outcome: outcome, detail: detail))
         }
-    }
-}
-
-/// A phone number shown without its middle digits: `+1555•••4567`.
-enum MaskedNumber {
-    static func from(jid: String?) -> String? {
-        guard let jid else { return nil }
-        let digits = String(jid.prefix { $0 != ":" && $0 != "@" && $0 != "." })
-        guard !digits.isEmpty, digits.allSatisfy(\.isNumber) else { return nil }
-        if digits.count <= 8 {
-            return "+" + digits.prefix(2) + "•••" + digits.suffix(2)
-        }
-        return "+" + digits.prefix(4) + "•••" + digits.suffix(4)
     }
 }

@@ -2,13 +2,15 @@ import DevicePool
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
+import PostgresClient
 import PostgresStore
 
 /// GET / on a tenant's host: the page the phone's owner opens from the signed link. It shows the
 /// live QR (drawn by our encoder) or the pairing code, a countdown and the outcome, updated over
 /// the event stream by a few lines of plain JavaScript. Every failure is an HTML page too —
-/// an expired or altered link never shows a QR, so the page admits callers itself instead of
-/// sitting behind the tenant middleware.
+/// an expired or altered link never shows a QR, a database outage says to try again (503 with
+/// Retry-After) — so the page admits callers itself instead of sitting behind the tenant middleware.
 struct PairingPageController: Sendable {
     let gate: TenantGate
     let devices: PostgresDeviceStore
@@ -22,7 +24,15 @@ struct PairingPageController: Sendable {
     @Sendable func show(_ request: Request, context: APIContext) async throws -> Response {
         do {
             let access = try await gate.admit(request, peer: context.peer, allowLink: true)
-            return try await page(access)
+            return try await page(access, asked: try PairingQuery(request).pairingID)
+        } catch let invalid as APIError where invalid.code == .validationFailed {
+            return PairingPage.message(.unprocessableContent, "This address is not valid", invalid.detail ?? "Open the link you were given.")
+        } catch let failure as PostgresError {
+            guard let unavailable = APIError(unavailable: failure) else { throw failure }
+            context.logger.warning("a database call failed", metadata: ["error": "\(failure)"])
+            var page = PairingPage.message(.serviceUnavailable, "Please try again in a moment", "The pairing service is briefly unavailable.")
+            page.headers.append(contentsOf: unavailable.headers)
+            return page
         } catch let failure as TenantGate.Failure {
             return switch failure {
             case .unknownHost: PairingPage.message(.notFound, "Nothing here", "No pairing is served at this address.")
@@ -35,11 +45,13 @@ struct PairingPageController: Sendable {
         }
     }
 
-    private func page(_ access: TenantAccess) async throws -> Response {
+    /// The page of the link's pairing; with a token, of the pairing `asked` for or else the
+    /// tenant's running one.
+    private func page(_ access: TenantAccess, asked: UUID?) async throws -> Response {
         let record: PairingRecord?
         switch access.credential {
         case .link(let pairingID): record = try await devices.pairing(pairingID)
-        case .token: record = try await devices.openPairing(tenantID: access.tenantID)
+        case .token: record = if let asked { try await devices.pairing(asked) } else { try await devices.openPairing(tenantID: access.tenantID) }
         }
         guard let record, record.tenantID == access.tenantID else {
             return PairingPage.message(.notFound, "No pairing is running", "Start a pairing first, then open its link.")

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import PostgresClient
 
 /// Whether the gateway can serve: the database answers and the schema is this build's.
@@ -10,11 +11,15 @@ public struct Readiness: Sendable {
     }
 
     let migrator: Migrator
+    let logger: Logger
 
-    public init(migrator: Migrator) {
+    public init(migrator: Migrator, logger: Logger) {
         self.migrator = migrator
+        self.logger = logger
     }
 
+    /// The outcome, worded for anyone: /readyz is public, so libpq's own text (host, port, user,
+    /// why authentication failed) goes to the log, never into the answer.
     public func check() async -> Outcome {
         do {
             let status = try await migrator.status()
@@ -25,10 +30,9 @@ public struct Readiness: Sendable {
                 return .notReady(code: "schema_not_current", detail: "pending migrations: \(status.pending.map(String.init).joined(separator: ", ")); run pairgate migrate")
             }
             return .ready
-        } catch let error as PostgresError {
-            return .notReady(code: "database_unavailable", detail: error.description)
         } catch {
-            return .notReady(code: "database_unavailable", detail: "the database check failed")
+            logger.warning("not ready: the database check failed", metadata: ["error": "\(error)"])
+            return .notReady(code: "database_unavailable", detail: "the database cannot be reached; the gateway's log says why")
         }
     }
 }

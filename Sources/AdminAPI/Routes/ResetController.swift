@@ -83,11 +83,14 @@ private struct ResetsView: Encodable {
     var results: [ResetView]
 }
 
-/// POST /reset: resets one of the tenant's devices, or all of them, wherever they run.
+/// POST /reset: resets one of the tenant's devices, or all of them, wherever they run: `all` runs
+/// `concurrency` resets at a time (each may wait on a device's upstream or on another instance)
+/// and answers one result per device, oldest device first.
 struct ResetController: Sendable {
     let devices: PostgresDeviceStore
     let resets: DeviceResets
     let statusCache: StatusCache
+    let concurrency: Int
 
     func addRoutes(to router: some RouterMethods<APIContext>) {
         router.post("/reset", use: reset)
@@ -111,13 +114,31 @@ struct ResetController: Sendable {
         default:
             throw APIError.invalid("give either device_id or \"all\": true")
         }
-        var outcomes: [(UUID, ResetOutcome)] = []
-        for id in targets {
-            outcomes.append((id, await resets.reset(id, mode: mode)))
-        }
-        if body.deviceID != nil, let (_, only) = outcomes.first, let problem = ResetView.problem(only) {
+        let outcomes = await reset(targets, mode: mode)
+        if body.deviceID != nil, let only = outcomes.first, let problem = ResetView.problem(only) {
             throw problem
         }
-        return try APIJSON.response(.ok, ResetsView(mode: mode, results: outcomes.map { ResetView(deviceID: $0.0, $0.1) }))
+        return try APIJSON.response(.ok, ResetsView(mode: mode, results: zip(targets, outcomes).map { ResetView(deviceID: $0, $1) }))
+    }
+
+    /// The outcome of each target's reset, in the targets' order, at most `concurrency` at once.
+    private func reset(_ targets: [UUID], mode: ResetMode) async -> [ResetOutcome] {
+        let resets = self.resets
+        return await withTaskGroup(of: (Int, ResetOutcome).self) { group in
+            var outcomes = [ResetOutcome](repeating: .failed(.internal), count: targets.count)
+            var next = targets.startIndex
+            func startNext() {
+                guard next < targets.endIndex else { return }
+                let (index, id) = (next, targets[next])
+                group.addTask { (index, await resets.reset(id, mode: mode)) }
+                next += 1
+            }
+            for _ in 0..<max(1, concurrency) { startNext() }
+            for await (index, outcome) in group {
+                outcomes[index] = outcome
+                startNext()
+            }
+            return outcomes
+        }
     }
 }

@@ -2,6 +2,7 @@ import DevicePool
 import Foundation
 import Hummingbird
 import PostgresStore
+import WAClient
 
 private struct StatusView: Encodable {
     var tenantID: String
@@ -9,6 +10,8 @@ private struct StatusView: Encodable {
     var clientVersion: String
     var devices: [DeviceView]
     var activePairing: PairingView?
+    /// Where the next page starts (`?cursor=`); absent on the last page.
+    var nextCursor: String?
 }
 
 /// A device as a tenant sees it: never keys, never the full number.
@@ -65,8 +68,13 @@ private struct EntryView: Encodable {
     var backoffMs: Int64?
 }
 
-/// GET /status and GET /devices/{id}/history: what a tenant's devices are doing and did.
+/// GET /status and GET /devices/{id}/history: what a tenant's devices are doing and did. Both
+/// come in pages; /status's first page without parameters is the one a tenant's cache keeps.
 struct StatusController: Sendable {
+    /// Devices per /status page unless `limit` says otherwise, and at most.
+    static let defaultPageSize = 500
+    static let maximumPageSize = 1000
+
     let devices: PostgresDeviceStore
     let pairings: PairingWatchers
     let statusCache: StatusCache
@@ -79,14 +87,28 @@ struct StatusController: Sendable {
 
     @Sendable func status(_ request: Request, context: APIContext) async throws -> Response {
         let access = try context.requireTenant()
-        if let body = statusCache.body(tenantID: access.tenantID) {
+        var limit = Self.defaultPageSize
+        if let text = request.query("limit") {
+            guard let value = Int(text), (1...Self.maximumPageSize).contains(value) else {
+                throw APIError.invalid("limit must be 1 to \(Self.maximumPageSize)")
+            }
+            limit = value
+        }
+        var cursor: DeviceCursor?
+        if let text = request.query("cursor") {
+            guard let parsed = DeviceCursor(token: text) else { throw APIError(.badRequest, .invalidCursor, "The cursor is malformed") }
+            cursor = parsed
+        }
+        // Only the plain request is cached: it is what dashboards poll.
+        let cacheable = request.uri.query == nil
+        if cacheable, let body = statusCache.body(tenantID: access.tenantID) {
             return APIJSON.response(.ok, encoded: body)
         }
-        async let records = devices.devices(tenantID: access.tenantID)
-        async let disconnects = devices.lastDisconnects(tenantID: access.tenantID)
+        async let page = devices.devicePage(tenantID: access.tenantID, after: cursor, limit: limit)
         async let open = devices.openPairing(tenantID: access.tenantID)
-        let last = try await disconnects
-        let views = try await records.map { record in
+        let records = try await page
+        let last = try await devices.lastDisconnects(deviceIDs: records.devices.map(\.id))
+        let views = records.devices.map { record in
             DeviceView(
                 id: record.id.api, name: record.name, state: record.state.kind.rawValue, stateReason: record.state.reason,
                 since: record.stateSince, number: MaskedNumber.from(jid: record.jid), platform: record.platform,
@@ -98,10 +120,11 @@ struct StatusController: Sendable {
             active = PairingView(pairingID: pairing.id, deviceID: pairing.deviceID, method: pairing.method,
                                  deadline: pairing.deadline, latest: pairings.showing(pairing.id), outcome: nil)
         }
-        let body = ByteBuffer(bytes: try APIJSON.encoder.encode(StatusView(
-            tenantID: access.tenantID.api, clientVersion: clientVersion(), devices: views, activePairing: active
-        )))
-        statusCache.store(body, tenantID: access.tenantID)
+        let view = StatusView(
+            tenantID: access.tenantID.api, clientVersion: clientVersion(), devices: views, activePairing: active, nextCursor: records.next?.token
+        )
+        let body = ByteBuffer(bytes: try APIJSON.encoder.encode(view))
+        if cacheable { statusCache.store(body, tenantID: access.tenantID) }
         return APIJSON.response(.ok, encoded: body)
     }
 
@@ -142,6 +165,22 @@ struct StatusController: Sendable {
             throw APIError.notFound(.deviceNotFound, "No such device")
         }
         return record
+    }
+}
+
+extension DeviceCursor {
+    /// `<microseconds since 1970>-<device id>` of the last device of a page.
+    var token: String {
+        "\(Int64((createdAt.timeIntervalSince1970 * 1_000_000).rounded()))-\(id.api)"
+    }
+
+    init?(token: String) {
+        guard let dash = token.firstIndex(of: "-") else { return nil }
+        let micros = token[..<dash]
+        guard micros.count <= 18, micros.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(micros), value >= 0,
+              let id = UUID(uuidString: String(token[token.index(after: dash)...]))
+        else { return nil }
+        self.init(createdAt: Date(timeIntervalSince1970: Double(value) / 1_000_000), id: id)
     }
 }
 

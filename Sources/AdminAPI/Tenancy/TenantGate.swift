@@ -25,11 +25,11 @@ struct TenantGate: Sendable {
         authority(of: request, peer: peer).flatMap(HostName.fromHeader)
     }
 
-    /// The Host value the client used: the first X-Forwarded-Host from a trusted proxy (proxies
-    /// append; the first is what the client asked for), else Host.
+    /// The Host value the client used: from a trusted proxy, the last X-Forwarded-Host value —
+    /// the one that proxy appended; values before it came with the request, from anyone — else Host.
     func authority(of request: Request, peer: SocketAddress?) -> String? {
-        if proxies.contains(peer), let forwarded = request.headers[Self.forwardedHost] {
-            return forwarded.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
+        if proxies.contains(peer), let forwarded = Self.lastValue(request.headers[values: Self.forwardedHost]) {
+            return forwarded
         }
         return request.head.authority
     }
@@ -46,12 +46,17 @@ struct TenantGate: Sendable {
         return "\(scheme)://\(host)\(port)"
     }
 
-    /// `https` only when a trusted proxy says so.
+    /// `https` only when a trusted proxy says so (its value is the last, as for the host).
     func scheme(of request: Request, peer: SocketAddress?) -> String {
-        if proxies.contains(peer), let proto = request.headers[Self.forwardedProto]?.split(separator: ",").first {
-            return proto.trimmingCharacters(in: .whitespaces).lowercased() == "https" ? "https" : "http"
+        if proxies.contains(peer), let proto = Self.lastValue(request.headers[values: Self.forwardedProto]) {
+            return proto.lowercased() == "https" ? "https" : "http"
         }
         return "http"
+    }
+
+    /// The last element of a comma-separated header, over all its fields.
+    static func lastValue(_ fields: [String]) -> String? {
+        fields.last?.split(separator: ",", omittingEmptySubsequences: false).last.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     enum Failure: Error {

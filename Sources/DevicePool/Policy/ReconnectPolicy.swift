@@ -58,6 +58,8 @@ public struct ReconnectPolicy: Sendable, Hashable {
             return .suspend(.replaced)
         case .temporaryBan:
             return .suspend(.temporaryBan(until: reason.banExpiresAt))
+        case .refused:
+            return .suspend(.refused(code: reason.code))
         case .loggedOut:
             return .logOut
         case .shutdown, .pairingTimeout, .pairingFailed:

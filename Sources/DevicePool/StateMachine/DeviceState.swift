@@ -84,6 +84,10 @@ public enum DeviceState: Sendable, Hashable, CustomStringConvertible {
                 self = .suspended(.credentialsUnreadable)
             } else if reason == "temporary_ban" {
                 self = .suspended(.temporaryBan(until: nextAttemptAt))
+            } else if reason == "refused" {
+                self = .suspended(.refused(code: nil))
+            } else if reason.hasPrefix("refused:"), let code = Int(reason.dropFirst("refused:".count)) {
+                self = .suspended(.refused(code: code))
             } else if reason.hasPrefix("client_outdated:") {
                 self = .suspended(.clientOutdated(version: String(reason.dropFirst("client_outdated:".count))))
             } else {
@@ -123,6 +127,10 @@ public enum Suspension: Sendable, Hashable {
     /// The stored credentials cannot be opened with the configured keys; resumes when an
     /// instance that can open them takes the device (after a restart with the key configured).
     case credentialsUnreadable
+    /// The server refused the device in a way we do not know to pass (an unknown `<failure>`
+    /// reason, stream:error 401 without device_removed, 516): its credentials are kept, and only an
+    /// operator reset tries again.
+    case refused(code: Int?)
 
     /// The `state_reason` column's form.
     public var stored: String {
@@ -131,6 +139,7 @@ public enum Suspension: Sendable, Hashable {
         case .replaced: "replaced"
         case .temporaryBan: "temporary_ban"
         case .credentialsUnreadable: "credentials_unreadable"
+        case .refused(let code): code.map { "refused:\($0)" } ?? "refused"
         }
     }
 
@@ -140,6 +149,7 @@ public enum Suspension: Sendable, Hashable {
         case .replaced: "replaced"
         case .temporaryBan: "temporary_ban"
         case .credentialsUnreadable: "credentials_unreadable"
+        case .refused: "refused"
         }
     }
 }

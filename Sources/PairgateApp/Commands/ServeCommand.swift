@@ -88,6 +88,12 @@ extension ServeCommand {
             gateway.clientVersion.source = WebVersionSource(url: url, timeout: .seconds(upstream.versionCheckTimeoutSeconds))
             gateway.clientVersion.checkInterval = .seconds(upstream.versionCheckIntervalSeconds)
         }
+        gateway.maximumConnections = configuration.http.maxConnections
+        gateway.tenantRecheckInterval = .seconds(configuration.tenantRecheckSeconds)
+        let days = configuration.history.retentionDays
+        gateway.history.age = days == 0 ? nil : .seconds(days * 86_400)
+        gateway.history.interval = .seconds(configuration.history.sweepIntervalMinutes * 60)
+        gateway.history.batchSize = configuration.history.sweepBatchSize
         return gateway
     }
 
@@ -146,6 +152,10 @@ extension ServeCommand {
         api.tenantCacheTTL = .seconds(configuration.http.tenantCacheSeconds)
         api.statusCacheTTL = .milliseconds(configuration.http.statusCacheMilliseconds)
         api.maximumPendingLookups = configuration.http.maxPendingLookups
+        api.resetConcurrency = configuration.http.resetConcurrency
+        api.streamsPerPairing = configuration.http.sseMaxPerPairing
+        api.streamsPerTenant = configuration.http.sseMaxPerTenant
+        api.streamsPerInstance = configuration.http.sseMaxPerInstance
         return api
     }
 

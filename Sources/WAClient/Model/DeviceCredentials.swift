@@ -43,8 +43,9 @@ public struct DeviceCredentials: Sendable, Hashable, Codable, CustomStringConver
     /// Whether pairing completed, so a login (not a registration) is the way back online.
     public var isPaired: Bool { account != nil }
 
+    /// Safe for logs: no keys, and the account only by its number's last four digits.
     public var description: String {
-        "DeviceCredentials(\(account.map { "paired as \($0.jid)" } ?? "unpaired"), keys redacted)"
+        "DeviceCredentials(\(account.map { "paired as \(MaskedNumber.from(jid: $0.jid) ?? "?")" } ?? "unpaired"), keys redacted)"
     }
 }
 

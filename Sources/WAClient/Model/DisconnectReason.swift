@@ -45,8 +45,12 @@ public struct DisconnectReason: Sendable, Hashable, Codable, CustomStringConvert
         case clientOutdated = "client_outdated"
         /// stream:error conflict `replaced`: another client uses this device's keys.
         case replaced
-        /// failure 401/403/406, stream:error 401 device_removed, or unlinked: credentials are dead.
+        /// failure 401/403/406, stream:error conflict device_removed, or unlinked: credentials are dead.
         case loggedOut = "logged_out"
+        /// The server refused us in a way that is neither known to pass nor known to be final: a
+        /// `<failure>` with a reason we do not know (400, 409, 415, 418, 501, …), stream:error 401
+        /// without `device_removed`, or 516. Suspended rather than retried or wiped.
+        case refused
         /// failure 402: temporarily banned until `banExpiresAt`.
         case temporaryBan = "temporary_ban"
         /// No keepalive answer for the maximum failure time.

@@ -31,7 +31,8 @@ extension ClientSessionMachine {
         return sendIQ(ping, for: .keepalive, timeout: configuration.keepalive.responseDeadline)
     }
 
-    /// A result is a success; an error answer or silence past the deadline is a failure, and failures for
+    /// Any answer is a success, an error answer too: it came over the link, which is all a ping asks
+    /// (whatsmeow counts only silence). Silence past the deadline is a failure, and failures for
     /// longer than the maximum end the connection.
     mutating func keepaliveAnswered(_ outcome: IQOutcome, now: Date) -> [Action] {
         guard var keepalive = connection?.keepalive else {
@@ -40,7 +41,7 @@ extension ClientSessionMachine {
         let sentAt = keepalive.sentAt
         keepalive.isWaiting = false
         keepalive.sentAt = nil
-        if outcome.isResult {
+        if !outcome.isTimeout {
             let wasFailing = keepalive.failures > 0
             keepalive.failures = 0
             keepalive.lastSuccess = now

@@ -31,6 +31,10 @@ extension ClientSessionMachine {
         var isResult: Bool {
             if case .result = self { true } else { false }
         }
+
+        var isTimeout: Bool {
+            if case .timeout = self { true } else { false }
+        }
     }
 
     mutating func handleResponse(_ node: Node, now: Date) -> [Action] {

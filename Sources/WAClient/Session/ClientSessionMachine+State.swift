@@ -21,6 +21,8 @@ extension ClientSessionMachine {
         /// IQs we sent that wait for an answer, by id.
         var pending: [String: PendingIQ] = [:]
         var keepalive: KeepaliveProgress
+        /// The last frame read did not decrypt (and was dropped).
+        var lastFrameUndecryptable = false
     }
 
     /// How far a connected session got, with that stage's data.

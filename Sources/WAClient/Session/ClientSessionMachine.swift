@@ -215,7 +215,22 @@ public struct ClientSessionMachine: Sendable {
                     }
                     actions += serverHello(frame, handshake: handshake, now: now)
                 case .connected(var connection):
-                    let stanza = try stream.nextStanza(decryptingWith: &connection.transport)
+                    let stanza: Result<Node, NodeError>?
+                    do {
+                        stanza = try stream.nextStanza(decryptingWith: &connection.transport)
+                    } catch let error where error.code == .undecryptable && !connection.lastFrameUndecryptable {
+                        // whatsmeow drops a frame that does not decrypt and reads on with the next
+                        // counter. One such frame may be a sender's slip; a second in a row means the
+                        // counters disagree, and the error below ends the connection (a new handshake
+                        // starts them over) rather than leave it deaf until keepalives notice.
+                        connection.transport.skipReceivedFrame()
+                        connection.lastFrameUndecryptable = true
+                        state = .connected(connection)
+                        continue reading
+                    }
+                    if stanza != nil {
+                        connection.lastFrameUndecryptable = false
+                    }
                     state = .connected(connection)
                     guard let stanza else {
                         break reading
@@ -229,7 +244,7 @@ public struct ClientSessionMachine: Sendable {
                 }
             }
         } catch {
-            // A frame that does not decrypt means the two counters disagree: nothing after it can be read.
+            // Unreadable framing, or a second frame in a row that does not decrypt: nothing after it can be read.
             let stage: DisconnectReason.Stage = phase == .handshaking && error.code == .unreadableFraming ? .noise : .stream
             actions += terminate(violation(stage: stage, error.detail))
         }
@@ -273,11 +288,13 @@ public struct ClientSessionMachine: Sendable {
             }
             return send(Node("iq", ["to": replyAddress(node), "type": "result", "id": .string(id)]))
         case "set":
+            // Pairing stanzas come from the server itself (whatsmeow checks the same), never relayed.
+            let fromServer = Self.jid(node, "from") == JID.serverJID
             if node.child("pair-device") != nil {
-                return handlePairDevice(node, now: now)
+                return fromServer ? handlePairDevice(node, now: now) : []
             }
             if node.child("pair-success") != nil {
-                return handlePairSuccess(node, now: now)
+                return fromServer ? handlePairSuccess(node, now: now) : []
             }
             return []
         default:

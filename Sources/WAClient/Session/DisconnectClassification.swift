@@ -4,10 +4,11 @@ import WAWire
 /// Turns the server's `<failure>` and `<stream:error>` stanzas into one `DisconnectReason` (transport.md §6.3–§6.4).
 public enum DisconnectClassification {
     /// `<failure reason=…>`: 401/403/406 logged out, 402 banned until `expire`, 405 outdated (naming
-    /// `webVersion`), 500/503 server error, anything else `other`.
+    /// `webVersion`), 500/503 server error. Any other reason, or none, is `refused`: whatsmeow stops
+    /// reconnecting on a reason it does not know, and so do we rather than hammer the account.
     public static func failure(_ node: Node, now: Date, webVersion: WebClientVersion) -> DisconnectReason {
         guard let reason = node.attribute("reason").flatMap({ Int($0) }) else {
-            return DisconnectReason(stage: .login, category: .other, detail: "failure without a reason")
+            return DisconnectReason(stage: .login, category: .refused, detail: "login refused without a readable reason")
         }
         switch reason {
         case 401, 403, 406:
@@ -28,12 +29,14 @@ public enum DisconnectClassification {
         case 500, 503:
             return DisconnectReason(stage: .login, category: .serverError, code: reason, detail: "server error")
         default:
-            return DisconnectReason(stage: .login, category: .other, code: reason, detail: "connect failure \(reason)")
+            return DisconnectReason(stage: .login, category: .refused, code: reason, detail: "login refused with reason \(reason)")
         }
     }
 
-    /// `<stream:error>`: 515 restart, 503/500 server error, conflict `replaced`, device_removed / 401 / 516
-    /// logged out, an `<ack>` complaint `ack_rejected` (naming the stanza id), anything else `other`.
+    /// `<stream:error>`: 515 restart, 503/500 server error, conflict `replaced`, conflict
+    /// `device_removed` logged out; 401 without device_removed and 516 are `refused` (wiping a link
+    /// is irreversible, so only the server's explicit word does it); an `<ack>` complaint
+    /// `ack_rejected` (naming the stanza id); anything else `other`.
     public static func streamError(_ node: Node) -> DisconnectReason {
         let code = node.attribute("code").flatMap { Int($0) }
         let conflict = node.child("conflict")?.attribute("type")
@@ -48,8 +51,8 @@ public enum DisconnectClassification {
             return DisconnectReason(stage: .stream, category: .restartRequired, code: 515, detail: "restart required")
         case 500, 503:
             return DisconnectReason(stage: .stream, category: .serverError, code: code, detail: "server error")
-        case 401, 516:
-            return DisconnectReason(stage: .stream, category: .loggedOut, code: code, detail: "logged out by the server")
+        case .some(let refusal) where refusal == 401 || refusal == 516:
+            return DisconnectReason(stage: .stream, category: .refused, code: refusal, detail: "stream error \(refusal) without device_removed")
         default:
             if let ack = node.child("ack") {
                 // The server's complaint about an ack (messaging.md §3.4): malformed, or a stanza left

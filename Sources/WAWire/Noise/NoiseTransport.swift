@@ -26,7 +26,7 @@ public struct NoiseTransport: Sendable {
         return sealed
     }
 
-    /// Decrypts one frame body; on failure the counter does not move and the connection should end.
+    /// Decrypts one frame body; on failure the counter does not move (see `skipReceivedFrame`).
     public mutating func decrypt(_ ciphertext: [UInt8]) throws -> Data {
         try open(ciphertext)
     }
@@ -34,6 +34,12 @@ public struct NoiseTransport: Sendable {
     /// Decrypts one frame body held in Data (as `encrypt` returns it).
     public mutating func decrypt(_ ciphertext: Data) throws -> Data {
         try open(ciphertext)
+    }
+
+    /// Counts a received frame that did not decrypt as read: its sender used up that counter, so
+    /// the frame after it is read with the next one (whatsmeow moves past such a frame too).
+    public mutating func skipReceivedFrame() {
+        receiveCounter += 1
     }
 
     // Concrete public overloads rather than one generic method: called from another module, a

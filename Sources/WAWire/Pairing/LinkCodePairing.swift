@@ -30,7 +30,7 @@ public struct LinkCodeCompanion: Sendable {
         identity: Curve25519KeyPair,
         using rng: inout some RandomNumberGenerator
     ) throws(PairingError) -> LinkCodeCompanionFinish {
-        guard wrappedPrimaryEphemeral.count == LinkCodeWrappedKey.byteCount else {
+        guard wrappedPrimaryEphemeral.count >= LinkCodeWrappedKey.byteCount else {
             throw PairingError(.linkCodeWrappedKeyLength)
         }
         return try finish(
@@ -52,8 +52,12 @@ public struct LinkCodeCompanion: Sendable {
         bundleSalt: [UInt8],
         bundleNonce: [UInt8]
     ) throws(PairingError) -> LinkCodeCompanionFinish {
-        // Every size is checked before the deliberately slow PBKDF2 runs.
-        let wrapped = try LinkCodeWrappedKey(bytes: wrappedPrimaryEphemeral)
+        // Every size is checked before the deliberately slow PBKDF2 runs. A longer key is read from
+        // its first 80 bytes, as whatsmeow reads it, so a phone that appends bytes still pairs.
+        guard wrappedPrimaryEphemeral.count >= LinkCodeWrappedKey.byteCount else {
+            throw PairingError(.linkCodeWrappedKeyLength)
+        }
+        let wrapped = try LinkCodeWrappedKey(bytes: Array(wrappedPrimaryEphemeral.prefix(LinkCodeWrappedKey.byteCount)))
         guard primaryIdentityPublicKey.count == 32, advRandom.count == 32, bundleSalt.count == 32, bundleNonce.count == 12
         else {
             throw PairingError(.keyLength)
