@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+// Release builds find sockaddr_in's members through NIOPosix's C module (MemberImportVisibility).
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
