@@ -161,9 +161,12 @@ struct MessagingWorld {
 
     init(
         observer: @escaping @Sendable (SimWorldEvent) -> Void = { _ in },
-        planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false }
+        planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false },
+        planSendFault: @escaping @Sendable (JID) -> SimSendFault? = { _ in nil }
     ) {
-        world = SimWorld(observer: observer, planMessageFault: planMessageFault, random: SeededRandom(seed: 99))
+        world = SimWorld(
+            observer: observer, planMessageFault: planMessageFault, planSendFault: planSendFault, random: SeededRandom(seed: 99)
+        )
         var random = SeededRandom(seed: 4)
         world.addAccount(SimAccount.generate(phoneNumber: Self.account, using: &random))
         world.addContact(SimContact.generate(phoneNumber: Self.alice, pushName: "Alice", using: &random))

@@ -55,6 +55,8 @@ struct SimMessaging: Sendable {
     var nextSequence: UInt64 = 1
     /// When each session was last rebuilt from a fetched bundle for a retry.
     var recreated: [SessionKey: Date] = [:]
+    /// What the simulated phones received from linked devices (SimMessaging+Receiving.swift).
+    var receiving = SimReceiving()
 
     // MARK: Sending
 
@@ -125,7 +127,7 @@ struct SimMessaging: Sendable {
         return try SessionCipher.initiate(record: sessions[key] ?? SessionRecord(), bundle: bundle, local: local, using: &random)
     }
 
-    private mutating func enqueue(_ node: Node, origin: SimOrigin, for device: JID, now: Date) -> SimStanza {
+    mutating func enqueue(_ node: Node, origin: SimOrigin, for device: JID, now: Date) -> SimStanza {
         let stanza = SimStanza(sequence: nextSequence, node: node, offers: 0, queuedAt: now)
         nextSequence += 1
         mailboxes[device, default: SimMailbox()].append(SimMailbox.Entry(stanza: stanza, origin: origin))
@@ -197,6 +199,7 @@ struct SimMessaging: Sendable {
         mailboxes[device] = nil
         sessions = sessions.filter { $0.key.device != device }
         recreated = recreated.filter { $0.key.device != device }
+        receiving.forget(device: device)
     }
 
     /// The device's queued stanzas, oldest first.

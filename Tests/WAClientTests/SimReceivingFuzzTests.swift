@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+@testable import WASim
+import WAWire
+
+/// Hostile `<message>` and usync stanzas from a linked device, seeded so a failure replays exactly: the
+/// simulator's readers return a value or their `Problem`, never trap, and a world fed the damaged
+/// messages answers each with an ack and stays consistent.
+@Suite struct SimReceivingFuzzTests {
+    static let iterations = 100_000
+
+    static let contact = JID(user: "482913005566778", server: .lid)
+    static let own = JID(user: "222222222222222", server: .lid)
+
+    static let tags = ["message", "participants", "to", "enc", "device-identity", "usync", "query", "list", "user", "devices", "lid", "iq"]
+    static let keys = ["id", "to", "type", "jid", "v", "count", "phash", "sid", "mode", "context", "edit", "device_fanout"]
+    static let strings = ["", "0", "1", "2", "101", "pkmsg", "msg", "skmsg", "text", "3EB0", String(repeating: "x", count: 200)]
+    static let jids = [contact, own, own.withDevice(3), JID(user: "15557000001", server: .whatsApp), JID(user: "120363", server: .group), .serverJID]
+
+    static let messageSeeds: [Node] = [
+        Node("message", ["id": "3EB0A", "to": .jid(contact), "type": "text"], [
+            Node("participants", [
+                Node("to", ["jid": .jid(contact)], [Node("enc", ["v": "2", "type": "pkmsg"], bytes: [0x33, 1, 2, 3])]),
+                Node("to", ["jid": .jid(own)], [Node("enc", ["v": "2", "type": "msg"], bytes: [0x33, 4, 5])]),
+            ]),
+            Node("device-identity", bytes: [1, 2, 3]),
+        ]),
+        Node("message", ["id": "3EB0B", "to": .jid(contact), "type": "text", "t": "1", "device_fanout": "false"], [
+            Node("enc", ["v": "2", "type": "msg", "count": "1"], bytes: [0x33, 9]),
+        ]),
+        Node("message", ["id": "3EB0C", "to": .jid(JID(user: "120363", server: .group)), "type": "text", "phash": "2:x"], [
+            Node("participants", [Node("to", ["jid": .jid(contact)], [Node("enc", ["v": "2", "type": "msg"], bytes: [0x33])])]),
+            Node("enc", ["v": "2", "type": "skmsg"], bytes: [0x33, 7]),
+        ]),
+    ]
+
+    static let usyncSeeds: [Node] = [
+        Node("iq", ["to": .server, "type": "get", "xmlns": "usync", "id": "1"], [
+            Node("usync", ["sid": "s", "mode": "query", "last": "true", "index": "0", "context": "message"], [
+                Node("query", [Node("devices", ["version": "2"]), Node("lid")]),
+                Node("list", [Node("user", ["jid": .jid(contact)]), Node("user", ["jid": .jid(JID(user: "15557000001", server: .whatsApp))])]),
+            ]),
+        ]),
+    ]
+
+    /// A damaged copy of one of `seeds`: through the byte codec when the result still decodes, else as a tree.
+    static func input(_ seeds: [Node], _ rng: inout SeededRandom) -> Node {
+        let seed = seeds[Int.random(in: 0..<seeds.count, using: &rng)]
+        if Int.random(in: 0..<4, using: &rng) == 0, var bytes = try? NodeEncoder.encode(seed), bytes.count > 1 {
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                bytes[Int.random(in: 1..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            if let node = try? NodeDecoder().decode(frame: bytes) {
+                return node
+            }
+        }
+        var node = seed
+        for _ in 0..<Int.random(in: 1...4, using: &rng) {
+            mutate(&node, depth: Int.random(in: 0...3, using: &rng), &rng)
+        }
+        return node
+    }
+
+    /// One structural change at a random node `depth` levels down (or the deepest reached).
+    static func mutate(_ node: inout Node, depth: Int, _ rng: inout SeededRandom) {
+        var children = node.children
+        if depth > 0, !children.isEmpty {
+            let index = Int.random(in: 0..<children.count, using: &rng)
+            mutate(&children[index], depth: depth - 1, &rng)
+            node.content = .nodes(children)
+            return
+        }
+        switch Int.random(in: 0..<9, using: &rng) {
+        case 0:
+            if let attribute = node.attributes.randomElement(using: &rng) {
+                node.attributes[attribute.key] = nil
+            }
+        case 1:
+            node.attributes[keys.randomElement(using: &rng)!] = .string(strings.randomElement(using: &rng)!)
+        case 2:
+            node.attributes[keys.randomElement(using: &rng)!] = .jid(jids.randomElement(using: &rng)!)
+        case 3 where !children.isEmpty:
+            children.remove(at: Int.random(in: 0..<children.count, using: &rng))
+            node.content = .nodes(children)
+        case 4 where !children.isEmpty:
+            children.append(contentsOf: Array(repeating: children.randomElement(using: &rng)!, count: Int.random(in: 1...40, using: &rng)))
+            node.content = .nodes(children)
+        case 5:
+            let lengths = [0, 1, 3, 32, 33, 64, 5000]
+            node.content = .bytes((0..<lengths.randomElement(using: &rng)!).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        case 6:
+            node.content = Bool.random(using: &rng) ? .string(strings.randomElement(using: &rng)!) : .none
+        case 7:
+            node.content = .nodes(children + [Node(tags.randomElement(using: &rng)!)])
+        default:
+            node.tag = tags.randomElement(using: &rng)!
+        }
+    }
+
+    @Test func theDeviceMessageReaderSurvivesHostileStanzas() async {
+        var rng = SeededRandom(seed: 0x51A0_3E55)
+        var outcomes: [String: Int] = [:]
+        for step in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
+            do {
+                let message = try SimDeviceMessage(Self.input(Self.messageSeeds, &rng))
+                outcomes[message.retryCount == nil ? "fanout" : "resend", default: 0] += 1
+                if message.copies.isEmpty || message.copies.count > SimDeviceMessage.maximumCopies {
+                    Issue.record("a message with \(message.copies.count) copies was accepted")
+                }
+            } catch {
+                outcomes["problem", default: 0] += 1
+            }
+        }
+        for reached in ["fanout", "resend", "problem"] {
+            #expect(outcomes[reached, default: 0] > 0, "never reached \(reached): \(outcomes)")
+        }
+    }
+
+    @Test func theUSyncReaderSurvivesHostileQueries() async {
+        var rng = SeededRandom(seed: 0x05EC_0001)
+        var outcomes: [String: Int] = [:]
+        for step in 0..<Self.iterations {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 256 == 0 { await Task.yield() }
+            do {
+                let request = try SimConnectionMachine.USyncRequest(Self.input(Self.usyncSeeds, &rng))
+                outcomes["accepted", default: 0] += 1
+                if request.users.isEmpty || !(request.wantsDevices || request.wantsLID) {
+                    Issue.record("an empty usync query was accepted")
+                }
+            } catch {
+                outcomes["problem", default: 0] += 1
+            }
+        }
+        for reached in ["accepted", "problem"] {
+            #expect(outcomes[reached, default: 0] > 0, "never reached \(reached): \(outcomes)")
+        }
+    }
+}
