@@ -13,7 +13,7 @@ import WAWire
     static let own = JID(user: "222222222222222", server: .lid)
 
     static let tags = ["message", "participants", "to", "enc", "device-identity", "usync", "query", "list", "user", "devices", "lid", "iq"]
-    static let keys = ["id", "to", "type", "jid", "v", "count", "phash", "sid", "mode", "context", "edit", "device_fanout"]
+    static let keys = ["id", "to", "type", "jid", "v", "count", "phash", "sid", "mode", "context", "edit", "device_fanout", "participant"]
     static let strings = ["", "0", "1", "2", "101", "pkmsg", "msg", "skmsg", "text", "3EB0", String(repeating: "x", count: 200)]
     static let jids = [contact, own, own.withDevice(3), JID(user: "15557000001", server: .whatsApp), JID(user: "120363", server: .group), .serverJID]
 
@@ -31,6 +31,13 @@ import WAWire
         Node("message", ["id": "3EB0C", "to": .jid(JID(user: "120363", server: .group)), "type": "text", "phash": "2:x"], [
             Node("participants", [Node("to", ["jid": .jid(contact)], [Node("enc", ["v": "2", "type": "msg"], bytes: [0x33])])]),
             Node("enc", ["v": "2", "type": "skmsg"], bytes: [0x33, 7]),
+        ]),
+        Node("message", ["id": "3EB0D", "to": .jid(JID(user: "120363", server: .group)), "type": "text"], [
+            Node("enc", ["v": "2", "type": "skmsg"], bytes: [0x33, 8]),
+        ]),
+        Node("message", ["id": "3EB0E", "to": .jid(JID(user: "120363", server: .group)), "participant": .jid(contact), "type": "text", "t": "1"], [
+            Node("enc", ["v": "2", "type": "pkmsg", "count": "2"], bytes: [0x33, 9]),
+            Node("device-identity", bytes: [1]),
         ]),
     ]
 
@@ -105,15 +112,15 @@ import WAWire
             if step % 256 == 0 { await Task.yield() }
             do {
                 let message = try SimDeviceMessage(Self.input(Self.messageSeeds, &rng))
-                outcomes[message.retryCount == nil ? "fanout" : "resend", default: 0] += 1
-                if message.copies.isEmpty || message.copies.count > SimDeviceMessage.maximumCopies {
+                outcomes[message.retryCount != nil ? "resend" : message.copies.isEmpty ? "sender_key_only" : "fanout", default: 0] += 1
+                if (message.copies.isEmpty && message.senderKeyMessage == nil) || message.copies.count > SimDeviceMessage.maximumCopies {
                     Issue.record("a message with \(message.copies.count) copies was accepted")
                 }
             } catch {
                 outcomes["problem", default: 0] += 1
             }
         }
-        for reached in ["fanout", "resend", "problem"] {
+        for reached in ["fanout", "resend", "sender_key_only", "problem"] {
             #expect(outcomes[reached, default: 0] > 0, "never reached \(reached): \(outcomes)")
         }
     }

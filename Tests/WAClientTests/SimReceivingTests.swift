@@ -248,6 +248,62 @@ struct SimReceivingTests {
         #expect(stats.snapshot().receivedByContact.isEmpty)
     }
 
+    @Test func groupMembersInstallTheSenderKeyFromTheirCopyAndReadTheSkmsgThenAndLater() throws {
+        let stats = SimStats()
+        let setup = MessagingWorld(observer: { stats.record($0) })
+        let peers = try Peers(setup)
+        let bob = try #require(setup.world.contact(phoneNumber: MessagingWorld.bob))
+        let group = SimGroup(
+            id: "120363000000000001", subject: "Team", account: MessagingWorld.account,
+            members: [MessagingWorld.alice, MessagingWorld.bob], createdAt: Conversation.start
+        )
+        setup.world.addGroup(group)
+        var client = try setup.linkedClient()
+        try client.comeOnline(preKeys: 2)
+        let me = try #require(client.machine.device)
+        var device = try client.receivingDevice()
+        let bundles = try client.fetchBundles([peers.alice.lid, bob.lid])
+        try device.startSession(with: peers.alice.lid, bundle: try #require(bundles[peers.alice.lid]))
+        try device.startSession(with: bob.lid, bundle: try #require(bundles[bob.lid]))
+
+        // The first message: the SKDM pairwise to every member, then the text once as skmsg (§9.2, §9.3).
+        var random = SeededRandom(seed: 12)
+        let distribution = try GroupCipher.distributionMessage(record: SenderKeyRecord(), using: &random)
+        let carrier = SimMessaging.distributionCarrier(distribution.message, group: group.jid)
+        let recipients = [try device.encrypt(carrier, for: peers.alice.lid), try device.encrypt(carrier, for: bob.lid)]
+        let first = try GroupCipher.encrypt(MessagePadding.pad(SimMessaging.text("hi team"), using: &random), record: distribution.record, using: &random)
+        let expectedHash = DeviceListHash.v2([peers.own, peers.own.withDevice(me.device), peers.alice.lid, bob.lid])
+        let before = client.received.count
+        try client.send(MessageStanza.group(
+            id: "3EB0AAAAAAAAAAAAAAAA10", to: group.jid, attributes: MessageAttributes(type: "text"), recipients: recipients,
+            senderKeyCiphertext: first.serialized, phash: expectedHash, deviceIdentity: [1, 2, 3], addressingMode: "lid"
+        ))
+        let ack = try #require(client.stanzas(after: before).first)
+        #expect(ack.attribute("phash") == expectedHash)
+        #expect(ack.jidAttribute("from") == group.jid)
+        try client.deliverInbox()
+        let receipts = client.stanzas(after: before + 1)
+        #expect(receipts.map { $0.jidAttribute("participant") } == [peers.alice.lid, bob.lid])
+        #expect(receipts.allSatisfy { $0.jidAttribute("from") == group.jid && $0.attribute("type") == nil })
+        for receipt in receipts {
+            try client.ack(receipt)
+        }
+
+        // The next one: every member holds the key, so only the skmsg (Baileys' form).
+        let second = try GroupCipher.encrypt(MessagePadding.pad(SimMessaging.text("again"), using: &random), record: first.record, using: &random)
+        try client.send(Node("message", ["id": "3EB0AAAAAAAAAAAAAAAA11", "to": .jid(group.jid), "type": "text"], [
+            Node("enc", ["v": "2", "type": "skmsg"], bytes: second.serialized),
+        ]))
+        try client.deliverInbox()
+        let snapshot = stats.snapshot()
+        #expect(snapshot.receivedByContact == [MessagingWorld.alice: 2, MessagingWorld.bob: 2])
+        #expect(setup.world.violations.isEmpty)
+        for receipt in client.received.filter({ $0.tag == "receipt" }).dropFirst(2) {
+            try client.ack(receipt)
+        }
+        #expect(setup.world.queue(of: me).isEmpty)
+    }
+
     @Test func aMalformedMessageIsAViolationAnsweredWithError479() throws {
         let setup = MessagingWorld()
         let peers = try Peers(setup)

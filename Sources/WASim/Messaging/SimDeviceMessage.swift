@@ -22,7 +22,7 @@ struct SimDeviceMessage: Sendable, Hashable {
     /// The chat: a user (DM, no device) or a group.
     let to: JID
     let type: String
-    /// The pairwise copies in document order.
+    /// The pairwise copies in document order (none in a group message whose members all hold the sender key).
     let copies: [Copy]
     /// `<enc count>` of a retry resend (no `<participants>`): which retry it answers.
     let retryCount: Int?
@@ -30,8 +30,6 @@ struct SimDeviceMessage: Sendable, Hashable {
     let deviceIdentity: [UInt8]?
     /// The group's `skmsg`, after the pairwise copies.
     let senderKeyMessage: [UInt8]?
-    /// `phash` as the sender wrote it (group sends).
-    let phash: String?
 
     /// Reads the stanza; the error's detail says what is wrong, for the violation.
     init(_ node: Node) throws(Problem) {
@@ -50,7 +48,6 @@ struct SimDeviceMessage: Sendable, Hashable {
         self.id = id
         self.to = to
         self.type = type
-        phash = node.attribute("phash")
         var copies: [Copy] = []
         var senderKey: [UInt8]?
         var retryCount: Int?
@@ -78,8 +75,12 @@ struct SimDeviceMessage: Sendable, Hashable {
                 }
                 senderKey = try Self.ciphertext(enc)
             }
+        } else if to.isGroup, node.children(named: "enc").count == 1, let enc = node.child("enc"),
+                  enc.attribute("type") == EncryptionType.senderKeyMessage.rawValue {
+            // Every member device holds the sender key already (Baileys then sends no <participants>).
+            senderKey = try Self.ciphertext(enc)
         } else {
-            // A retry resend (§5.2 step 5): one pairwise <enc count> for the device that asked, `to` = that device.
+            // A retry resend (§5.2 step 5): one pairwise <enc count> for the device that asked.
             let encs = node.children(named: "enc")
             guard encs.count == 1, let enc = encs.first, let written = node.attributes["to"] else {
                 throw Problem("a <message> without <participants> must be a retry resend with exactly one <enc>")
@@ -88,7 +89,15 @@ struct SimDeviceMessage: Sendable, Hashable {
                 throw Problem("a retry resend's <enc> needs count=\"1…100\"")
             }
             let (type, ciphertext) = try Self.pairwise(enc)
-            copies = [Copy(device: to, written: written, type: type, ciphertext: ciphertext)]
+            // To a group, the device that asked is the receipt's participant, which the resend copies.
+            if to.isGroup {
+                guard let participant = node.jidAttribute("participant"), let named = node.attributes["participant"] else {
+                    throw Problem("a group retry resend needs a JID-form participant")
+                }
+                copies = [Copy(device: participant, written: named, type: type, ciphertext: ciphertext)]
+            } else {
+                copies = [Copy(device: to, written: written, type: type, ciphertext: ciphertext)]
+            }
             retryCount = count
         }
         self.copies = copies

@@ -74,10 +74,14 @@ extension SimMessaging {
 
     // MARK: What the phones send back (messaging.md §4.3, §5.1)
 
-    /// A receipt as the server delivers it to the sending device: `from` the phone as the device named it,
-    /// the message id, the time, and `type` unless it is a delivery receipt.
-    static func receipt(from: AttributeValue, id: String, type: String?, recipient: JID? = nil, at time: Date, _ children: [Node] = []) -> Node {
+    /// A receipt as the server delivers it to the sending device: `from` the phone as the device named it
+    /// (or the group, with the member as `participant`), the message id, the time, and `type` unless it
+    /// is a delivery receipt.
+    static func receipt(
+        from: AttributeValue, participant: AttributeValue?, id: String, type: String?, recipient: JID? = nil, at time: Date, _ children: [Node] = []
+    ) -> Node {
         var attributes: Node.Attributes = ["from": from, "id": .string(id)]
+        attributes["participant"] = participant
         attributes["recipient"] = recipient.map(AttributeValue.jid)
         attributes["t"] = .string(SimConnectionMachine.unix(time))
         attributes["type"] = type.map(AttributeValue.string)
@@ -86,7 +90,10 @@ extension SimMessaging {
 
     /// `<receipt type="retry">` (§5.1): `<retry count id t v="1">`, the phone's `<registration>`, and
     /// `<keys>` (type 05, identity, a new one-time prekey, the signed prekey) when `bundle` is given.
-    static func retryReceipt(from: AttributeValue, id: String, retry: SimReceiving.OpenRetry, registrationID: UInt32, bundle: KeyBundle?, at time: Date) -> Node {
+    static func retryReceipt(
+        from: AttributeValue, participant: AttributeValue?, id: String, retry: SimReceiving.OpenRetry, registrationID: UInt32,
+        bundle: KeyBundle?, at time: Date
+    ) -> Node {
         var children = [
             Node("retry", ["count": .string(String(retry.count)), "id": .string(id), "t": .string(retry.timestamp), "v": "1"]),
             Node("registration", bytes: SimConnectionMachine.bigEndianBytes(registrationID, count: 4)),
@@ -108,6 +115,6 @@ extension SimMessaging {
             ]))
             children.append(Node("keys", keys))
         }
-        return receipt(from: from, id: id, type: "retry", at: time, children)
+        return receipt(from: from, participant: participant, id: id, type: "retry", at: time, children)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Signal
 import WAWire
 
 /// What the simulated phones (contacts and the accounts' own phones) keep about the messages linked
@@ -55,8 +56,9 @@ struct SimReceiving: Sendable {
     struct PendingRead: Sendable {
         let due: Date
         let device: JID
-        /// The receipt's `from`, as the device wrote the phone's JID.
+        /// The receipt's `from` and `participant`, as the device wrote them.
         let from: AttributeValue
+        let participant: AttributeValue?
         let id: String
         let phone: JID
     }
@@ -70,10 +72,44 @@ struct SimReceiving: Sendable {
     var retries: [RetryKey: OpenRetry] = [:]
     /// Oldest due first.
     var pendingReads: [PendingRead] = []
+    /// The sender keys the phones got from linked devices' SKDMs.
+    var senderKeys: [SenderKeyKey: SenderKeyRecord] = [:]
+
+    /// A linked device's sender key in a group, as one phone holds it.
+    struct SenderKeyKey: Hashable, Sendable {
+        /// The phone's Signal address.
+        let receiver: String
+        let group: JID
+        let device: JID
+    }
 
     mutating func forget(device: JID) {
         retries = retries.filter { $0.key.device != device }
         pendingReads.removeAll { $0.device == device }
+        senderKeys = senderKeys.filter { $0.key.device != device }
+    }
+
+    /// Installs the device's sender key from its SKDM (a replayed SKDM keeps the state the phone has).
+    mutating func install(_ distribution: MessageContent.SenderKeyDistribution, for key: SenderKeyKey) {
+        guard let message = try? SenderKeyDistributionMessage(parsing: distribution.message) else {
+            return
+        }
+        senderKeys[key] = GroupCipher.process(message, record: senderKeys[key] ?? SenderKeyRecord())
+    }
+
+    /// Reads a `skmsg` with the device's sender key (messaging.md §9.4).
+    mutating func readGroup(_ ciphertext: [UInt8], for key: SenderKeyKey) -> SimMessaging.Reading {
+        guard let record = senderKeys[key] else {
+            return .failed("no_sender_key")
+        }
+        do throws(SignalError) {
+            let decryption = try GroupCipher.decrypt(try SenderKeyMessage(parsing: ciphertext), record: record)
+            senderKeys[key] = decryption.record
+            return (try? MessagePadding.unpad(decryption.plaintext)).flatMap { try? MessageContent(decoding: $0) }.map { .content($0) }
+                ?? .failed("invalid_padding_or_protobuf")
+        } catch {
+            return error.code == .duplicate ? .duplicate : .failed(error.code.description)
+        }
     }
 
     /// Counts a message a phone read; true when its id is new to that phone.

@@ -41,7 +41,8 @@ extension SimWorld {
     /// each phone decrypts its copy with its real session and answers with a delivery receipt (and
     /// later a read receipt) or a retry receipt, queued for the device like any stanza; the server
     /// answers with `<ack class="message" id from t phash>` (`error` when it refuses the message).
-    /// Copies for the account's other linked devices are accepted but not relayed.
+    /// Copies for the account's other linked devices are accepted but not relayed. A group message goes
+    /// to the group's member contacts (`routeGroup`).
     func receive(_ node: Node, from device: JID, connection: SimConnectionID, now: Date) -> MessageAnswer {
         releaseReadReceipts(now: now)
         let message: SimDeviceMessage
@@ -108,115 +109,231 @@ extension SimWorld {
         guard let linked = state.devices[device], let account = state.accounts[linked.phoneNumber] else {
             return routed
         }
-        let server: JID.Server = message.to.isLID ? .lid : .whatsApp
-        let ownUser = message.to.isLID ? account.lidUser : account.phoneNumber
-        let ownDevices = [JID(user: ownUser, server: server)]
-            + (state.devicesByAccount[account.phoneNumber] ?? []).map { JID(user: ownUser, device: $0.device, server: server) }
-        let chatContact = message.to.isGroup ? nil : state.messaging.contacts.values.first { $0.isPhone(message.to.userJID) }
-        // The devices the server expects a copy for (messaging.md §8.5): the peer's and the sender's own.
-        routed.phash = DeviceListHash.v2(ownDevices + (chatContact == nil ? [] : [message.to.userJID]))
-        var askRetry = askRetry
-        for copy in message.copies {
-            let target = copy.device
-            let receiver: SimReceiver
-            var contact: SimContact?
-            if let found = state.messaging.contacts.values.first(where: { $0.isPhone(target) }) {
-                guard found.phoneNumber == chatContact?.phoneNumber else {
-                    routed.violations.append((.malformedStanza, "message \(message.id): a copy for \(target), who is not in the chat \(message.to)"))
-                    continue
-                }
-                guard let contactReceiver = found.receiver else {
-                    continue
-                }
-                receiver = contactReceiver
-                contact = found
-            } else if target.user == ownUser, target.server == server {
-                if target.device == device.device {
-                    routed.violations.append((.malformedStanza, "message \(message.id): the sender encrypted a copy for itself (\(target))"))
-                    continue
-                }
-                guard target.device == 0, let phoneReceiver = account.receiver else {
-                    // Another linked device of the account: accepted, not relayed by this simulator.
-                    continue
-                }
-                receiver = phoneReceiver
-            } else {
-                routed.violations.append((.malformedStanza, "message \(message.id): a copy for \(target), outside the chat and the sender's account"))
-                continue
-            }
-            let faulted = askRetry && contact != nil
-            if faulted {
-                askRetry = false
-                routed.faultApplied = true
-            }
-            let nextPhonePreKey = state.messaging.receiving.phonePreKeyIDs[account.phoneNumber] ?? 1
-            let handedOut: (UInt32) -> Bool = { id in
-                id >= 1 && id < (contact?.nextPreKeyID ?? nextPhonePreKey)
-            }
-            let reading = state.messaging.read(
-                copy, by: receiver, from: device, identity: linked.identityPublicKey, handedOut: handedOut, commit: !faulted, random: &state.random
-            )
-            let address = receiver.sender.address
-            let retryKey = SimReceiving.RetryKey(receiver: address, device: device, id: message.id)
-            var answers: [Node] = []
-            var failure: String?
-            switch reading {
-            case .content, .duplicate: break
-            case .failed(let reason): failure = reason
-            }
-            if failure == nil, !faulted {
-                var isNew = false
-                if case .content = reading {
-                    isNew = state.messaging.receiving.accept(message.id, by: address)
-                } else {
-                    state.messaging.receiving.inboxes[address, default: SimReceiving.Inbox()].duplicates += 1
-                }
-                state.messaging.receiving.retries[retryKey] = nil
-                routed.outcomes.append((contact?.phoneNumber, isNew ? .received : .duplicate))
-                if contact != nil {
-                    answers.append(SimMessaging.receipt(from: copy.written, id: message.id, type: nil, at: now))
-                    if isNew, contact?.readsMessages == true {
-                        state.messaging.receiving.schedule(SimReceiving.PendingRead(
-                            due: now.addingTimeInterval(delay), device: device, from: copy.written, id: message.id, phone: receiver.sender.lid
-                        ))
-                    }
-                } else {
-                    answers.append(SimMessaging.receipt(from: copy.written, id: message.id, type: "sender", recipient: message.to, at: now))
-                }
-            } else {
-                if let reason = failure {
-                    let kind: SimViolation.Kind = reason == "untrusted_identity" ? .badSignature : .malformedStanza
-                    routed.violations.append((kind, "message \(message.id): \(contact.map { "contact \($0.phoneNumber)" } ?? "the account's phone") could not decrypt its \(copy.type) (\(reason))"))
-                }
-                let failedOutcome: SimReceiveOutcome = faulted ? .retryRequested : .undecryptable
-                guard let retry = state.messaging.receiving.nextRetry(retryKey, timestamp: SimConnectionMachine.unix(now), now: now) else {
-                    routed.outcomes.append((contact?.phoneNumber, failedOutcome))
-                    continue
-                }
-                var bundle: KeyBundle?
-                if !state.messaging.hasSession(receiver, with: device) {
-                    if let phone = contact?.phoneNumber {
-                        bundle = state.messaging.contacts[phone]?.takeBundle()
-                        routed.effects.changed.append(JID(user: phone, server: .whatsApp))
-                    } else {
-                        bundle = state.takePhoneBundle(of: account.phoneNumber)
-                    }
-                }
-                routed.outcomes.append((contact?.phoneNumber, failedOutcome))
-                answers.append(SimMessaging.retryReceipt(
-                    from: copy.written, id: message.id, retry: retry, registrationID: receiver.sender.registrationID, bundle: bundle, at: now
-                ))
-            }
-            let origin = SimOrigin(sender: receiver.sender.lid, content: [], group: nil)
-            for answer in answers {
-                let stanza = state.messaging.enqueue(answer, origin: origin, for: device, now: now)
-                if let deliver = Self.target(of: device, in: state) {
-                    routed.deliveries.append((deliver, stanza))
-                }
-            }
+        var context = Context(
+            message: message, device: device, identity: linked.identityPublicKey, account: account, askRetry: askRetry, delay: delay, now: now
+        )
+        if message.to.isGroup {
+            routeGroup(&context, in: &state, &routed)
+        } else {
+            routeDirect(&context, in: &state, &routed)
         }
         routed.nextRead = state.messaging.receiving.pendingReads.first { $0.device == device }?.due
         return routed
+    }
+
+    /// What every copy of one message shares.
+    struct Context {
+        let message: SimDeviceMessage
+        let device: JID
+        /// The device's identity key as linked: its sessions must use it.
+        let identity: [UInt8]
+        let account: SimAccount
+        /// The retry fault, until a contact's copy takes it.
+        var askRetry: Bool
+        let delay: TimeInterval
+        let now: Date
+
+        /// The account's devices (phone first) in the form of `server`.
+        func ownDevices(_ server: JID.Server, in state: State) -> [JID] {
+            let user = server == .lid ? account.lidUser : account.phoneNumber
+            return [JID(user: user, server: server)]
+                + (state.devicesByAccount[account.phoneNumber] ?? []).map { JID(user: user, device: $0.device, server: server) }
+        }
+
+        /// Whether `target` is one of the account's devices other than its phone (the sender included).
+        func isOwnCompanion(_ target: JID) -> Bool {
+            target.device != 0 && (target.user == account.lidUser || target.user == account.phoneNumber)
+        }
+
+        /// Takes the retry fault for a contact's copy.
+        mutating func takeRetryFault(_ routed: inout Routed) -> Bool {
+            guard askRetry else {
+                return false
+            }
+            askRetry = false
+            routed.faultApplied = true
+            return true
+        }
+    }
+
+    /// A 1:1 message: the chat's contact's phone and the account's own phone (DeviceSentMessage) read their copies.
+    private static func routeDirect(_ context: inout Context, in state: inout State, _ routed: inout Routed) {
+        let message = context.message
+        let chatContact = state.messaging.contacts.values.first { $0.isPhone(message.to.userJID) }
+        let server: JID.Server = message.to.isLID ? .lid : .whatsApp
+        // The devices the server expects a copy for (messaging.md §8.5): the peer's and the sender's own.
+        routed.phash = DeviceListHash.v2(context.ownDevices(server, in: state) + (chatContact == nil ? [] : [message.to.userJID]))
+        for copy in message.copies {
+            let target = copy.device
+            if let contact = state.messaging.contacts.values.first(where: { $0.isPhone(target) }) {
+                guard contact.phoneNumber == chatContact?.phoneNumber, let receiver = contact.receiver else {
+                    routed.violations.append((.malformedStanza, "message \(message.id): a copy for \(target), who is not in the chat \(message.to)"))
+                    continue
+                }
+                let faulted = context.takeRetryFault(&routed)
+                let reading = read(copy, by: receiver, contact: contact, context, commit: !faulted, in: &state)
+                settle(faulted ? .failed("retry_fault") : reading, faulted: faulted, by: receiver, contact: contact,
+                       phone: Phone(from: copy.written, participant: nil), context, in: &state, &routed)
+            } else if let owner = accountOfPhone(target, in: state), owner == context.account.phoneNumber, let receiver = context.account.receiver {
+                let reading = read(copy, by: receiver, contact: nil, context, commit: true, in: &state)
+                settle(reading, faulted: false, by: receiver, contact: nil, phone: Phone(from: copy.written, participant: nil), context, in: &state, &routed)
+            } else if context.isOwnCompanion(target) {
+                ownCompanionCopy(target, context, &routed)
+            } else {
+                routed.violations.append((.malformedStanza, "message \(message.id): a copy for \(target), outside the chat and the sender's account"))
+            }
+        }
+    }
+
+    /// A group message (messaging.md §9.2, §9.3): every member contact's phone installs the SKDM its
+    /// pairwise copy carries, then reads the `skmsg` with the device's sender key (a pairwise resend
+    /// carries the content itself). Receipts name the group and the member (`participant`).
+    private static func routeGroup(_ context: inout Context, in state: inout State, _ routed: inout Routed) {
+        let message = context.message
+        guard let group = state.messaging.groups[message.to.user], group.account == context.account.phoneNumber else {
+            routed.violations.append((.malformedStanza, "message \(message.id): \(message.to) is not a group of the sender's account"))
+            return
+        }
+        let server: JID.Server = group.addressing == .lid ? .lid : .whatsApp
+        let members = group.members.compactMap { state.messaging.contacts[$0] }
+        let memberJID = { (contact: SimContact) in server == .lid ? contact.lid : contact.jid }
+        routed.phash = DeviceListHash.v2(context.ownDevices(server, in: state) + members.map(memberJID))
+        var copies: [String: SimDeviceMessage.Copy] = [:]
+        for copy in message.copies {
+            if let contact = members.first(where: { $0.isPhone(copy.device) }) {
+                copies[contact.phoneNumber] = copy
+            } else if accountOfPhone(copy.device, in: state) == context.account.phoneNumber || context.isOwnCompanion(copy.device) {
+                // The account's phone and other devices read the group themselves; not simulated.
+                ownCompanionCopy(copy.device, context, &routed)
+            } else {
+                routed.violations.append((.malformedStanza, "message \(message.id): a copy for \(copy.device), who is not in \(message.to)"))
+            }
+        }
+        for contact in members {
+            guard let receiver = contact.receiver else {
+                continue
+            }
+            let copy = copies[contact.phoneNumber]
+            let key = SimReceiving.SenderKeyKey(receiver: receiver.sender.address, group: group.jid, device: context.device)
+            guard copy != nil || (message.senderKeyMessage != nil && state.messaging.receiving.senderKeys[key] != nil) else {
+                // Neither a copy nor a key to read the skmsg with: the device left this member out.
+                continue
+            }
+            let phone = Phone(from: .jid(group.jid), participant: copy?.written ?? .jid(memberJID(contact)))
+            let faulted = copy != nil && context.takeRetryFault(&routed)
+            var reading: SimMessaging.Reading?
+            if let copy {
+                let pairwise = read(copy, by: receiver, contact: contact, context, commit: !faulted, in: &state)
+                reading = pairwise
+                if case .content(let content) = pairwise, let distribution = content.senderKeyDistribution {
+                    if !faulted, distribution.groupID == group.jid.description {
+                        state.messaging.receiving.install(distribution, for: key)
+                    }
+                    // The first message's carrier holds only the SKDM: the text is in the skmsg. A resend holds both.
+                    if content.kind == .senderKeyDistribution {
+                        reading = nil
+                    }
+                }
+            }
+            if reading == nil {
+                reading = message.senderKeyMessage.map { state.messaging.receiving.readGroup($0, for: key) } ?? .failed("no_skmsg")
+            }
+            settle(faulted ? .failed("retry_fault") : reading ?? .failed("no_skmsg"), faulted: faulted, by: receiver, contact: contact,
+                   phone: phone, context, in: &state, &routed)
+        }
+    }
+
+    /// A copy for another of the account's devices: the sender's own is a violation (whatsmeow skips its
+    /// own device); the others are accepted and not relayed (a simulator limit).
+    private static func ownCompanionCopy(_ target: JID, _ context: Context, _ routed: inout Routed) {
+        if target.device == context.device.device {
+            routed.violations.append((.malformedStanza, "message \(context.message.id): the sender encrypted a copy for itself (\(target))"))
+        }
+    }
+
+    /// How a phone is named in its answers: `from` (and `participant` in a group) as the device wrote them.
+    struct Phone {
+        let from: AttributeValue
+        let participant: AttributeValue?
+    }
+
+    private static func read(
+        _ copy: SimDeviceMessage.Copy, by receiver: SimReceiver, contact: SimContact?, _ context: Context, commit: Bool, in state: inout State
+    ) -> SimMessaging.Reading {
+        let nextPhonePreKey = state.messaging.receiving.phonePreKeyIDs[context.account.phoneNumber] ?? 1
+        let limit = contact?.nextPreKeyID ?? nextPhonePreKey
+        return state.messaging.read(
+            copy, by: receiver, from: context.device, identity: context.identity, handedOut: { $0 >= 1 && $0 < limit },
+            commit: commit, random: &state.random
+        )
+    }
+
+    /// The phone's answer to what it made of the message: a delivery receipt (then, for a contact that
+    /// reads messages, a read receipt later) for content or a duplicate; a retry receipt for a copy it
+    /// could not (or, with the retry fault, would not) read. Each answer is queued for the device.
+    private static func settle(
+        _ reading: SimMessaging.Reading, faulted: Bool, by receiver: SimReceiver, contact: SimContact?, phone: Phone,
+        _ context: Context, in state: inout State, _ routed: inout Routed
+    ) {
+        let message = context.message
+        let address = receiver.sender.address
+        let retryKey = SimReceiving.RetryKey(receiver: address, device: context.device, id: message.id)
+        var answers: [Node] = []
+        switch reading {
+        case .content, .duplicate:
+            var isNew = false
+            if case .content = reading {
+                isNew = state.messaging.receiving.accept(message.id, by: address)
+            } else {
+                state.messaging.receiving.inboxes[address, default: SimReceiving.Inbox()].duplicates += 1
+            }
+            state.messaging.receiving.retries[retryKey] = nil
+            routed.outcomes.append((contact?.phoneNumber, isNew ? .received : .duplicate))
+            if let contact {
+                answers.append(SimMessaging.receipt(from: phone.from, participant: phone.participant, id: message.id, type: nil, at: context.now))
+                if isNew, contact.readsMessages {
+                    state.messaging.receiving.schedule(SimReceiving.PendingRead(
+                        due: context.now.addingTimeInterval(context.delay), device: context.device, from: phone.from,
+                        participant: phone.participant, id: message.id, phone: receiver.sender.lid
+                    ))
+                }
+            } else {
+                answers.append(SimMessaging.receipt(
+                    from: phone.from, participant: nil, id: message.id, type: "sender", recipient: message.to, at: context.now
+                ))
+            }
+        case .failed(let reason):
+            if !faulted {
+                let kind: SimViolation.Kind = reason == "untrusted_identity" ? .badSignature : .malformedStanza
+                let who = contact.map { "contact \($0.phoneNumber)" } ?? "the account's phone"
+                routed.violations.append((kind, "message \(message.id): \(who) could not read its copy (\(reason))"))
+            }
+            let outcome: SimReceiveOutcome = faulted ? .retryRequested : .undecryptable
+            routed.outcomes.append((contact?.phoneNumber, outcome))
+            guard let retry = state.messaging.receiving.nextRetry(retryKey, timestamp: SimConnectionMachine.unix(context.now), now: context.now) else {
+                break
+            }
+            var bundle: KeyBundle?
+            if !state.messaging.hasSession(receiver, with: context.device) {
+                if let phoneNumber = contact?.phoneNumber {
+                    bundle = state.messaging.contacts[phoneNumber]?.takeBundle()
+                    routed.effects.changed.append(JID(user: phoneNumber, server: .whatsApp))
+                } else {
+                    bundle = state.takePhoneBundle(of: context.account.phoneNumber)
+                }
+            }
+            answers.append(SimMessaging.retryReceipt(
+                from: phone.from, participant: phone.participant, id: message.id, retry: retry,
+                registrationID: receiver.sender.registrationID, bundle: bundle, at: context.now
+            ))
+        }
+        let origin = SimOrigin(sender: receiver.sender.lid, content: [], group: nil)
+        for answer in answers {
+            let stanza = state.messaging.enqueue(answer, origin: origin, for: context.device, now: context.now)
+            if let deliver = target(of: context.device, in: state) {
+                routed.deliveries.append((deliver, stanza))
+            }
+        }
     }
 
     /// The contacts' read receipts due by `now` are queued for their devices and handed to the devices'
@@ -227,7 +344,7 @@ extension SimWorld {
             let (deliveries, next) = state.withLock { state -> ([(Deliver, SimStanza)], Date?) in
                 var deliveries: [(Deliver, SimStanza)] = []
                 for read in state.messaging.receiving.dueReads(at: now) where state.devices[read.device] != nil {
-                    let receipt = SimMessaging.receipt(from: read.from, id: read.id, type: "read", at: read.due)
+                    let receipt = SimMessaging.receipt(from: read.from, participant: read.participant, id: read.id, type: "read", at: read.due)
                     let stanza = state.messaging.enqueue(receipt, origin: SimOrigin(sender: read.phone, content: [], group: nil), for: read.device, now: now)
                     if let deliver = Self.target(of: read.device, in: state) {
                         deliveries.append((deliver, stanza))
