@@ -152,8 +152,9 @@ public final class FaultInjector: Sendable {
         }
     }
 
-    /// What happens to the next message `device` sends: an armed `rate_overlimit`, else an armed
-    /// `retry_receipt`, else the schedule's draws for the next message number, in that order.
+    /// What happens to the next message `device` sends: the first armed `rate_overlimit` or
+    /// `retry_receipt` for it, in the order armed; else the schedule's draws for the next message
+    /// number (`rate_overlimit` first).
     public func planSend(device: String) -> SimSendFault? {
         state.withLock { state in
             state.messages += 1
