@@ -147,7 +147,7 @@ struct SimProductTests {
             let copy = try device.encrypt(SimMessaging.text("hello over the wire"), for: alice.lid)
             try await login.connection.send([MessageStanza.direct(
                 id: "3EB0BBBBBBBBBBBBBBBB01", to: alice.lid, attributes: MessageAttributes(type: "text"), recipients: [copy],
-                deviceIdentity: [1, 2, 3], peerRecipientPN: alice.jid
+                deviceIdentity: device.deviceIdentity, peerRecipientPN: alice.jid
             )])
 
             for type in [nil, "read"] as [String?] {

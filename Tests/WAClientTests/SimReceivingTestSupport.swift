@@ -8,6 +8,11 @@ import WAWire
 /// A linked device's sending side, as a gateway's send path does it (messaging.md §6–§8): WAWire builds
 /// the queries and the stanza, the Signal module encrypts with sessions set up from fetched bundles.
 extension ReceivingDevice {
+    /// The `<device-identity>` a `pkmsg` carries: the device's ADVSignedDeviceIdentity with the account key.
+    var deviceIdentity: [UInt8] {
+        credentials.account?.signedIdentity ?? []
+    }
+
     /// Sets up a session with `device` from `bundle` (X3DH as initiator).
     mutating func startSession(with device: JID, bundle: KeyBundle) throws {
         let preKeyBundle = PreKeyBundle(

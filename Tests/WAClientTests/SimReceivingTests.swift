@@ -42,7 +42,7 @@ struct SimReceivingTests {
         ]
         return MessageStanza.direct(
             id: id, to: peers.alice.lid, attributes: MessageAttributes(type: "text"), recipients: recipients,
-            deviceIdentity: [1, 2, 3], peerRecipientPN: peers.alice.jid
+            deviceIdentity: device.deviceIdentity, peerRecipientPN: peers.alice.jid
         )
     }
 
@@ -183,7 +183,7 @@ struct SimReceivingTests {
         try device.startSession(with: peers.alice.lid, bundle: keys)
         let copy = try device.encrypt(SimMessaging.text("again please"), for: peers.alice.lid)
         let resend = request.resend(
-            attributes: MessageAttributes(type: "text"), type: copy.type, ciphertext: copy.ciphertext, deviceIdentity: [1, 2, 3]
+            attributes: MessageAttributes(type: "text"), type: copy.type, ciphertext: copy.ciphertext, deviceIdentity: device.deviceIdentity
         )
         let before = client.received.count
         try client.send(resend)
@@ -276,7 +276,7 @@ struct SimReceivingTests {
         let before = client.received.count
         try client.send(MessageStanza.group(
             id: "3EB0AAAAAAAAAAAAAAAA10", to: group.jid, attributes: MessageAttributes(type: "text"), recipients: recipients,
-            senderKeyCiphertext: first.serialized, phash: expectedHash, deviceIdentity: [1, 2, 3], addressingMode: "lid"
+            senderKeyCiphertext: first.serialized, phash: expectedHash, deviceIdentity: device.deviceIdentity, addressingMode: "lid"
         ))
         let ack = try #require(client.stanzas(after: before).first)
         #expect(ack.attribute("phash") == expectedHash)
@@ -302,6 +302,23 @@ struct SimReceivingTests {
             try client.ack(receipt)
         }
         #expect(setup.world.queue(of: me).isEmpty)
+    }
+
+    @Test func aPkmsgWithADeviceIdentityTheAccountDidNotSignIsRefusedByThePhones() throws {
+        let stats = SimStats()
+        let setup = MessagingWorld(observer: { stats.record($0) })
+        let peers = try Peers(setup)
+        var (client, device) = try sender(setup, peers: peers)
+        var node = try dm("who am I", id: "3EB0AAAAAAAAAAAAAAAA09", device: &device, peers: peers)
+        var signed = try WAADVSignedDeviceIdentity(serializedBytes: device.deviceIdentity)
+        signed.accountSignature[0] ^= 1
+        let forged: [UInt8] = try signed.serializedBytes()
+        node.content = .nodes(node.children.map { $0.tag == "device-identity" ? Node("device-identity", bytes: forged) : $0 })
+        try client.send(node)
+        try client.deliverInbox()
+        #expect(setup.world.violations.map(\.kind) == [.badSignature])
+        #expect(client.received.contains { $0.attribute("type") == "retry" && $0.jidAttribute("from") == peers.alice.lid })
+        #expect(stats.snapshot().receivedByContact.isEmpty)
     }
 
     @Test func aMalformedMessageIsAViolationAnsweredWithError479() throws {

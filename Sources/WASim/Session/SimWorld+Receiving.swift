@@ -109,8 +109,16 @@ extension SimWorld {
         guard let linked = state.devices[device], let account = state.accounts[linked.phoneNumber] else {
             return routed
         }
+        // The receiving phones refuse a pkmsg whose sender does not prove it belongs to the account (§8.3).
+        let identityProblem = message.copies.contains { $0.type == .preKeyMessage }
+            ? message.deviceIdentity.flatMap { SimDeviceIdentity.problem($0, account: account, device: linked) }
+            : nil
+        if let identityProblem {
+            routed.violations.append((.badSignature, "message \(message.id): \(identityProblem)"))
+        }
         var context = Context(
-            message: message, device: device, identity: linked.identityPublicKey, account: account, askRetry: askRetry, delay: delay, now: now
+            message: message, device: device, identity: linked.identityPublicKey, identityProblem: identityProblem, account: account,
+            askRetry: askRetry, delay: delay, now: now
         )
         if message.to.isGroup {
             routeGroup(&context, in: &state, &routed)
@@ -127,6 +135,8 @@ extension SimWorld {
         let device: JID
         /// The device's identity key as linked: its sessions must use it.
         let identity: [UInt8]
+        /// Why the stanza's `<device-identity>` does not prove the device, when it has a `pkmsg` and does not.
+        let identityProblem: String?
         let account: SimAccount
         /// The retry fault, until a contact's copy takes it.
         var askRetry: Bool
@@ -260,6 +270,9 @@ extension SimWorld {
     private static func read(
         _ copy: SimDeviceMessage.Copy, by receiver: SimReceiver, contact: SimContact?, _ context: Context, commit: Bool, in state: inout State
     ) -> SimMessaging.Reading {
+        if copy.type == .preKeyMessage, context.identityProblem != nil {
+            return .failed("invalid_device_identity")
+        }
         let nextPhonePreKey = state.messaging.receiving.phonePreKeyIDs[context.account.phoneNumber] ?? 1
         let limit = contact?.nextPreKeyID ?? nextPhonePreKey
         return state.messaging.read(
@@ -303,7 +316,7 @@ extension SimWorld {
                 ))
             }
         case .failed(let reason):
-            if !faulted {
+            if !faulted, reason != "invalid_device_identity" {
                 let kind: SimViolation.Kind = reason == "untrusted_identity" ? .badSignature : .malformedStanza
                 let who = contact.map { "contact \($0.phoneNumber)" } ?? "the account's phone"
                 routed.violations.append((kind, "message \(message.id): \(who) could not read its copy (\(reason))"))
