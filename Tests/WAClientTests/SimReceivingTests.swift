@@ -321,6 +321,41 @@ struct SimReceivingTests {
         #expect(stats.snapshot().receivedByContact.isEmpty)
     }
 
+    @Test func theCopyForAnotherLinkedDeviceIsRelayedAsItsOwnDevicesMessageAndThatDeviceReadsIt() throws {
+        let setup = MessagingWorld()
+        let peers = try Peers(setup)
+        var sibling = try setup.linkedClient(seed: 55)
+        try sibling.comeOnline(preKeys: 2)
+        let siblingJID = try #require(sibling.machine.device)
+        var (client, device) = try sender(setup, peers: peers)
+        let me = try #require(client.machine.device)
+        let siblingLID = peers.own.withDevice(siblingJID.device)
+        try device.startSession(with: siblingLID, bundle: try #require(try client.fetchBundles([siblingLID], id: "fetch-sibling")[siblingLID]))
+        let text = "seen on my other device"
+        let recipients = [
+            try device.encrypt(SimMessaging.text(text), for: peers.alice.lid),
+            try device.encrypt(SimMessaging.deviceSent(text, to: peers.alice.lid), for: peers.own),
+            try device.encrypt(SimMessaging.deviceSent(text, to: peers.alice.lid), for: siblingLID),
+        ]
+        try client.send(MessageStanza.direct(
+            id: "3EB0AAAAAAAAAAAAAAAA12", to: peers.alice.lid, attributes: MessageAttributes(type: "text"), recipients: recipients,
+            deviceIdentity: device.deviceIdentity, peerRecipientPN: peers.alice.jid
+        ))
+        let before = sibling.received.count
+        try sibling.deliverInbox()
+        let relayed = try #require(sibling.stanzas(after: before).first { $0.tag == "message" })
+        #expect(relayed.jidAttribute("from") == peers.own.withDevice(me.device))
+        #expect(relayed.jidAttribute("recipient") == peers.alice.lid)
+        #expect(relayed.jidAttribute("peer_recipient_pn") == peers.alice.jid)
+        var reader = try sibling.receivingDevice()
+        let received = try reader.receive(relayed)
+        #expect(received.text == text)
+        #expect(received.contents.first?.deviceSentChat == peers.alice.lid)
+        try sibling.send(received.message.deliveryReceipt(active: true))
+        #expect(setup.world.queue(of: siblingJID).isEmpty)
+        #expect(setup.world.violations.isEmpty)
+    }
+
     @Test func aMalformedMessageIsAViolationAnsweredWithError479() throws {
         let setup = MessagingWorld()
         let peers = try Peers(setup)

@@ -30,6 +30,8 @@ struct SimDeviceMessage: Sendable, Hashable {
     let deviceIdentity: [UInt8]?
     /// The group's `skmsg`, after the pairwise copies.
     let senderKeyMessage: [UInt8]?
+    /// `peer_recipient_pn`: the chat's phone number when `to` is a LID (relayed to the account's other devices).
+    let peerRecipientPN: JID?
 
     /// Reads the stanza; the error's detail says what is wrong, for the violation.
     init(_ node: Node) throws(Problem) {
@@ -48,6 +50,7 @@ struct SimDeviceMessage: Sendable, Hashable {
         self.id = id
         self.to = to
         self.type = type
+        peerRecipientPN = node.jidAttribute("peer_recipient_pn")
         var copies: [Copy] = []
         var senderKey: [UInt8]?
         var retryCount: Int?

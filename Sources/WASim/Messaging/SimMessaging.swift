@@ -140,8 +140,8 @@ struct SimMessaging: Sendable {
     /// encrypts the content again for that device alone, from the receipt's `<keys>` when present (a new
     /// session), else from a fetched bundle when it has no session or, from the second retry on, once an
     /// hour; a group resend carries the current SKDM with the content, pairwise. The resend keeps the
-    /// original's attributes and is queued like any stanza. Nil when the stanza is no longer queued, its
-    /// sender is unknown, or the count is past whatsmeow's limit.
+    /// original's attributes and is queued like any stanza. Nil when the stanza is no longer queued, was
+    /// relayed from another linked device, its sender is unknown, or the count is past whatsmeow's limit.
     mutating func resend(
         _ retry: SimRetryReceipt,
         of sequence: UInt64,
@@ -152,7 +152,7 @@ struct SimMessaging: Sendable {
         random: inout some RandomNumberGenerator
     ) throws(SignalError) -> SimStanza? {
         guard retry.count < Self.maximumRetryCount,
-              let entry = mailboxes[device]?.entry(sequence),
+              let entry = mailboxes[device]?.entry(sequence), !entry.origin.relayed,
               let sender = senders(entry.origin.sender), let local = sender.local
         else {
             return nil

@@ -41,8 +41,8 @@ extension SimWorld {
     /// each phone decrypts its copy with its real session and answers with a delivery receipt (and
     /// later a read receipt) or a retry receipt, queued for the device like any stanza; the server
     /// answers with `<ack class="message" id from t phash>` (`error` when it refuses the message).
-    /// Copies for the account's other linked devices are accepted but not relayed. A group message goes
-    /// to the group's member contacts (`routeGroup`).
+    /// Copies for the account's other linked devices are relayed to them (1:1 messages). A group message
+    /// goes to the group's member contacts (`routeGroup`).
     func receive(_ node: Node, from device: JID, connection: SimConnectionID, now: Date) -> MessageAnswer {
         releaseReadReceipts(now: now)
         let message: SimDeviceMessage
@@ -188,7 +188,11 @@ extension SimWorld {
                 let reading = read(copy, by: receiver, contact: nil, context, commit: true, in: &state)
                 settle(reading, faulted: false, by: receiver, contact: nil, phone: Phone(from: copy.written, participant: nil), context, in: &state, &routed)
             } else if context.isOwnCompanion(target) {
-                ownCompanionCopy(target, context, &routed)
+                if target.device == context.device.device {
+                    ownCompanionCopy(target, context, &routed)
+                } else {
+                    relay(copy, context, in: &state, &routed)
+                }
             } else {
                 routed.violations.append((.malformedStanza, "message \(message.id): a copy for \(target), outside the chat and the sender's account"))
             }
@@ -253,11 +257,41 @@ extension SimWorld {
         }
     }
 
-    /// A copy for another of the account's devices: the sender's own is a violation (whatsmeow skips its
-    /// own device); the others are accepted and not relayed (a simulator limit).
+    /// A copy for another of the account's devices in a group, or for the sender itself: the sender's own
+    /// is a violation (whatsmeow skips its own device); the others are accepted and not relayed (the
+    /// account's devices read a group from its own stanzas, not simulated).
     private static func ownCompanionCopy(_ target: JID, _ context: Context, _ routed: inout Routed) {
         if target.device == context.device.device {
             routed.violations.append((.malformedStanza, "message \(context.message.id): the sender encrypted a copy for itself (\(target))"))
+        }
+    }
+
+    /// A copy for another linked device of the account, relayed as the server does (messaging.md §2.7):
+    /// `<message from="<the sending device>" recipient="<the chat>" id t type>` with the copy's `<enc>`
+    /// (and `<device-identity>` with a `pkmsg`), queued for that device like any stanza. Its delivery
+    /// receipt (`type="sender"`) answers it; the sender sees nothing of it.
+    private static func relay(_ copy: SimDeviceMessage.Copy, _ context: Context, in state: inout State, _ routed: inout Routed) {
+        let sibling = JID(user: context.account.phoneNumber, device: copy.device.device, server: .whatsApp)
+        guard state.devices[sibling] != nil else {
+            routed.violations.append((.malformedStanza, "message \(context.message.id): a copy for \(copy.device), which is not linked"))
+            return
+        }
+        let message = context.message
+        let from = message.to.isLID ? context.account.sender.lid.withDevice(context.device.device) : context.device
+        var attributes: Node.Attributes = ["from": .jid(from), "id": .string(message.id), "type": .string(message.type)]
+        attributes["recipient"] = .jid(message.to)
+        attributes["t"] = .string(SimConnectionMachine.unix(context.now))
+        if let pn = message.peerRecipientPN {
+            attributes["peer_recipient_pn"] = .jid(pn)
+        }
+        var children = [Node("enc", ["v": "2", "type": .string(copy.type.rawValue)], bytes: copy.ciphertext)]
+        if copy.type == .preKeyMessage, let identity = message.deviceIdentity {
+            children.append(Node("device-identity", bytes: identity))
+        }
+        let origin = SimOrigin(sender: from, content: [], group: nil, relayed: true)
+        let stanza = state.messaging.enqueue(Node("message", attributes, children), origin: origin, for: sibling, now: context.now)
+        if let deliver = target(of: sibling, in: state) {
+            routed.deliveries.append((deliver, stanza))
         }
     }
 
