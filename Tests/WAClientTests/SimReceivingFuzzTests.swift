@@ -1,5 +1,7 @@
 import Foundation
+import Signal
 import Testing
+@testable import WAClient
 @testable import WASim
 import WAWire
 
@@ -144,5 +146,63 @@ import WAWire
         for reached in ["accepted", "problem"] {
             #expect(outcomes[reached, default: 0] > 0, "never reached \(reached): \(outcomes)")
         }
+    }
+
+    @Test func aWorldFedDamagedRealMessagesAnswersEachWithAnAckAndKeepsReceiving() async throws {
+        let stats = SimStats()
+        let setup = MessagingWorld(observer: { stats.record($0) })
+        var client = try setup.linkedClient()
+        try client.comeOnline(preKeys: 3)
+        let me = try #require(client.machine.device)
+        var device = try client.receivingDevice()
+        let alice = try #require(setup.world.contact(phoneNumber: MessagingWorld.alice))
+        let own = JID(user: try #require(setup.world.account(phoneNumber: MessagingWorld.account)).lidUser, server: .lid)
+        let bundles = try client.fetchBundles([alice.lid, own])
+        try device.startSession(with: alice.lid, bundle: try #require(bundles[alice.lid]))
+        try device.startSession(with: own, bundle: try #require(bundles[own]))
+        let seed = MessageStanza.direct(
+            id: "3EB0FFFFFFFFFFFFFFFF01", to: alice.lid, attributes: MessageAttributes(type: "text"),
+            recipients: [
+                try device.encrypt(SimMessaging.text("seed"), for: alice.lid),
+                try device.encrypt(SimMessaging.deviceSent("seed", to: alice.lid), for: own),
+            ],
+            deviceIdentity: device.deviceIdentity
+        )
+        var rng = SeededRandom(seed: 0x0F0F_5EED)
+        var outcomes: [String: Int] = [:]
+        // Each input runs whole X3DH decryptions and two signature checks: the readers above take the
+        // 100,000 cheap inputs, this the slow path end to end.
+        for step in 0..<1_000 {
+            // Let the suites beside this one (timers, sockets) run on the two cooperative threads.
+            if step % 16 == 0 { await Task.yield() }
+            var node = seed
+            if Bool.random(using: &rng) {
+                // Damage one ciphertext: the phones must fail to decrypt it, not trap.
+                var participants = node.children[0]
+                var targets = participants.children
+                let index = Int.random(in: 0..<targets.count, using: &rng)
+                var enc = targets[index].children[0]
+                var bytes = enc.bytes ?? []
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
+                enc.content = .bytes(bytes)
+                targets[index].content = .nodes([enc])
+                participants.content = .nodes(targets)
+                node.content = .nodes([participants] + node.children.dropFirst())
+            } else {
+                node = Self.input([seed], &rng)
+            }
+            let answer = setup.world.receive(node, from: me, connection: SimConnectionID(1), now: Conversation.start)
+            #expect(answer.ack.tag == "ack" && answer.ack.attribute("class") == "message")
+            outcomes[answer.ack.attribute("error") ?? "accepted", default: 0] += 1
+        }
+        #expect(outcomes["accepted", default: 0] > 0 && outcomes["479", default: 0] > 0, "\(outcomes)")
+        // The sessions survived: a good message still reads.
+        let before = stats.snapshot().receivedByContact[MessagingWorld.alice, default: 0]
+        let good = MessageStanza.direct(
+            id: "3EB0FFFFFFFFFFFFFFFF02", to: alice.lid, attributes: MessageAttributes(type: "text"),
+            recipients: [try device.encrypt(SimMessaging.text("still here"), for: alice.lid)], deviceIdentity: device.deviceIdentity
+        )
+        _ = setup.world.receive(good, from: me, connection: SimConnectionID(1), now: Conversation.start)
+        #expect(stats.snapshot().receivedByContact[MessagingWorld.alice] == before + 1)
     }
 }
