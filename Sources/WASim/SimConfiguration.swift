@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// Everything `pairgate sim` can be told: where it listens, how it pairs, where it keeps its root and state.
@@ -48,6 +49,8 @@ public struct SimConfiguration: Sendable {
     /// How long a delivered stanza may stay unanswered before the connection gets
     /// `<stream:error><ack/></stream:error>` and is closed.
     public var ackDeadline: Duration = .seconds(60)
+    /// How long after receiving a message a contact sends its `read` receipt (contacts that read messages).
+    public var readReceiptDelay: TimeInterval = 2
     /// How long the server's certificate chain is valid from start-up.
     public var certificateValidity: Duration = .seconds(30 * 24 * 3600)
     /// Event loop threads for the WebSocket server.

@@ -71,7 +71,9 @@ public final class Simulator: Sendable {
                     stats.faultInjected(.undecryptableMessage)
                 }
                 return hit
-            }
+            },
+            planSendFault: { device in faults.planSend(device: device.description) },
+            readReceiptDelay: configuration.readReceiptDelay
         )
         self.stats = stats
         self.faults = faults

@@ -153,7 +153,7 @@ struct ConversationLoginTests {
         let answer = try #require(try link.completions[ClientRequestID(7)]?.get())
         #expect(answer.attribute("type") == "result")
 
-        conversation.client(link, .request(ClientRequestID(8), .iq(Node("iq", ["xmlns": "usync", "type": "get"]), timeout: nil)))
+        conversation.client(link, .request(ClientRequestID(8), .iq(Node("iq", ["xmlns": "w:g2", "type": "get"]), timeout: nil)))
         #expect(link.completions[ClientRequestID(8)] == .failure(
             ClientRequestError(.errorResponse, errorCode: 501, text: "feature-not-implemented")
         ))

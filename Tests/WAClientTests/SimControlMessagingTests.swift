@@ -18,7 +18,10 @@ struct SimControlMessagingTests {
         var jid: String
         var lid: String
         var name: String
+        var readReceipts: Bool
         var sent: Int?
+        var received: Int?
+        var duplicates: Int?
     }
 
     private struct Sent: Decodable {
@@ -71,6 +74,41 @@ struct SimControlMessagingTests {
         #expect(response.status == status)
         #expect(response.headers[.contentType] == "application/problem+json")
         #expect(try json(Problem.self, response).code == code)
+    }
+
+    @Test func aContactsReadReceiptsAreSetAtCreationOrLaterAndItsReceivedCountsAreListed() async throws {
+        try await withAPI { simulator, client in
+            try await client.execute(uri: "/contacts", method: .post, body: Self.body(#"{"phone":"15557000001","readReceipts":false}"#)) { response in
+                #expect(response.status == .created)
+                let contact = try Self.json(Contact.self, response)
+                #expect(contact.readReceipts == false)
+            }
+            #expect(simulator.world.contact(phoneNumber: "15557000001")?.readsMessages == false)
+            try await client.execute(uri: "/contacts", method: .post, body: Self.body(#"{"phone":"15557000001","readReceipts":true}"#)) { response in
+                #expect(response.status == .ok)
+                let contact = try Self.json(Contact.self, response)
+                #expect(contact.readReceipts == true)
+            }
+            #expect(simulator.world.contact(phoneNumber: "15557000001")?.readsMessages == true)
+            simulator.stats.record(.messageRead(device: Self.device, contact: "15557000001", outcome: .received))
+            simulator.stats.record(.messageRead(device: Self.device, contact: "15557000001", outcome: .duplicate))
+            try await client.execute(uri: "/contacts", method: .get) { response in
+                struct Contacts: Decodable { var contacts: [Contact] }
+                let contact = try #require(try Self.json(Contacts.self, response).contacts.first)
+                #expect(contact.received == 1)
+                #expect(contact.duplicates == 1)
+                #expect(contact.sent == 0)
+            }
+            for kind in ["retry_receipt", "rate_overlimit"] {
+                try await client.execute(uri: "/faults", method: .post, body: Self.body(#"{"kind":"\#(kind)","device":"\#(Self.device)"}"#)) { response in
+                    #expect(response.status == .created)
+                }
+            }
+            // In the order armed.
+            #expect(simulator.faults.planSend(device: Self.device.description) == .askRetry)
+            #expect(simulator.faults.planSend(device: Self.device.description) == .rateOverlimit)
+            #expect(simulator.faults.planSend(device: Self.device.description) == nil)
+        }
     }
 
     @Test func createsAndListsContactsWithTheirOwnNumbers() async throws {

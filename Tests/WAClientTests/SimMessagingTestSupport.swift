@@ -161,9 +161,12 @@ struct MessagingWorld {
 
     init(
         observer: @escaping @Sendable (SimWorldEvent) -> Void = { _ in },
-        planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false }
+        planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false },
+        planSendFault: @escaping @Sendable (JID) -> SimSendFault? = { _ in nil }
     ) {
-        world = SimWorld(observer: observer, planMessageFault: planMessageFault, random: SeededRandom(seed: 99))
+        world = SimWorld(
+            observer: observer, planMessageFault: planMessageFault, planSendFault: planSendFault, random: SeededRandom(seed: 99)
+        )
         var random = SeededRandom(seed: 4)
         world.addAccount(SimAccount.generate(phoneNumber: Self.account, using: &random))
         world.addContact(SimContact.generate(phoneNumber: Self.alice, pushName: "Alice", using: &random))
@@ -187,9 +190,19 @@ struct MessagingWorld {
                 signature: credentials.signedPreKeySignature
             )
         )
+        // The account's phone vouches for the device as in pairing, so its <device-identity> verifies.
+        let issued = try ADVIssuedIdentity.issue(
+            rawID: account.rawID, timestamp: 1_760_000_000, keyIndex: reservation.keyIndex, hosted: false,
+            account: try #require(account.identity), companionIdentityPublicKey: device.identityPublicKey,
+            advSecret: credentials.advSecret, using: &random
+        )
+        let verified = try ADVCompanion.verify(
+            deviceIdentity: issued.deviceIdentity, advSecret: credentials.advSecret,
+            identity: try Curve25519KeyPair(privateKey: credentials.identityKey), using: &random
+        )
         credentials.account = PairedAccount(
             jid: device.jid.description, lid: device.lid.description, platform: account.platform, businessName: nil,
-            signedIdentity: [], keyIndex: reservation.keyIndex
+            signedIdentity: verified.account, keyIndex: reservation.keyIndex
         )
         world.link(device, connection: SimConnectionID(0))
         return credentials

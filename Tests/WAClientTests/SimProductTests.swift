@@ -132,6 +132,42 @@ struct SimProductTests {
         }
     }
 
+    @Test func aContactReceivesAMessageSentOverTheSocketAndReceiptsItDeliveredThenRead() async throws {
+        try await Self.withSimulator({ $0.readReceiptDelay = 0.2 }) { simulator, endpoints in
+            let client = try Self.client(for: simulator, endpoints)
+            let (credentials, _) = try await Self.pairByQR(client, controlURL: endpoints.controlURL)
+            let login = client.connect(credentials: credentials, intent: .login)
+            let events = EventReader(login)
+            let online = try await events.next { if case .online(let info) = $0 { info } else { nil } }
+            let alice = try simulator.contact("15557000001", name: "Alice")
+            let bundle = try #require(simulator.world.preKeyBundles([alice.lid])[alice.lid])
+
+            var device = try ReceivingDevice(credentials: credentials, lid: online.lid.flatMap(JID.init(parsing:)))
+            try device.startSession(with: alice.lid, bundle: bundle)
+            let copy = try device.encrypt(SimMessaging.text("hello over the wire"), for: alice.lid)
+            try await login.connection.send([MessageStanza.direct(
+                id: "3EB0BBBBBBBBBBBBBBBB01", to: alice.lid, attributes: MessageAttributes(type: "text"), recipients: [copy],
+                deviceIdentity: device.deviceIdentity, peerRecipientPN: alice.jid
+            )])
+
+            for type in [nil, "read"] as [String?] {
+                let receipt = try await events.next { event -> Node? in
+                    guard case .stanza(let node) = event, node.tag == "receipt", node.attribute("type") == type else { return nil }
+                    return node
+                }
+                #expect(receipt.jidAttribute("from") == alice.lid)
+                #expect(receipt.attribute("id") == "3EB0BBBBBBBBBBBBBBBB01")
+                try await login.connection.send([StanzaEnvelope(receipt).ack()])
+            }
+            let stats = simulator.statsSnapshot(includeDevices: true)
+            #expect(stats.receivedByContact == ["15557000001": 1])
+            #expect(stats.messagesFromDevices == 1)
+            #expect(stats.devices?.first { $0.jid == credentials.account?.jid }?.sent == 1)
+            #expect(stats.violationCount == 0, "\(stats.violations)")
+            await login.connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "test over"))
+        }
+    }
+
     @Test func pairedDevicesAndTheRootSurviveARestart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sim-restart-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -103,7 +103,7 @@ struct SimSessionTests {
 
     @Test func anUnknownIQIsAnsweredNotImplementedWithoutAViolation() throws {
         var client = try registered()
-        try client.send(Node("iq", ["to": .server, "id": "u1", "type": "get", "xmlns": "usync"]))
+        try client.send(Node("iq", ["to": .server, "id": "u1", "type": "get", "xmlns": "w:g2"]))
         #expect(client.last("iq")?.child("error")?.attribute("code") == "501")
         #expect(client.violations.isEmpty)
     }

@@ -74,7 +74,8 @@ struct SimSessionWorldTests {
                 case .faultApplied(_, let label): "fault \(label)"
                 case .violation(let violation): "violation \(violation.kind)"
                 case .preKeysChanged(let devices): "prekeys \(devices.count)"
-                case .messageSent, .stanzasOffered, .stanzaAnswered, .stanzaRefused, .retryAnswered, .ackDeadlineMissed:
+                case .messageSent, .stanzasOffered, .stanzaAnswered, .stanzaRefused, .retryAnswered, .ackDeadlineMissed, .messageAccepted,
+                     .messageRefused, .messageRead:
                     "messaging"
                 }
                 seen.withLock { $0.append(name) }

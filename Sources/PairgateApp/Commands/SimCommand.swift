@@ -66,6 +66,9 @@ struct SimCommand: AsyncParsableCommand {
     @Option(name: .customLong("ack-deadline-seconds"), help: "How long a delivered message may stay unanswered before the connection gets <stream:error><ack/> and is closed.")
     var ackDeadlineSeconds: Double = 60
 
+    @Option(name: .customLong("read-receipt-seconds"), help: "How long after a linked device's message reached a contact the contact sends its read receipt.")
+    var readReceiptSeconds: Double = 2
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -74,6 +77,7 @@ struct SimCommand: AsyncParsableCommand {
         guard (1...64).contains(refCount) else { throw ValidationError("--ref-count must be 1…64") }
         guard firstRefSeconds > 0, laterRefSeconds > 0 else { throw ValidationError("ref lifetimes must be positive") }
         guard ackDeadlineSeconds > 0, ackDeadlineSeconds <= 86400 else { throw ValidationError("--ack-deadline-seconds must be in (0, 86400]") }
+        guard readReceiptSeconds >= 0, readReceiptSeconds <= 86400 else { throw ValidationError("--read-receipt-seconds must be in [0, 86400]") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -106,6 +110,7 @@ struct SimCommand: AsyncParsableCommand {
         configuration.phones = phones
         configuration.refreshOnScan = refreshOnScan
         configuration.ackDeadline = .milliseconds(Int64(ackDeadlineSeconds * 1000))
+        configuration.readReceiptDelay = readReceiptSeconds
         if !inMemory {
             for path in [rootKey, state] {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent()

@@ -64,11 +64,12 @@ enum ControlPage {
       <div class="row">
         <label>Phone number <input id="contact-phone" placeholder="random" inputmode="numeric"></label>
         <label>Name <input id="contact-name" placeholder="Contact 1234"></label>
-        <button type="submit">Create</button>
+        <label><input type="checkbox" id="contact-reads" checked> Sends read receipts</label>
+        <button type="submit">Create or update</button>
         <button type="button" id="contacts-list">List</button>
       </div>
       <table id="contacts-table" hidden>
-        <thead><tr><th>Phone</th><th>LID</th><th>Name</th><th>Sent</th></tr></thead>
+        <thead><tr><th>Phone</th><th>LID</th><th>Name</th><th>Sent</th><th>Received</th><th>Duplicates</th><th>Reads</th></tr></thead>
         <tbody></tbody>
       </table>
       <div class="out" id="contact-out" role="status"></div>
@@ -137,7 +138,7 @@ enum ControlPage {
     const $ = (id) => document.getElementById(id);
     const kinds = ["refuse_connection", "drop_handshake", "delay_handshake", "stream_error_515", "stream_error_503",
                    "conflict_replaced", "device_removed", "failure_405", "unlink", "slow_keepalive", "missing_keepalive",
-                   "undecryptable_message"];
+                   "undecryptable_message", "retry_receipt", "rate_overlimit"];
     for (const kind of kinds) { const o = document.createElement("option"); o.value = o.textContent = kind; $("fault-kind").append(o); }
 
     async function call(method, path, body) {
@@ -221,7 +222,7 @@ enum ControlPage {
     }
     function listContacts() {
       show("contact-out", call("GET", "/contacts").then((d) => {
-        fillTable("contacts-table", d.contacts.map((c) => [c.phone, c.lid, c.name, c.sent]));
+        fillTable("contacts-table", d.contacts.map((c) => [c.phone, c.lid, c.name, c.sent, c.received, c.duplicates, c.readReceipts ? "yes" : "no"]));
         return d.contacts.length + " contact(s)";
       }), (text) => text);
     }
@@ -230,6 +231,7 @@ enum ControlPage {
       const body = {};
       if ($("contact-phone").value.trim()) body.phone = $("contact-phone").value.trim();
       if ($("contact-name").value.trim()) body.name = $("contact-name").value.trim();
+      body.readReceipts = $("contact-reads").checked;
       show("contact-out", call("POST", "/contacts", body).then((c) => {
         $("send-contact").value = c.phone; listContacts(); return c;
       }), (c) => "Contact " + c.phone + " (" + c.lid + ", " + c.name + ")");

@@ -8,12 +8,14 @@ extension ControlRoutes {
         router.post("/contacts") { request, context in
             let body = try await decode(ContactRequest.self, from: request, context: context)
             let existed = body.phone.flatMap { try? Simulator.normalizedPhone($0) }.flatMap(simulator.world.contact(phoneNumber:)) != nil
-            let contact = try await call { () throws(SimulatorError) in try simulator.contact(body.phone, name: body.name) }
-            return try json(existed ? .ok : .created, ContactBody(contact, sent: nil))
+            let contact = try await call { () throws(SimulatorError) in
+                try simulator.contact(body.phone, name: body.name, readsMessages: body.readReceipts)
+            }
+            return try json(existed ? .ok : .created, ContactBody(contact, counts: nil))
         }
         router.get("/contacts") { _, _ in
-            let sent = simulator.stats.snapshot().sentByContact
-            return try json(.ok, ContactsBody(contacts: simulator.contacts.map { ContactBody($0, sent: sent[$0.phoneNumber] ?? 0) }))
+            let stats = simulator.stats.snapshot()
+            return try json(.ok, ContactsBody(contacts: simulator.contacts.map { ContactBody($0, counts: stats) }))
         }
         router.post("/contacts/{phone}/send") { request, context in
             let phone = try context.parameters.require("phone")
@@ -55,6 +57,8 @@ extension ControlRoutes {
 struct ContactRequest: Decodable {
     var phone: String?
     var name: String?
+    /// Whether the contact sends read receipts; given for an existing contact, it changes the setting.
+    var readReceipts: Bool?
 }
 
 struct ContactBody: Encodable {
@@ -64,15 +68,23 @@ struct ContactBody: Encodable {
     /// `<lid>@lid`.
     var lid: String
     var name: String
-    /// Messages it sent (in the list only).
+    /// Whether it sends read receipts for what linked devices send it.
+    var readReceipts: Bool
+    /// In the list only: messages it sent, messages it received from linked devices (new ids), and
+    /// the duplicates among those (an id it had already).
     var sent: Int?
+    var received: Int?
+    var duplicates: Int?
 
-    init(_ contact: SimContact, sent: Int?) {
+    init(_ contact: SimContact, counts: SimStatsSnapshot?) {
         phone = contact.phoneNumber
         jid = contact.jid.description
         lid = contact.lid.description
         name = contact.pushName
-        self.sent = sent
+        readReceipts = contact.readsMessages
+        sent = counts.map { $0.sentByContact[contact.phoneNumber] ?? 0 }
+        received = counts.map { $0.receivedByContact[contact.phoneNumber] ?? 0 }
+        duplicates = counts.map { $0.duplicatesByContact[contact.phoneNumber] ?? 0 }
     }
 }
 

@@ -152,6 +152,23 @@ public final class FaultInjector: Sendable {
         }
     }
 
+    /// What happens to the next message `device` sends: the first armed `rate_overlimit` or
+    /// `retry_receipt` for it, in the order armed; else the schedule's draws for the next message
+    /// number (`rate_overlimit` first).
+    public func planSend(device: String) -> SimSendFault? {
+        state.withLock { state in
+            state.messages += 1
+            let number = SimConnectionID(state.messages)
+            let armed = state.armed.first { [.rateOverlimit, .retryReceipt].contains($0.kind) && ($0.device == nil || $0.device == device) }
+            for kind in armed.map({ [$0.kind] }) ?? [.rateOverlimit, .retryReceipt] {
+                if Self.take(kind, device: device, connection: number, from: &state) != nil {
+                    return kind == .rateOverlimit ? .rateOverlimit : .askRetry
+                }
+            }
+            return nil
+        }
+    }
+
     /// Uses up one armed fault of `kind` matching `device`, or asks the schedule; the delay when it fires.
     private static func take(_ kind: FaultKind, device: String?, connection: SimConnectionID, from state: inout State) -> Duration? {
         if let index = state.armed.firstIndex(where: { $0.kind == kind && ($0.device == nil || $0.device == device) }) {

@@ -26,6 +26,11 @@ public enum FaultKind: String, Sendable, Hashable, Codable, CaseIterable, Coding
     /// The next message copy for the device gets a broken MAC: the device cannot decrypt it and must
     /// send a retry receipt, which the sender answers with a good copy.
     case undecryptableMessage = "undecryptable_message"
+    /// The server refuses the device's next message with `<ack class="message" error="429"/>` (rate-overlimit).
+    case rateOverlimit = "rate_overlimit"
+    /// The contact the device's next message reaches asks for it again once (a retry receipt); the
+    /// device's re-encrypted copy is accepted.
+    case retryReceipt = "retry_receipt"
 
     /// The kind of a fault the connection machine reports as applied (`SimWorldEvent.faultApplied`).
     init?(appliedLabel label: String) {
@@ -49,7 +54,7 @@ public enum FaultKind: String, Sendable, Hashable, Codable, CaseIterable, Coding
         switch self {
         case .refuseConnection, .dropHandshake, .delayHandshake, .failure405: .connect
         case .streamError515, .streamError503, .conflictReplaced, .deviceRemoved, .unlink, .slowKeepalive, .missingKeepalive: .login
-        case .undecryptableMessage: .message
+        case .undecryptableMessage, .rateOverlimit, .retryReceipt: .message
         }
     }
 }
@@ -60,6 +65,7 @@ public enum FaultStage: String, Sendable, Hashable, Codable, CaseIterable {
     case connect
     /// A device logged in (`<success>` is on its way); these faults can target one device.
     case login
-    /// A message is encrypted for one linked device; these faults can target one device.
+    /// A message is encrypted for one linked device, or one reaches the server from a linked device;
+    /// these faults can target one device.
     case message
 }

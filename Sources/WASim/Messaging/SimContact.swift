@@ -26,11 +26,13 @@ public struct SimContact: Sendable, Hashable, Codable, CustomStringConvertible {
     public var preKeySeed: [UInt8]
     /// The id the next bundle's one-time prekey gets: each is handed out once.
     public var nextPreKeyID: UInt32
+    /// Whether it sends a `read` receipt (after the world's read delay) for each message it receives.
+    public var readsMessages: Bool
 
     public init(
         phoneNumber: String, lidUser: String, pushName: String, identityPrivateKey: [UInt8], registrationID: UInt32,
         signedPreKeyID: UInt32, signedPreKeyPrivateKey: [UInt8], signedPreKeySignature: [UInt8],
-        preKeySeed: [UInt8], nextPreKeyID: UInt32 = 1
+        preKeySeed: [UInt8], nextPreKeyID: UInt32 = 1, readsMessages: Bool = true
     ) {
         self.phoneNumber = phoneNumber
         self.lidUser = lidUser
@@ -42,6 +44,28 @@ public struct SimContact: Sendable, Hashable, Codable, CustomStringConvertible {
         self.signedPreKeySignature = signedPreKeySignature
         self.preKeySeed = preKeySeed
         self.nextPreKeyID = nextPreKeyID
+        self.readsMessages = readsMessages
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case phoneNumber, lidUser, pushName, identityPrivateKey, registrationID, signedPreKeyID, signedPreKeyPrivateKey
+        case signedPreKeySignature, preKeySeed, nextPreKeyID, readsMessages
+    }
+
+    /// Reads state files written before contacts read messages (no `readsMessages`: they do).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        phoneNumber = try container.decode(String.self, forKey: .phoneNumber)
+        lidUser = try container.decode(String.self, forKey: .lidUser)
+        pushName = try container.decode(String.self, forKey: .pushName)
+        identityPrivateKey = try container.decode([UInt8].self, forKey: .identityPrivateKey)
+        registrationID = try container.decode(UInt32.self, forKey: .registrationID)
+        signedPreKeyID = try container.decode(UInt32.self, forKey: .signedPreKeyID)
+        signedPreKeyPrivateKey = try container.decode([UInt8].self, forKey: .signedPreKeyPrivateKey)
+        signedPreKeySignature = try container.decode([UInt8].self, forKey: .signedPreKeySignature)
+        preKeySeed = try container.decode([UInt8].self, forKey: .preKeySeed)
+        nextPreKeyID = try container.decode(UInt32.self, forKey: .nextPreKeyID)
+        readsMessages = try container.decodeIfPresent(Bool.self, forKey: .readsMessages) ?? true
     }
 
     /// A new contact with fresh keys and a random LID, all drawn from `rng`.

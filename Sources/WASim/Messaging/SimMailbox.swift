@@ -75,4 +75,7 @@ struct SimOrigin: Sendable, Hashable {
     let content: [UInt8]
     /// For a group message, the group: a resend carries the sender's current SKDM with the content.
     let group: JID?
+    /// A copy another linked device of the account sent, relayed as the server does: only that device
+    /// holds the session, so the simulator cannot answer a retry receipt for it.
+    var relayed = false
 }

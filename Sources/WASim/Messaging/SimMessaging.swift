@@ -55,6 +55,8 @@ struct SimMessaging: Sendable {
     var nextSequence: UInt64 = 1
     /// When each session was last rebuilt from a fetched bundle for a retry.
     var recreated: [SessionKey: Date] = [:]
+    /// What the simulated phones received from linked devices (SimMessaging+Receiving.swift).
+    var receiving = SimReceiving()
 
     // MARK: Sending
 
@@ -125,7 +127,7 @@ struct SimMessaging: Sendable {
         return try SessionCipher.initiate(record: sessions[key] ?? SessionRecord(), bundle: bundle, local: local, using: &random)
     }
 
-    private mutating func enqueue(_ node: Node, origin: SimOrigin, for device: JID, now: Date) -> SimStanza {
+    mutating func enqueue(_ node: Node, origin: SimOrigin, for device: JID, now: Date) -> SimStanza {
         let stanza = SimStanza(sequence: nextSequence, node: node, offers: 0, queuedAt: now)
         nextSequence += 1
         mailboxes[device, default: SimMailbox()].append(SimMailbox.Entry(stanza: stanza, origin: origin))
@@ -138,8 +140,8 @@ struct SimMessaging: Sendable {
     /// encrypts the content again for that device alone, from the receipt's `<keys>` when present (a new
     /// session), else from a fetched bundle when it has no session or, from the second retry on, once an
     /// hour; a group resend carries the current SKDM with the content, pairwise. The resend keeps the
-    /// original's attributes and is queued like any stanza. Nil when the stanza is no longer queued, its
-    /// sender is unknown, or the count is past whatsmeow's limit.
+    /// original's attributes and is queued like any stanza. Nil when the stanza is no longer queued, was
+    /// relayed from another linked device, its sender is unknown, or the count is past whatsmeow's limit.
     mutating func resend(
         _ retry: SimRetryReceipt,
         of sequence: UInt64,
@@ -150,7 +152,7 @@ struct SimMessaging: Sendable {
         random: inout some RandomNumberGenerator
     ) throws(SignalError) -> SimStanza? {
         guard retry.count < Self.maximumRetryCount,
-              let entry = mailboxes[device]?.entry(sequence),
+              let entry = mailboxes[device]?.entry(sequence), !entry.origin.relayed,
               let sender = senders(entry.origin.sender), let local = sender.local
         else {
             return nil
@@ -197,6 +199,7 @@ struct SimMessaging: Sendable {
         mailboxes[device] = nil
         sessions = sessions.filter { $0.key.device != device }
         recreated = recreated.filter { $0.key.device != device }
+        receiving.forget(device: device)
     }
 
     /// The device's queued stanzas, oldest first.

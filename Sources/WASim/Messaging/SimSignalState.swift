@@ -34,6 +34,8 @@ public struct SimSignalState: Sendable, Hashable, Codable {
         var sender: String
         var content: Data
         var group: String?
+        /// Absent in files written before relays.
+        var relayed: Bool?
     }
 
     var sessions: [Session]
@@ -54,7 +56,7 @@ public struct SimSignalState: Sendable, Hashable, Codable {
                     Queued(
                         device: device.description, sequence: entry.stanza.sequence, stanza: Data(stanza), offers: entry.stanza.offers,
                         queuedAt: entry.stanza.queuedAt, sender: entry.origin.sender.description, content: Data(entry.origin.content),
-                        group: entry.origin.group?.description
+                        group: entry.origin.group?.description, relayed: entry.origin.relayed ? true : nil
                     )
                 }
             }
@@ -84,7 +86,9 @@ public struct SimSignalState: Sendable, Hashable, Codable {
                 continue
             }
             let stanza = SimStanza(sequence: queued.sequence, node: node, offers: queued.offers, queuedAt: queued.queuedAt)
-            let origin = SimOrigin(sender: sender, content: [UInt8](queued.content), group: queued.group.flatMap(JID.init(parsing:)))
+            let origin = SimOrigin(
+                sender: sender, content: [UInt8](queued.content), group: queued.group.flatMap(JID.init(parsing:)), relayed: queued.relayed ?? false
+            )
             messaging.mailboxes[device, default: SimMailbox()].append(SimMailbox.Entry(stanza: stanza, origin: origin))
         }
         messaging.nextSequence = max(messaging.nextSequence, nextSequence)

@@ -133,7 +133,10 @@ extension SimConnectionMachine {
         guard let first = matching.first else {
             return record(.unexpectedAnswer, "an ack for nothing we sent", now: now)
         }
-        guard let index = matching.first(where: { session.outstanding[$0].envelope.tag == node.attribute("class") }) else {
+        // A message and its receipts share an id (a delivery, a read and a retry receipt may all be out): the
+        // ack's class and type pick which one it answers.
+        let ofClass = matching.filter { session.outstanding[$0].envelope.tag == node.attribute("class") }
+        guard let index = ofClass.first(where: { session.outstanding[$0].envelope.type == node.attributes["type"] }) ?? ofClass.first else {
             let tag = session.outstanding[first].envelope.tag
             return record(.malformedStanza, "the ack of \(tag) \(Self.shown(node.attributes["id"])) needs class=\(tag); it stays queued", now: now)
         }

@@ -69,6 +69,8 @@ extension SimConnectionMachine {
             return handleAck(node, now: now)
         case "receipt":
             return handleReceipt(node, now: now)
+        case "message":
+            return deviceMessage(node, now: now)
         case "xmlstreamend":
             return close()
         default:
@@ -130,6 +132,8 @@ extension SimConnectionMachine {
             return preKeyUpload(node, stanzaID: stanzaID, now: now)
         case ("passive", "set") where node.child("active") != nil:
             return passive(stanzaID, now: now)
+        case ("usync", "get"):
+            return usync(node, stanzaID: stanzaID, now: now)
         default:
             break
         }
@@ -306,7 +310,11 @@ extension SimConnectionMachine {
         self.session = session
         actions += send(Node("iq", ["from": .server, "type": "result", "id": .string(stanzaID)]))
         // Logged in and active: the server replays the offline queue now (pairing.md §9.1 step 15).
-        return startsDelivery ? actions + ask(.startDelivery(session.device), then: .delivery) : actions
+        guard startsDelivery else {
+            return actions
+        }
+        // Read receipts that came due while the device was away are queued first, so they replay with the rest.
+        return actions + [.update(.releaseReadReceipts(now: now))] + ask(.startDelivery(session.device), then: .delivery)
     }
 
     /// remove-companion-device (pairing.md §8): only for the device itself; other connections of it are told.

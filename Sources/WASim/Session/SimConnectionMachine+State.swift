@@ -59,6 +59,12 @@ extension SimConnectionMachine {
         case delivery
         /// `.preKeyBundles`: the answer to the prekey fetch with this id, for these devices in order.
         case preKeyFetch(stanzaID: String, devices: [JID])
+        /// `.deviceMessage`: the server's ack for the device's message.
+        case messageAck
+        /// `.deviceLists`: the answer to the usync query with this id.
+        case usync(stanzaID: String, request: USyncRequest)
+        /// `.readReceipts`: when the next read receipt is due.
+        case readReceipts
     }
 
     public var phase: Phase {

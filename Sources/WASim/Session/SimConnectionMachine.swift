@@ -94,6 +94,8 @@ public struct SimConnectionMachine: Sendable {
         case keepaliveAnswer(String)
         /// The oldest stanza delivered and not answered reaches `ackDeadline`.
         case ackDeadline
+        /// A contact's read receipt for the device is due.
+        case readReceipts
     }
 
     /// Where the connection is, as observers see it; `state` holds what each point needs.
@@ -309,6 +311,8 @@ public struct SimConnectionMachine: Sendable {
             return send(Node("iq", ["from": .server, "type": "result", "id": .string(pingID), "t": .string(Self.unix(now))]))
         case .ackDeadline:
             return ackDeadlineReached(now: now)
+        case .readReceipts:
+            return readReceiptsDue(now: now)
         }
     }
 
@@ -384,6 +388,12 @@ public struct SimConnectionMachine: Sendable {
             actions = replay(queue, now: now)
         case (.preKeyFetch(let stanzaID, let devices), .bundles(let bundles)):
             actions = preKeyFetchAnswered(stanzaID, devices: devices, bundles: bundles)
+        case (.messageAck, .messageAnswer(let answer)):
+            actions = messageAnswered(answer, now: now)
+        case (.usync(let stanzaID, let request), .deviceLists(let lists)):
+            actions = usyncAnswered(stanzaID, request: request, lists: lists)
+        case (.readReceipts, .nextReadReceipt(let due)):
+            actions = scheduleReadReceipts(due, now: now)
         default:
             // An answer to another question: the shell broke the contract; the step is dropped.
             actions = []

@@ -22,6 +22,8 @@ extension SimWorld {
         case offered(JID, sequences: [UInt64])
         /// The device answered the queued stanza as the protocol requires: it leaves the queue.
         case answered(JID, sequence: UInt64)
+        /// The contacts' read receipts due by `now` go out (the device came online).
+        case releaseReadReceipts(now: Date)
         /// The device asked for the queued stanza again (a retry receipt): its sender encrypts it anew.
         case retry(JID, sequence: UInt64, SimRetryReceipt, now: Date)
         /// The logged-in device removed itself: its other connections get `.deviceRemoved`.
@@ -45,6 +47,12 @@ extension SimWorld {
         case startDelivery(JID)
         /// The bundles of these devices (linked devices and contacts' phones), one-time prekeys consumed.
         case preKeyBundles([JID])
+        /// The logged-in device sent this `<message>`: route it to the simulated phones (`SimWorld.receive`).
+        case deviceMessage(JID, Node, now: Date)
+        /// The device lists of these users (usync).
+        case deviceLists([JID])
+        /// The read receipts due for this device by `now` go out; when is its next one due?
+        case readReceipts(JID, now: Date)
     }
 
     /// The world's answer to a `Question`, case for case.
@@ -59,6 +67,10 @@ extension SimWorld {
         case queued([SimStanza]?)
         /// The bundles of the devices that have one.
         case bundles([JID: KeyBundle])
+        case messageAnswer(MessageAnswer)
+        /// The lists of the users the simulator knows.
+        case deviceLists([JID: SimDeviceList])
+        case nextReadReceipt(Date?)
     }
 
     /// A device number and ADV key index taken for one pair-success.
@@ -88,6 +100,8 @@ extension SimWorld {
             offered(sequences, to: jid, connection: connection)
         case .answered(let jid, let sequence):
             answered(sequence, by: jid)
+        case .releaseReadReceipts(let now):
+            releaseReadReceipts(now: now)
         case .retry(let jid, let sequence, let receipt, let now):
             answerRetry(receipt, of: sequence, device: jid, now: now)
         case .removeDevice(let jid):
@@ -112,6 +126,12 @@ extension SimWorld {
             .queued(startDelivery(jid, connection: connection))
         case .preKeyBundles(let jids):
             .bundles(preKeyBundles(jids))
+        case .deviceMessage(let jid, let node, let now):
+            .messageAnswer(receive(node, from: jid, connection: connection, now: now))
+        case .deviceLists(let users):
+            .deviceLists(deviceLists(users))
+        case .readReceipts(let jid, let now):
+            .nextReadReceipt(releaseReadReceipts(now: now, nextFor: jid))
         }
     }
 }

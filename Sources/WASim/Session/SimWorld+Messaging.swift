@@ -254,8 +254,8 @@ extension SimWorld {
     }
 
     /// The bundles of `jids` for a device's prekey fetch (messaging.md §6.1): a linked device's (by phone
-    /// number or LID) takes its oldest one-time prekey, a contact's phone (device 0) its next derived one;
-    /// each is handed out once. Devices without a bundle (unknown, or an account's own phone) are left out.
+    /// number or LID) takes its oldest one-time prekey, a contact's phone or an account's own phone
+    /// (device 0) its next derived one; each is handed out once. Unknown devices are left out.
     func preKeyBundles(_ jids: [JID]) -> [JID: KeyBundle] {
         sending.withLock { _ in
             let (bundles, effects) = state.withLock { state -> ([JID: KeyBundle], PreKeyEffects) in
@@ -266,6 +266,8 @@ extension SimWorld {
                     if let phone = state.messaging.contacts.values.first(where: { $0.isPhone(jid) })?.phoneNumber {
                         bundles[jid] = state.messaging.contacts[phone]?.takeBundle()
                         contacts.append(JID(user: phone, server: .whatsApp))
+                    } else if let account = Self.accountOfPhone(jid, in: state) {
+                        bundles[jid] = state.takePhoneBundle(of: account)
                     } else if let device = Self.linkedDevice(jid, in: state) {
                         linked.append((jid, device))
                     }
@@ -347,13 +349,13 @@ extension SimWorld {
     }
 
     /// The callback of the connection that takes `device`'s stanzas now, if any.
-    private static func target(of device: JID, in state: State) -> Deliver? {
+    static func target(of device: JID, in state: State) -> Deliver? {
         state.deliveryTargets[device].flatMap { state.connections[$0]?.deliver }
     }
 
     /// Outside the world's lock (inside `sending`): the stanzas to their connections in queue order, then
     /// the prekey notes.
-    private func finish(_ deliveries: [(Deliver, SimStanza)], _ effects: PreKeyEffects) {
+    func finish(_ deliveries: [(Deliver, SimStanza)], _ effects: PreKeyEffects) {
         for (deliver, stanza) in deliveries {
             deliver(.stanza(stanza))
         }

@@ -125,16 +125,26 @@ public final class SimWorld: Sendable {
     let observer: @Sendable (SimWorldEvent) -> Void
     private let planFaults: @Sendable (SimConnectionID) -> SimConnectionFaults
     let planMessageFault: @Sendable (JID) -> Bool
+    /// The fault, if any, for a message a linked device sends.
+    let planSendFault: @Sendable (JID) -> SimSendFault?
+    /// How long after a contact received a message it sends the `read` receipt (when it reads messages).
+    let readReceiptDelay: TimeInterval
+
+    /// The read delay of a world built without one: long enough to see `delivered` before `read`.
+    public static let defaultReadReceiptDelay: TimeInterval = 2
 
     /// A world holding `snapshot`'s accounts, devices, contacts and groups (and its sessions, sender keys
     /// and queues when it has them). `observer` sees every event (for statistics); `planFaults` chooses the
     /// faults of each new connection, `planMessageFault` whether a message copy for a device is made
-    /// undecryptable; `random` draws keys and message ids (seed it only in tests).
+    /// undecryptable, `planSendFault` what happens to a message a device sends; contacts read messages
+    /// `readReceiptDelay` seconds after they got them; `random` draws keys and message ids (seed it only in tests).
     public init(
         snapshot: Snapshot = Snapshot(),
         observer: @escaping @Sendable (SimWorldEvent) -> Void = { _ in },
         planFaults: @escaping @Sendable (SimConnectionID) -> SimConnectionFaults = { _ in SimConnectionFaults() },
         planMessageFault: @escaping @Sendable (JID) -> Bool = { _ in false },
+        planSendFault: @escaping @Sendable (JID) -> SimSendFault? = { _ in nil },
+        readReceiptDelay: TimeInterval = defaultReadReceiptDelay,
         random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) {
         var initial = State(random: InjectedRandom(random))
@@ -157,6 +167,8 @@ public final class SimWorld: Sendable {
         self.observer = observer
         self.planFaults = planFaults
         self.planMessageFault = planMessageFault
+        self.planSendFault = planSendFault
+        self.readReceiptDelay = readReceiptDelay
     }
 
     /// The world as it is now. `includingSignal` adds the sessions, sender keys and queues: only for a

@@ -165,6 +165,13 @@ public enum SimWorldEvent: Sendable {
     case ackDeadlineMissed(SimConnectionID, device: JID)
     /// The devices' prekeys changed (an upload, or keys handed out): worth saving.
     case preKeysChanged(devices: [JID])
+    /// The server accepted a `<message>` the device sent.
+    case messageAccepted(device: JID)
+    /// The server refused a `<message>` the device sent with this error (429 rate-overlimit, 479 unreadable).
+    case messageRefused(device: JID, code: Int)
+    /// A simulated phone handled its copy of the device's message: a contact's (by phone number), or
+    /// with `contact` nil the account's own phone.
+    case messageRead(device: JID, contact: String?, outcome: SimReceiveOutcome)
 }
 
 /// Why the phone's action could not happen.

@@ -84,6 +84,29 @@ public final class SimStats: Sendable {
                 state.ackDeadlineClosures += 1
             case .preKeysChanged:
                 break
+            case .messageAccepted(let jid):
+                state.fromDevices.accepted += 1
+                state.devices[jid.description, default: DeviceEntry()].sent += 1
+            case .messageRefused(let jid, let code):
+                if code == SimWorld.rateOverlimitError {
+                    state.fromDevices.rateLimited += 1
+                    state.devices[jid.description, default: DeviceEntry()].rateLimited += 1
+                } else {
+                    state.fromDevices.rejected += 1
+                }
+            case .messageRead(_, let contact, let outcome):
+                switch outcome {
+                case .received:
+                    state.fromDevices.received += 1
+                    if let contact { state.receivedByContact[contact, default: 0] += 1 }
+                case .duplicate:
+                    state.fromDevices.duplicates += 1
+                    if let contact { state.duplicatesByContact[contact, default: 0] += 1 }
+                case .retryRequested:
+                    state.fromDevices.retriesRequested += 1
+                case .undecryptable:
+                    state.fromDevices.undecryptable += 1
+                }
             }
         }
     }
@@ -145,13 +168,22 @@ public final class SimStats: Sendable {
                 stanzasPending: 0,
                 oldestPendingSeconds: nil,
                 ackDeadlineClosures: state.ackDeadlineClosures,
+                messagesFromDevices: state.fromDevices.accepted,
+                messagesRateLimited: state.fromDevices.rateLimited,
+                messagesRejected: state.fromDevices.rejected,
+                messagesReceived: state.fromDevices.received,
+                duplicatesReceived: state.fromDevices.duplicates,
+                retriesRequested: state.fromDevices.retriesRequested,
+                undecryptableReceived: state.fromDevices.undecryptable,
+                receivedByContact: state.receivedByContact,
+                duplicatesByContact: state.duplicatesByContact,
                 devices: includeDevices
                     ? state.devices.map { jid, entry in
                         SimStatsSnapshot.Device(
                             jid: jid, live: entry.live, maximum: entry.maximum, logins: entry.logins,
                             offered: entry.delivery.offered, acked: entry.delivery.acked, redelivered: entry.delivery.redelivered,
                             retried: entry.delivery.retried, refused: entry.delivery.refused, pending: 0, oldestPendingSeconds: nil,
-                            lastLoginFrom: entry.lastPeer
+                            lastLoginFrom: entry.lastPeer, sent: entry.sent, rateLimited: entry.rateLimited
                         )
                     }.sorted { $0.jid < $1.jid }
                     : nil
@@ -168,7 +200,20 @@ public final class SimStats: Sendable {
         var refused = 0
     }
 
+    /// What linked devices sent, and what the simulated phones made of it.
+    private struct FromDevices {
+        var accepted = 0
+        var rateLimited = 0
+        var rejected = 0
+        var received = 0
+        var duplicates = 0
+        var retriesRequested = 0
+        var undecryptable = 0
+    }
+
     private struct DeviceEntry {
+        var sent = 0
+        var rateLimited = 0
         var live = 0
         var maximum = 0
         var logins = 0
@@ -200,6 +245,9 @@ public final class SimStats: Sendable {
         var sentByPhone: [String: Int] = [:]
         var delivery = Delivery()
         var ackDeadlineClosures = 0
+        var fromDevices = FromDevices()
+        var receivedByContact: [String: Int] = [:]
+        var duplicatesByContact: [String: Int] = [:]
     }
 }
 
@@ -243,6 +291,9 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
         public var oldestPendingSeconds: Double?
         /// The address (`ip:port`) its latest login came from.
         public var lastLoginFrom: String?
+        /// Messages it sent that the server accepted, and that it refused with rate-overlimit.
+        public var sent: Int
+        public var rateLimited: Int
     }
 
     /// Open sockets, logged in or not.
@@ -290,5 +341,19 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
     public var oldestPendingSeconds: Double?
     /// Connections closed with `<stream:error><ack/>` for leaving a stanza unanswered past the deadline.
     public var ackDeadlineClosures: Int
+    /// `<message>` stanzas linked devices sent: accepted, refused with rate-overlimit (429), refused as
+    /// unreadable (479).
+    public var messagesFromDevices: Int
+    public var messagesRateLimited: Int
+    public var messagesRejected: Int
+    /// What the simulated phones made of their copies: read with a new id, duplicates (an id they had,
+    /// or a copy whose key was used), retries asked for, and copies they could not decrypt.
+    public var messagesReceived: Int
+    public var duplicatesReceived: Int
+    public var retriesRequested: Int
+    public var undecryptableReceived: Int
+    /// Messages received and duplicates, by contact phone number.
+    public var receivedByContact: [String: Int]
+    public var duplicatesByContact: [String: Int]
     public var devices: [Device]?
 }

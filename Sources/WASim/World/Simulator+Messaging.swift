@@ -11,15 +11,21 @@ extension Simulator {
     // MARK: Contacts
 
     /// The contact with `phone`, created with fresh keys when there is none (and saved); without a
-    /// phone, a new contact with an unused number. `name` is its push name for a new contact.
+    /// phone, a new contact with an unused number. `name` is its push name for a new contact;
+    /// `readsMessages`, when given, sets whether it sends read receipts (an existing contact's too).
     @discardableResult
-    public func contact(_ phone: String? = nil, name: String? = nil) throws(SimulatorError) -> SimContact {
+    public func contact(_ phone: String? = nil, name: String? = nil, readsMessages: Bool? = nil) throws(SimulatorError) -> SimContact {
         let number = try phone.map { text throws(SimulatorError) in try Self.normalizedPhone(text) }
-        let (contact, created) = try scanState.withLock { _ throws(SimulatorError) -> (SimContact, Bool) in
+        let (contact, changed) = try scanState.withLock { _ throws(SimulatorError) -> (SimContact, Bool) in
             var rng = SystemRandomNumberGenerator()
             if let number {
-                if let contact = world.contact(phoneNumber: number) {
-                    return (contact, false)
+                if var contact = world.contact(phoneNumber: number) {
+                    guard let readsMessages, readsMessages != contact.readsMessages else {
+                        return (contact, false)
+                    }
+                    contact.readsMessages = readsMessages
+                    world.addContact(contact)
+                    return (contact, true)
                 }
                 guard world.account(phoneNumber: number) == nil else {
                     throw SimulatorError(.phoneInUse, detail: "\(number) is an account of this simulator, not a contact")
@@ -29,11 +35,12 @@ extension Simulator {
             while candidate.isEmpty || world.contact(phoneNumber: candidate) != nil || world.account(phoneNumber: candidate) != nil {
                 candidate = "1555" + String(UInt32.random(in: 1_000_000...9_999_999, using: &rng))
             }
-            let contact = SimContact.generate(phoneNumber: candidate, pushName: name, using: &rng)
+            var contact = SimContact.generate(phoneNumber: candidate, pushName: name, using: &rng)
+            contact.readsMessages = readsMessages ?? true
             world.addContact(contact)
             return (contact, true)
         }
-        if created {
+        if changed {
             try saveState()
         }
         return contact
@@ -134,7 +141,7 @@ extension Simulator {
             } else {
                 devices.append(SimStatsSnapshot.Device(
                     jid: key, live: 0, maximum: 0, logins: 0, offered: 0, acked: 0, redelivered: 0, retried: 0, refused: 0,
-                    pending: queue.pending, oldestPendingSeconds: age(queue), lastLoginFrom: nil
+                    pending: queue.pending, oldestPendingSeconds: age(queue), lastLoginFrom: nil, sent: 0, rateLimited: 0
                 ))
             }
         }
