@@ -2,8 +2,11 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-// Release builds find sockaddr_in's members through NIOPosix's C module (MemberImportVisibility).
-import NIOPosix
+#if canImport(CNIOLinux)
+// Release builds resolve sockaddr_in's members to swift-nio's C module, which glibc's headers
+// reach first there (MemberImportVisibility then asks for that module's import).
+import CNIOLinux
+#endif
 
 #if canImport(Glibc)
 import Glibc
