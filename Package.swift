@@ -241,7 +241,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
-        // Figures for the fleet budgets (`pairgate bench pairing|status|fleet`): a throwaway
+        // Figures for the fleet budgets (`pairgate bench pairing|status|fleet|webhooks|inbound`): a throwaway
         // database, the gateway in process or as a child, the simulator, a keep-alive load generator.
         .target(
             name: "FleetBench",
@@ -249,6 +249,8 @@ let package = Package(
                 "AdminAPI",
                 "DevicePool",
                 "FleetHarness",
+                "Messaging",
+                "Signal",
                 "PostgresClient",
                 "PostgresStore",
                 "WAClient",
@@ -263,6 +265,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSwift
         ),
@@ -273,6 +276,8 @@ let package = Package(
             dependencies: [
                 "AdminAPI",
                 "FleetHarness",
+                "Messaging",
+                "Signal",
                 "PostgresClient",
                 "QRCode",
                 "PostgresStore",
@@ -433,6 +438,8 @@ let package = Package(
                 "AdminAPI",
                 "DevicePool",
                 "FleetHarness",
+                "Messaging",
+                "Signal",
                 "PairgateApp",
                 "PairgateTestSupport",
                 "PostgresClient",
