@@ -109,7 +109,7 @@ enum CatalogueSamples {
                                               decision: "backoff", nextAttemptAt: time(4.9))), at: 3.25, seed: 3),
         event(.deviceLoggedOut(DeviceLoggedOut(reason: "logged_out", detail: "stream:error device_removed", number: "+1555•••4567")),
               at: 10, seed: 4),
-        event(.messageReceived(MessageReceived(messageID: "msg_01jtq9x1c4f2e8a7b6d5c4b3a2", waID: "3EB0C767D26A1B2C3D4E", chat: "15551234567@s.whatsapp.net",
+        event(.messageReceived(MessageReceived(messageID: "5b0e8f4a-3c2d-4e1f-9a8b-7c6d5e4f3a2b", waID: "3EB0C767D26A1B2C3D4E", chat: "15551234567@s.whatsapp.net",
                                                sender: "15551234567@s.whatsapp.net", fromMe: false, messageType: "text", text: "Hello 👋",
                                                sentAt: time(20), receivedAt: time(20.318))), at: 20.318, seed: 5),
         event(.messageStatus(MessageStatusChanged(messageID: "msg_01jtq9y8h0a1b2c3d4e5f6g7h8", waID: "3EB0A1B2C3D4E5F6A7B8", chat: "15551234567@s.whatsapp.net",
