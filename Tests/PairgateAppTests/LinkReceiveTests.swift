@@ -46,6 +46,8 @@ struct LinkReceiveTests {
 
     private func receive(simulator: Simulator, endpoints: Simulator.Endpoints, credentials: String, state: String) async throws {
         let upstream = ["--upstream", endpoints.webSocketURL, "--root-key", simulator.rootPublicKeyHex, "--credentials-file", credentials]
+        // A state file left by a device that is gone: pairing a new one must not read it.
+        try Data("left by another device".utf8).write(to: URL(fileURLWithPath: state))
         let first = try PipedChild.start(["link"] + upstream + ["--method", "code", "--phone", Self.phone, "--stay", "--json"])
         defer { first.process.signal(SIGKILL) }
         try await eventually("the pairing code", limit: .seconds(60), pause: .milliseconds(20)) {

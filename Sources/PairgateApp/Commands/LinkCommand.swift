@@ -123,6 +123,11 @@ struct LinkCommand: AsyncParsableCommand {
         } else {
             credentials = DeviceCredentials.generate()
             intent = .pair(method == .qr ? .qr : .code(phoneNumber: phone ?? ""))
+            // A state file without its credentials belongs to a device that is gone: its sessions and
+            // consumed prekeys would refuse the new device's messages.
+            if let credentialsFile {
+                unlink(LinkProtocolStore.path(besideCredentials: credentialsFile))
+            }
         }
         let proxyConfiguration = proxy.flatMap(ProxyConfiguration.init(url:))
         // The gateway's receive path, over a file beside the credentials (in memory without one).
