@@ -244,7 +244,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
 
-        // Figures for the fleet budgets (`pairgate bench pairing|status|fleet`): a throwaway
+        // Figures for the fleet budgets (`pairgate bench pairing|status|fleet|webhooks|inbound`): a throwaway
         // database, the gateway in process or as a child, the simulator, a keep-alive load generator.
         .target(
             name: "FleetBench",
@@ -252,6 +252,8 @@ let package = Package(
                 "AdminAPI",
                 "DevicePool",
                 "FleetHarness",
+                "Messaging",
+                "Signal",
                 "PostgresClient",
                 "PostgresStore",
                 "WAClient",
@@ -266,6 +268,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSwift
         ),
@@ -276,6 +279,8 @@ let package = Package(
             dependencies: [
                 "AdminAPI",
                 "FleetHarness",
+                "Messaging",
+                "Signal",
                 "PostgresClient",
                 "QRCode",
                 "PostgresStore",
@@ -436,6 +441,8 @@ let package = Package(
                 "AdminAPI",
                 "DevicePool",
                 "FleetHarness",
+                "Messaging",
+                "Signal",
                 "PairgateApp",
                 "PairgateTestSupport",
                 "PostgresClient",

@@ -21,6 +21,11 @@ extension ChaosReport {
             lines.append(String(format: "  flood: %d unauthenticated requests in %.1f s: ", flood.requests, flood.seconds)
                 + flood.byStatus.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
+        if let messages {
+            lines.append("  messages: \(messages.sent) sent (\(messages.sendFailures) refused), \(messages.copies) copies, \(messages.stored) inbox rows; "
+                         + "stanzas offered \(messages.offered), answered \(messages.acked), redelivered \(messages.redelivered), retried \(messages.retried), "
+                         + "ack-deadline closures \(messages.ackDeadlineClosures)")
+        }
         for gateway in gateways {
             lines.append("  gateway \(gateway.instance): RSS \(gateway.residentMiB.map { "\($0) MiB" } ?? "–"), CPU \(gateway.cpuSeconds.map { "\($0) s" } ?? "–")")
         }

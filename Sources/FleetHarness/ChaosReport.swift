@@ -34,6 +34,23 @@ public struct ChaosReport: Codable, Sendable {
     public var gateways: [Gateway]
     public var invariants: [FleetInvariants.Check]
     public var webhooks: Webhooks? = nil
+    public var messages: Messages? = nil
+
+    /// The message load and what became of it.
+    public struct Messages: Codable, Sendable {
+        /// Messages the contacts sent, sends the simulator refused, and the copies queued (one per linked device).
+        public var sent: Int
+        public var sendFailures: Int
+        public var copies: Int
+        /// Inbox rows of direction `in`.
+        public var stored: Int
+        /// The simulator's delivery counters (`GET /stats`).
+        public var offered: Int
+        public var acked: Int
+        public var redelivered: Int
+        public var retried: Int
+        public var ackDeadlineClosures: Int
+    }
 
     /// What the webhook receiver saw.
     public struct Webhooks: Codable, Sendable {

@@ -24,6 +24,8 @@ public final class ChaosRun: Sendable {
         /// PostgreSQL's server binaries (initdb, pg_ctl).
         public var binaries: String?
         public var gatewayLogLevel = "warning"
+        /// The message load: sends per second by simulated contacts through the fault phase (0: none).
+        public var messagesPerSecond = 4.0
 
         public init(minutes: Double, devices: Int, seed: UInt64) {
             self.minutes = minutes
@@ -168,12 +170,24 @@ public final class ChaosRun: Sendable {
         let allOnline = (ContinuousClock.now - onlineStart).seconds
         say(String(format: "all %d devices online %.1f s after the last pairing", pairings.count, allOnline))
 
-        // The fault phase.
+        // The fault phase, with contacts writing to every account throughout.
+        let load = options.messagesPerSecond > 0 ? try ChaosMessageLoad(simulator: simulator, accounts: tenants.map(\.1)) : nil
+        let loadTask = Task { [options] in
+            var loadRandom = SeededRandom(seed: options.seed &+ 1)
+            await load?.run(simulator: simulator, perSecond: options.messagesPerSecond, random: &loadRandom)
+        }
+        defer { loadTask.cancel() }
+        if load != nil {
+            event(String(format: "message load: %.1f messages a second from %d contacts, 1:1 by LID and by phone number and in a group per account",
+                         options.messagesPerSecond, ChaosMessageLoad.contactCount))
+        }
         let tenantOf = Dictionary(uniqueKeysWithValues: pairings.map { ($0.deviceID, $0.tenant) })
         let faults = try await faultPhase(
             fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, aDatabaseURL: aDatabaseURL,
             record: &record, tenantOf: tenantOf, random: &random
         )
+        loadTask.cancel()
+        await loadTask.value
 
         // Settle, then check.
         simulator.faults.clear()
@@ -197,7 +211,7 @@ public final class ChaosRun: Sendable {
             fleet: fleet, tenants: tenants.map(\.0), simulator: simulator, pool: pool, record: record
         )
 
-        let snapshot = simulator.stats.snapshot(includeDevices: true)
+        let snapshot = simulator.statsSnapshot(includeDevices: true)
         let view = FleetInvariants.SimulatorView(
             maxConcurrentPerDevice: snapshot.maxConcurrentPerDevice,
             devicesOverOne: snapshot.devicesOverOne,
@@ -207,8 +221,19 @@ public final class ChaosRun: Sendable {
         )
         let committed = try await FleetInvariants.committedEvents(pool)
         let received = receiver.received()
-        let checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record) + [floodCheck]
+        var checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record) + [floodCheck]
             + FleetInvariants.webhookChecks(committed: committed, received: received, paths: receiver.paths, changes: try await FleetInvariants.changes(pool))
+        var messages: ChaosReport.Messages?
+        if let load {
+            let delivery = Self.deliveryView(snapshot)
+            let sent = load.sent, stored = try await FleetInvariants.storedMessages(pool)
+            checks += FleetInvariants.messageChecks(sent: sent, stored: stored, delivery: delivery, run: record)
+            messages = .init(
+                sent: sent.count, sendFailures: load.failures, copies: sent.reduce(0) { $0 + $1.devices.count },
+                stored: stored.reduce(0) { $0 + $1.rows }, offered: delivery.offered, acked: delivery.acked,
+                redelivered: delivery.redelivered, retried: delivery.retried, ackDeadlineClosures: delivery.ackDeadlineClosures
+            )
+        }
 
         var gateways: [ChaosReport.Gateway] = []
         for gateway in fleet.running {
@@ -229,7 +254,7 @@ public final class ChaosRun: Sendable {
             connectionsAccepted: snapshot.connectionsAccepted, logins: snapshot.logins, violations: snapshot.violationCount,
             gateways: gateways, invariants: checks,
             webhooks: .init(events: committed.count, requests: received.count, accepted: received.filter(\.accepted).count, moods: receiver.moodsPlayed),
-            partition: faults.partition, flood: flood
+            messages: messages, partition: faults.partition, flood: flood
         )
         FileHandle.standardOutput.write(Data((([""] + report.lines).joined(separator: "\n") + "\n").utf8))
         return report
@@ -260,6 +285,18 @@ public final class ChaosRun: Sendable {
         await running.cluster?.destroy()
     }
 
+    /// The simulator's delivery figures as the message invariants read them.
+    private static func deliveryView(_ snapshot: SimStatsSnapshot) -> FleetInvariants.DeliveryView {
+        let devices = snapshot.devices ?? []
+        return FleetInvariants.DeliveryView(
+            offered: snapshot.stanzasOffered, acked: snapshot.stanzasAcked, redelivered: snapshot.stanzasRedelivered,
+            retried: snapshot.retriesAnswered, ackDeadlineClosures: snapshot.ackDeadlineClosures,
+            answerViolations: snapshot.violationsByKind.filter { ["unexpected_answer", "missing_answer"].contains($0.key) },
+            pending: Dictionary(devices.map { ($0.jid, $0.pending) }, uniquingKeysWith: max),
+            oldestPendingSeconds: Dictionary(devices.compactMap { device in device.oldestPendingSeconds.map { (device.jid, $0) } }, uniquingKeysWith: max)
+        )
+    }
+
     private static func tenths(_ value: Double) -> Double {
         (value * 10).rounded() / 10
     }
@@ -282,8 +319,10 @@ public final class ChaosRun: Sendable {
         let undelivered = try await pool.query(
             "SELECT count(*)::bigint FROM webhook_deliveries WHERE status IN ('pending', 'delivering')"
         )[0].decode(0, as: Int64.self)
+        // The message load is answered: no kept device has a stanza waiting in the simulator.
+        let pending = Dictionary((simulator.statsSnapshot(includeDevices: true).devices ?? []).map { ($0.jid, $0.pending) }, uniquingKeysWith: max)
         return open == 0 && undelivered == 0
-            && record.kept.allSatisfy { states[$0.deviceID] == "online" && simulator.stats.isOnline($0.jid) }
+            && record.kept.allSatisfy { states[$0.deviceID] == "online" && simulator.stats.isOnline($0.jid) && pending[$0.jid, default: 0] == 0 }
             && record.removed.allSatisfy { states[$0.deviceID] == "logged_out" }
     }
 

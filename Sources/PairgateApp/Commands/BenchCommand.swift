@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the performance budgets (figures printed and written as JSON).",
-        subcommands: [Wire.self, Pairing.self, Status.self, Fleet.self, Webhooks.self]
+        subcommands: [Wire.self, Pairing.self, Status.self, Fleet.self, Webhooks.self, Inbound.self]
     )
 
     struct Wire: ParsableCommand {
@@ -126,7 +126,8 @@ extension BenchCommand {
             Starts a throwaway PostgreSQL (initdb; as the postgres user when root) and `pairgate \
             serve` as a child process, pairs every device through the API and the in-process \
             simulator's phones, restarts the gateway with SIGTERM and reads its /proc figures. \
-            Budgets: ≤ 64 KiB per device, ≤ 5 % of one core idle, all online ≤ 60 s after a restart.
+            Budgets: ≤ 64 KiB per device (≤ 48 KiB with messaging on: --messages received by every \
+            device before memory is read), ≤ 5 % of one core idle, all online ≤ 60 s after a restart.
             """
         )
 
@@ -141,6 +142,9 @@ extension BenchCommand {
 
         @Option(help: "Set pool.ramp_per_second of the gateways (default: the gateway's own default).")
         var ramp: Int?
+
+        @Option(help: "Messages a simulated contact sends every device after the restart, before memory is measured (0: messaging off).")
+        var messages = 1
 
         @Option(help: "Folder for the throwaway cluster and the gateways' logs (default: a new one under /tmp).")
         var workDirectory: String?
@@ -166,6 +170,7 @@ extension BenchCommand {
             options.tenants = max(1, min(tenants, devices))
             options.idleSeconds = idleSeconds
             options.rampPerSecond = ramp
+            options.messagesPerDevice = messages
             print("work directory: \(options.workDirectory)")
             let result = try await FleetBenchmark.run(options, logger: Logger(label: "pairgate.bench"))
             print(result)
@@ -216,6 +221,59 @@ extension BenchCommand {
             benchmark.devices = devices
             benchmark.concurrency = concurrency
             let result = try await WebhookBenchmark.run(serverURL: serverURL, options: benchmark, metrics: registry, logger: Logger(label: "pairgate.bench"))
+            print(result)
+            if let json { try writeJSON(result, to: json) }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Inbound: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Messages per second through decrypt → commit → receipt, many devices at once (budget ≥ 5,000/s).",
+            discussion: """
+            Runs the receive pipeline in this process on a fresh database created on the server of \
+            --database-url (dropped afterwards): every device's stanzas one at a time in order, \
+            devices in parallel, as the pool does. Simulated contacts encrypt the stanzas before the \
+            clock starts.
+            """
+        )
+
+        @OptionGroup var options: GlobalOptions
+
+        @Option(help: "Devices receiving at once.")
+        var devices = 20
+
+        @Option(help: "Messages per device.")
+        var messages = 250
+
+        @Option(help: "Contacts writing to each device (one Signal session each).")
+        var contacts = 5
+
+        @Option(help: "PostgreSQL connections of the pool.")
+        var connections = 8
+
+        @Option(help: "Also write the figures to this JSON file.")
+        var json: String?
+
+        func validate() throws {
+            guard devices > 0, messages > 0, contacts > 0, connections > 0 else {
+                throw ValidationError("--devices, --messages, --contacts and --connections must be at least 1")
+            }
+            guard devices <= 10_000, messages <= 100_000, contacts <= 1_000 else {
+                throw ValidationError("at most 10,000 devices, 100,000 messages per device and 1,000 contacts")
+            }
+        }
+
+        func run() async throws {
+            warnIfDebugBuild()
+            let (serverURL, _) = try await benchSetup(options)
+            var benchmark = InboundBenchmark.Options()
+            benchmark.devices = devices
+            benchmark.messagesPerDevice = messages
+            benchmark.contactsPerDevice = contacts
+            benchmark.connections = connections
+            let result = try await InboundBenchmark.run(serverURL: serverURL, options: benchmark, logger: Logger(label: "pairgate.bench"))
             print(result)
             if let json { try writeJSON(result, to: json) }
         }

@@ -48,11 +48,15 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(name: .customLong("gateway-log-level"), help: "Log level of the gateway processes.")
     var gatewayLogLevel = "warning"
 
+    @Option(name: .customLong("messages-per-second"), help: "Messages simulated contacts send through the fault phase, per second (0: no message load).")
+    var messagesPerSecond = 4.0
+
     func validate() throws {
         guard minutes > 0, minutes <= 24 * 60 else { throw ValidationError("--minutes must be more than 0") }
         guard (1...10_000).contains(devices) else { throw ValidationError("--devices must be 1…10000") }
         guard pgData == nil || databaseURL != nil else { throw ValidationError("--pg-data needs --database-url") }
         guard Logger.Level(rawValue: gatewayLogLevel) != nil else { throw ValidationError("unknown --gateway-log-level \(gatewayLogLevel)") }
+        guard (0...1_000).contains(messagesPerSecond) else { throw ValidationError("--messages-per-second must be 0…1000") }
     }
 
     func run() async throws {
@@ -66,6 +70,7 @@ struct ChaosCommand: AsyncParsableCommand {
         options.dataDirectory = pgData
         options.binaries = pgbin
         options.gatewayLogLevel = gatewayLogLevel
+        options.messagesPerSecond = messagesPerSecond
         let work = try workDirectory ?? Self.makeWorkDirectory()
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         chmod(work, 0o755)

@@ -1,6 +1,8 @@
 import ArgumentParser
+import DevicePool
 import Foundation
 import Logging
+import Messaging
 import NIOCore
 import NIOPosix
 import QRCode
@@ -16,7 +18,9 @@ struct LinkCommand: AsyncParsableCommand {
         discussion: """
             With --credentials-file, the paired credentials are written there (mode 0600) before the pairing is \
             confirmed; when the file already exists, the device logs in with it instead of pairing. Exits 0 once \
-            the device is online (or keeps it online with --stay), non-zero with the classified reason otherwise. \
+            the device is online, non-zero with the classified reason otherwise. With --stay it stays online and \
+            receives: every message goes through the gateway's receive pipeline (decrypted, its Signal state kept \
+            in <credentials-file>.signal, then receipted or retried) and is printed as it arrives. \
             With --json, every event is one JSON object on a line of its own, with a stable `event` field.
             """
     )
@@ -50,7 +54,7 @@ struct LinkCommand: AsyncParsableCommand {
     @Option(name: .customLong("web-version"), help: "The WhatsApp Web version to claim, e.g. 2.3000.1045649367.")
     var webVersion: String?
 
-    @Flag(help: "Stay online after logging in, until the connection ends.")
+    @Flag(help: "Stay online after logging in and receive messages (printed as they arrive), until the connection ends.")
     var stay = false
 
     @Flag(help: "Print one JSON object per line and event instead of text (fields in docs/link.md).")
@@ -119,8 +123,16 @@ struct LinkCommand: AsyncParsableCommand {
         } else {
             credentials = DeviceCredentials.generate()
             intent = .pair(method == .qr ? .qr : .code(phoneNumber: phone ?? ""))
+            // A state file without its credentials belongs to a device that is gone: its sessions and
+            // consumed prekeys would refuse the new device's messages.
+            if let credentialsFile {
+                unlink(LinkProtocolStore.path(besideCredentials: credentialsFile))
+            }
         }
         let proxyConfiguration = proxy.flatMap(ProxyConfiguration.init(url:))
+        // The gateway's receive path, over a file beside the credentials (in memory without one).
+        let store = try LinkProtocolStore(path: credentialsFile.map(LinkProtocolStore.path(besideCredentials:)))
+        var receiver: (credentials: DeviceCredentials, pipeline: InboundPipeline)?
         while true {
             report(.connecting(upstream: upstream, proxy: proxyConfiguration, intent: intent))
             let (connection, events) = client.connect(credentials: credentials, intent: intent, proxy: proxyConfiguration)
@@ -153,11 +165,27 @@ struct LinkCommand: AsyncParsableCommand {
                     credentials = updated
                     try save(updated)
                     report(.credentialsUpdated)
-                case .stanza:
-                    // Messages, receipts and the notifications that need stored state stay unanswered
-                    // here: link does not run the receive pipeline (docs/messaging.md), and the server
-                    // keeps them for the gateway.
-                    break
+                case .stanza(let node):
+                    // The pipeline is built from the credentials it decrypts with: again once the LID is learned.
+                    if receiver?.credentials != credentials {
+                        receiver = LocalDevice(credentials: credentials).map { (credentials, InboundPipeline(store: store, device: $0)) }
+                    }
+                    guard let pipeline = receiver?.pipeline else {
+                        break
+                    }
+                    let result: InboundResult
+                    do {
+                        var generator = SystemRandomNumberGenerator()
+                        result = try await pipeline.receive(node, using: &generator)
+                    } catch {
+                        // Nothing was stored and nothing is answered: the server delivers it again.
+                        await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "the Signal state was not stored"))
+                        return .failure(LinkFailure("cannot store the Signal state (\(error)); the stanza stays with the server"))
+                    }
+                    report(result.report, of: node)
+                    // A connection that ended meanwhile gets the stanza again at the next login, and the
+                    // stored state recognises it.
+                    try? await connection.send(result.answers)
                 case .keepaliveLost(let failures, let lastSuccess):
                     report(.keepaliveLost(failures: failures, silentFor: lastSuccess.map { .seconds(Date().timeIntervalSince($0)) }))
                 case .keepaliveRestored:
@@ -203,6 +231,30 @@ struct LinkCommand: AsyncParsableCommand {
         }
     }
 
+    /// Prints what a stanza brought: a message, a redelivery, a failure, a changed identity. Receipts,
+    /// notifications and acked-only messages (statuses, newsletters) print nothing.
+    private func report(_ handled: InboundReport, of node: Node) {
+        let id = node.attribute("id") ?? "?"
+        let from = node.attribute("participant") ?? node.attribute("from") ?? "?"
+        switch handled.disposition {
+        case .stored:
+            if let message = handled.message {
+                report(.message(message))
+            }
+        case .duplicate:
+            report(.messageDuplicate(id: id, from: from))
+        case .decryptFailed(let reason):
+            report(.messageUndecryptable(id: id, from: from, reason: reason, retry: handled.retryReceipt))
+        case .refused(let code):
+            report(.stanzaRefused(tag: handled.tag, id: id, code: code.rawValue))
+        case .receipted, .acknowledged:
+            break
+        }
+        for change in handled.identityChanges {
+            report(.identityChanged(change))
+        }
+    }
+
     /// Writes the credentials with mode 0600, replacing the file atomically.
     private func save(_ credentials: DeviceCredentials) throws {
         guard let credentialsFile else {
@@ -210,14 +262,7 @@ struct LinkCommand: AsyncParsableCommand {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(credentials)
-        let temporary = credentialsFile + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw LinkFailure("cannot write \(temporary)")
-        }
-        guard rename(temporary, credentialsFile) == 0 else {
-            throw LinkFailure("cannot move \(temporary) to \(credentialsFile)")
-        }
+        try AtomicFile.replace(credentialsFile, with: try encoder.encode(credentials))
     }
 
     /// A hint for the failures an operator can act on.

@@ -1,4 +1,6 @@
 import Foundation
+import Messaging
+import Signal
 import WAClient
 import WAWire
 
@@ -18,6 +20,16 @@ enum LinkEvent: Sendable {
     case keepaliveRestored
     case disconnected(DisconnectReason)
     case loggedOut(DisconnectReason)
+    /// A message decrypted and stored (with --stay), before its receipt went out.
+    case message(InboxMessage)
+    /// A message delivered again that was handled before: receipted again, not printed twice.
+    case messageDuplicate(id: String, from: String)
+    /// A message that did not decrypt: a retry receipt (its count) unless five were sent, then an ack.
+    case messageUndecryptable(id: String, from: String, reason: String, retry: Int?)
+    /// A stanza answered with `<ack error>` (487 unparsable, 488 no `<enc>`, 491 not a protobuf, 495).
+    case stanzaRefused(tag: String, id: String, code: Int)
+    /// A contact's identity key changed or was forgotten (fingerprints, never keys).
+    case identityChanged(ProtocolChanges.IdentityChange)
     /// The command gives up; its message is also the command's error (stderr, exit status 1).
     case failed(String)
 
@@ -37,6 +49,11 @@ enum LinkEvent: Sendable {
         case .keepaliveRestored: "keepalive_restored"
         case .disconnected: "disconnected"
         case .loggedOut: "logged_out"
+        case .message: "message"
+        case .messageDuplicate: "message_duplicate"
+        case .messageUndecryptable: "message_undecryptable"
+        case .stanzaRefused: "stanza_refused"
+        case .identityChanged: "identity_changed"
         case .failed: "failed"
         }
     }
@@ -70,6 +87,19 @@ enum LinkEvent: Sendable {
             "disconnected: \(reason)"
         case .loggedOut(let reason):
             "logged out: \(reason)"
+        case .message(let message):
+            "message \(message.key.messageID) from \(message.fromMe ? "me" : message.key.sender)"
+                + (message.key.chat == message.key.sender ? "" : " in \(message.key.chat)")
+                + " (\(message.type))" + (message.text.map { ": \($0)" } ?? "")
+        case .messageDuplicate(let id, let from):
+            "message \(id) from \(from) again: received before, receipted again"
+        case .messageUndecryptable(let id, let from, let reason, let retry):
+            "message \(id) from \(from) did not decrypt (\(reason)); "
+                + (retry.map { "retry receipt \($0) sent" } ?? "acked without a retry receipt")
+        case .stanzaRefused(let tag, let id, let code):
+            "\(tag) \(id) refused with ack error \(code)"
+        case .identityChanged(let change):
+            "identity of \(change.address) changed: \(change.previousFingerprint) → \(change.newFingerprint ?? "forgotten")"
         case .failed:
             nil
         }
@@ -88,6 +118,13 @@ extension LinkEvent: Encodable {
         case stage, category, code, detail
         case banExpiresAt = "ban_expires_at"
         case message
+        case id, chat, sender, type, text, timestamp
+        case fromMe = "from_me"
+        case from, reason
+        case retryCount = "retry_count"
+        case tag, address
+        case previousFingerprint = "previous_fingerprint"
+        case newFingerprint = "new_fingerprint"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -130,6 +167,30 @@ extension LinkEvent: Encodable {
             try container.encodeIfPresent(reason.code, forKey: .code)
             try container.encode(reason.detail, forKey: .detail)
             try container.encodeIfPresent(reason.banExpiresAt, forKey: .banExpiresAt)
+        case .message(let message):
+            try container.encode(message.key.messageID, forKey: .id)
+            try container.encode(message.key.chat, forKey: .chat)
+            try container.encode(message.key.sender, forKey: .sender)
+            try container.encode(message.type, forKey: .type)
+            try container.encodeIfPresent(message.text, forKey: .text)
+            try container.encode(message.sentAt, forKey: .timestamp)
+            try container.encode(message.fromMe, forKey: .fromMe)
+        case .messageDuplicate(let id, let from):
+            try container.encode(id, forKey: .id)
+            try container.encode(from, forKey: .from)
+        case .messageUndecryptable(let id, let from, let reason, let retry):
+            try container.encode(id, forKey: .id)
+            try container.encode(from, forKey: .from)
+            try container.encode(reason, forKey: .reason)
+            try container.encodeIfPresent(retry, forKey: .retryCount)
+        case .stanzaRefused(let tag, let id, let code):
+            try container.encode(tag, forKey: .tag)
+            try container.encode(id, forKey: .id)
+            try container.encode(code, forKey: .code)
+        case .identityChanged(let change):
+            try container.encode(change.address.description, forKey: .address)
+            try container.encode(change.previousFingerprint, forKey: .previousFingerprint)
+            try container.encodeIfPresent(change.newFingerprint, forKey: .newFingerprint)
         }
     }
 }
