@@ -336,21 +336,22 @@ public struct PostgresDeviceStore: DeviceStore {
 
     // MARK: Key rotation
 
-    /// Re-seals every credential row not sealed under `sealer.current`; returns how many were
-    /// re-sealed and the rows that could not be opened with the configured keys.
+    /// Re-seals every credential row not sealed under `sealer.current` in the current format
+    /// (`pairgate keys rotate`); returns how many were re-sealed and the rows that could not be
+    /// opened with the configured keys for their device and its tenant.
     public func resealAll(with sealer: CredentialSealer, batchSize: Int = 500) async throws -> (resealed: Int, unreadable: [(deviceID: UUID, kind: String, keyID: String)]) {
         var resealed = 0
         var unreadable: [(deviceID: UUID, kind: String, keyID: String)] = []
-        // Paged by (device, kind): rows that cannot be opened stay unsealed-with-current, so
-        // asking for "the first rows not under the current key" again would return them forever.
+        // Every row is read, paged by (device, kind): whether a row under the current key is in
+        // the current format is known only by opening it (SealedFormat), and rows that cannot be
+        // opened stay as they are, so "the first rows still to do" would return them forever.
         var cursor: (deviceID: UUID, kind: String)?
         while true {
-            let batch = try await credentials(notSealedWith: sealer.current.id, after: cursor, limit: batchSize)
+            let batch = try await sealedCredentials(after: cursor, limit: batchSize)
             for row in batch {
                 cursor = (row.deviceID, row.kind)
                 do {
-                    let plain = try sealer.open(row.sealed, deviceID: row.deviceID, kind: row.kind)
-                    let fresh = try sealer.seal(plain, deviceID: row.deviceID, kind: row.kind)
+                    guard let fresh = try sealer.tenant(row.tenantID).reseal(row.sealed, deviceID: row.deviceID, kind: row.kind) else { continue }
                     if try await replaceSealed(deviceID: row.deviceID, kind: row.kind, from: row.sealed, to: fresh) {
                         resealed += 1
                     }
@@ -363,17 +364,18 @@ public struct PostgresDeviceStore: DeviceStore {
         return (resealed, unreadable)
     }
 
-    /// Sealed credential rows not sealed under `keyID`, by (device, kind) after `after`, for
+    /// Sealed credential rows with their device's tenant, by (device, kind) after `after`, for
     /// `pairgate keys rotate`.
-    public func credentials(
-        notSealedWith keyID: String, after: (deviceID: UUID, kind: String)?, limit: Int
-    ) async throws -> [(deviceID: UUID, kind: String, sealed: SealedCredential)] {
+    public func sealedCredentials(
+        after: (deviceID: UUID, kind: String)?, limit: Int
+    ) async throws -> [(deviceID: UUID, tenantID: UUID, kind: String, sealed: SealedCredential)] {
         try await pool.query("""
-            SELECT device_id, kind, key_id, sealed FROM device_credentials
-            WHERE key_id <> $1 AND ($2::uuid IS NULL OR (device_id, kind) > ($2::uuid, $3::text))
-            ORDER BY device_id, kind LIMIT $4
-            """, [keyID, after?.deviceID, after?.kind, limit]
-        ).map { (try $0.decode(0), try $0.decode(1), SealedCredential(keyID: try $0.decode(2), bytes: try $0.decode(3))) }
+            SELECT c.device_id, d.tenant_id, c.kind, c.key_id, c.sealed
+            FROM device_credentials c JOIN devices d ON d.id = c.device_id
+            WHERE $1::uuid IS NULL OR (c.device_id, c.kind) > ($1::uuid, $2::text)
+            ORDER BY c.device_id, c.kind LIMIT $3
+            """, [after?.deviceID, after?.kind, limit]
+        ).map { (try $0.decode(0), try $0.decode(1), try $0.decode(2), SealedCredential(keyID: try $0.decode(3), bytes: try $0.decode(4))) }
     }
 
     /// Replaces one sealed row if it is still the one that was read (no lease: rotation is an

@@ -10,13 +10,13 @@ import Signal
 /// and a stale owner's commit writes nothing and throws `LeaseLost`).
 public struct PostgresProtocolStore: ProtocolStore {
     let pool: PostgresPool
-    let sealer: CredentialSealer
+    let sealer: TenantSealer
     let lease: Lease
     let tenantID: UUID
 
     public init(pool: PostgresPool, sealer: CredentialSealer, lease: Lease, tenantID: UUID) {
         self.pool = pool
-        self.sealer = sealer
+        self.sealer = sealer.tenant(tenantID)
         self.lease = lease
         self.tenantID = tenantID
     }

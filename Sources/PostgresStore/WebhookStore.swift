@@ -198,40 +198,48 @@ public struct WebhookStore: Sendable {
 
     // MARK: Key rotation
 
-    /// Re-seals every endpoint secret (and previous secret) not sealed under `sealer.current`
-    /// (`pairgate keys rotate`); returns how many endpoints were re-sealed and those whose
-    /// secrets the configured keys cannot open.
-    public func resealAll(with sealer: CredentialSealer) async throws -> (resealed: Int, unreadable: [(endpointID: UUID, keyID: String)]) {
+    /// Re-seals every endpoint secret (and previous secret) not sealed under `sealer.current` in
+    /// the current format (`pairgate keys rotate`); returns how many endpoints were re-sealed and
+    /// those whose secrets the configured keys cannot open for the endpoint and its tenant.
+    public func resealAll(with sealer: CredentialSealer, batchSize: Int = 500) async throws -> (resealed: Int, unreadable: [(endpointID: UUID, keyID: String)]) {
         var resealed = 0
         var unreadable: [(endpointID: UUID, keyID: String)] = []
-        var seen = Set<UUID>()
+        // Every endpoint is read, in id order: a secret's format is known only by opening it.
+        var cursor: UUID?
         while true {
-            let batch = try await endpoints(notSealedWith: sealer.current.id, limit: 500).filter { !seen.contains($0.id) }
-            if batch.isEmpty { break }
+            let batch = try await endpoints(after: cursor, limit: batchSize)
             for endpoint in batch {
-                seen.insert(endpoint.id)
+                cursor = endpoint.id
                 do {
-                    func reseal(_ sealed: SealedCredential) throws -> SealedCredential {
-                        try sealer.seal(sealer.open(sealed, deviceID: endpoint.id, kind: Self.secretKind), deviceID: endpoint.id, kind: Self.secretKind)
+                    let tenant = sealer.tenant(endpoint.tenantID)
+                    var changed = false
+                    func current(_ sealed: SealedCredential) throws(SealingError) -> SealedCredential {
+                        guard let fresh = try tenant.reseal(sealed, deviceID: endpoint.id, kind: Self.secretKind) else { return sealed }
+                        changed = true
+                        return fresh
                     }
-                    if try await replaceSealed(endpoint, secret: reseal(endpoint.secret), previous: endpoint.previousSecret.map(reseal)) {
+                    let secret = try current(endpoint.secret)
+                    let previous = try endpoint.previousSecret.map(current)
+                    guard changed else { continue }
+                    if try await replaceSealed(endpoint, secret: secret, previous: previous) {
                         resealed += 1
                     }
                 } catch is SealingError {
                     unreadable.append((endpoint.id, endpoint.secret.keyID))
                 }
             }
+            if batch.count < batchSize { break }
         }
         return (resealed, unreadable)
     }
 
-    /// Endpoints with a secret not sealed under `keyID`.
-    private func endpoints(notSealedWith keyID: String, limit: Int) async throws -> [WebhookEndpointRecord] {
+    /// A page of endpoints in id order, after `after`.
+    private func endpoints(after: UUID?, limit: Int) async throws -> [WebhookEndpointRecord] {
         try await pool.query("""
             SELECT \(Self.endpointColumns) FROM webhook_endpoints
-            WHERE secret_key_id <> $1 OR previous_key_id <> $1
+            WHERE $1::uuid IS NULL OR id > $1::uuid
             ORDER BY id LIMIT $2
-            """, [keyID, limit]).map(Self.endpoint(from:))
+            """, [after, limit]).map(Self.endpoint(from:))
     }
 
     /// Replaces an endpoint's sealed secrets if they are still the ones that were read (a

@@ -96,7 +96,10 @@ struct DeviceLifecycleTests {
             let row = try await h.pool.query("SELECT key_id, sealed FROM device_credentials WHERE device_id = $1 AND kind = 'proxy'", [id])[0]
             let sealed = SealedCredential(keyID: try row.decode(0), bytes: try row.decode(1))
             #expect(!String(decoding: sealed.bytes, as: UTF8.self).contains("s3cret"))
-            let opened = try APIHarness.sealer.open(sealed, deviceID: id, kind: DeviceProxy.credentialKind)
+            let opened = try APIHarness.sealer.tenant(h.acme.id).open(sealed, deviceID: id, kind: DeviceProxy.credentialKind)
+            #expect(throws: SealingError(.tampered), "bound to its tenant") {
+                try APIHarness.sealer.tenant(h.beta.id).open(sealed, deviceID: id, kind: DeviceProxy.credentialKind)
+            }
             #expect(String(decoding: opened, as: UTF8.self) == "socks5://user:s3cret@proxy.example:1080")
 
             // Merge-patch: null removes one label, all labels, the proxy, the name.

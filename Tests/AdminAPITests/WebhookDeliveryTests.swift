@@ -35,7 +35,7 @@ struct WebhookDeliveryTests {
             let id = UUID(), secret = WebhookSecret.generate()
             _ = try #require(try await webhooks.createEndpoint(
                 id: id, tenantID: tenant, url: url, eventTypes: types, description: nil,
-                secret: try Self.sealer.seal(secret.bytes, deviceID: id, kind: WebhookStore.secretKind), limit: 10
+                secret: try Self.sealer.tenant(tenant).seal(secret.bytes, deviceID: id, kind: WebhookStore.secretKind), limit: 10
             ))
             return (id, secret)
         }
@@ -235,7 +235,7 @@ struct WebhookDeliveryTests {
             let endpoint = try await f.endpoint(receiver.url(path: "/in"))
             let fresh = WebhookSecret.generate()
             _ = try await f.webhooks.rotateSecret(
-                endpoint.id, tenantID: f.tenant, secret: try Fixture.sealer.seal(fresh.bytes, deviceID: endpoint.id, kind: WebhookStore.secretKind),
+                endpoint.id, tenantID: f.tenant, secret: try Fixture.sealer.tenant(f.tenant).seal(fresh.bytes, deviceID: endpoint.id, kind: WebhookStore.secretKind),
                 previousExpiresAt: f.now.date.addingTimeInterval(86_400), now: f.now.date
             )
             _ = try await f.emit(device: UUID())

@@ -48,7 +48,10 @@ struct WebhookRouteTests {
             let row = try await h.pool.query("SELECT secret_key_id, secret_sealed FROM webhook_endpoints WHERE id = $1", [UUID(uuidString: id)!])[0]
             let sealed = SealedCredential(keyID: try row.decode(0), bytes: try row.decode(1))
             #expect(!sealed.bytes.contains(secret.bytes))
-            #expect(try APIHarness.sealer.open(sealed, deviceID: UUID(uuidString: id)!, kind: WebhookStore.secretKind) == secret.bytes)
+            #expect(try APIHarness.sealer.tenant(h.acme.id).open(sealed, deviceID: UUID(uuidString: id)!, kind: WebhookStore.secretKind) == secret.bytes)
+            #expect(throws: SealingError(.tampered), "bound to its tenant") {
+                try APIHarness.sealer.tenant(h.beta.id).open(sealed, deviceID: UUID(uuidString: id)!, kind: WebhookStore.secretKind)
+            }
             // Another tenant sees nothing of it.
             for (method, path) in [(HTTPMethod.GET, "/webhooks/\(id)"), (.DELETE, "/webhooks/\(id)"), (.GET, "/webhooks/\(id)/deliveries")] {
                 let other = try await h.request(method, path, host: h.beta.host, token: h.beta.token)

@@ -102,6 +102,25 @@ struct OwnershipRaceTests {
         }
     }
 
+    @Test func credentialsSealedForAnotherTenantSuspendTheDeviceAndSpareTheOthers() async throws {
+        try await withPoolDatabase { pool, tenant in
+            let h = PoolHarness.make(pool: pool, tenant: tenant, instance: "a")
+            // A row copied from another tenant, or a device moved to this one by hand: same key,
+            // same device id and kind, another tenant in the associated data.
+            let moved = deviceID(4), kept = deviceID(5)
+            try await h.seedPairedDevice(moved, jid: "15551230204:2@s.whatsapp.net", sealedBy: h.sealer, sealedFor: UUID())
+            try await h.seedPairedDevice(kept, jid: "15551230205:2@s.whatsapp.net", sealedBy: h.sealer)
+            try await h.running {
+                var sessions = h.upstream.sessions.makeAsyncIterator()
+                try await h.advancing("the device of this tenant connecting") { h.upstream.sessionCount == 1 }
+                let login = try #require(await sessions.next())
+                #expect(login.credentials.account?.jid == "15551230205:2@s.whatsapp.net")
+                try await eventually("suspended") { try await h.state(moved) == .suspended(.credentialsUnreadable) }
+                #expect(h.upstream.sessionCount == 1)
+            }
+        }
+    }
+
     @Test func devicesWithUnreadableCredentialsDoNotStarveTheClaimLoop() async throws {
         try await withPoolDatabase { pool, tenant in
             let lost = CredentialSealer(current: try MasterKey(parsing: MasterKey.generate(id: "lost")))

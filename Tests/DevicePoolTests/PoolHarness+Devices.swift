@@ -21,12 +21,13 @@ extension PoolHarness {
     }
 
     /// A paired device nobody holds, with id `id` (ids order the claim loop) and credentials
-    /// sealed by `sealer` (another key than the supervisor's makes them unreadable to it).
-    func seedPairedDevice(_ id: UUID, jid: String, sealedBy sealer: CredentialSealer) async throws {
+    /// sealed by `sealer` (another key than the supervisor's makes them unreadable to it) for
+    /// `sealedFor` (another tenant than the device's does too), the device's tenant by default.
+    func seedPairedDevice(_ id: UUID, jid: String, sealedBy sealer: CredentialSealer, sealedFor sealedTenant: UUID? = nil) async throws {
         try await pool.query("INSERT INTO devices (id, tenant_id, state, jid) VALUES ($1, $2, 'paired', $3)", [id, tenant, jid])
         var credentials = upstream.newCredentials()
         credentials.account = PairedAccount(jid: jid, lid: nil, platform: "android", businessName: nil, signedIdentity: [1], keyIndex: 1)
-        let sealed = try sealer.seal(encoding: credentials, deviceID: id, kind: "device")
+        let sealed = try sealer.tenant(sealedTenant ?? tenant).seal(encoding: credentials, deviceID: id, kind: "device")
         try await pool.query("INSERT INTO device_credentials (device_id, kind, key_id, sealed) VALUES ($1, 'device', $2, $3)",
                              [id, sealed.keyID, sealed.bytes])
     }

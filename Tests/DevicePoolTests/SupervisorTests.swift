@@ -105,7 +105,7 @@ struct SupervisorTests {
                 #expect((try? answer.get()) != nil)
                 // When the pool answered, the credentials with the account were already stored.
                 let sealed = try #require(try await h.store.loadCredentials(deviceID: ticket.deviceID, kind: "device"))
-                let stored = try h.sealer.open(decoding: DeviceCredentials.self, from: sealed, deviceID: ticket.deviceID, kind: "device")
+                let stored = try h.sealer.tenant(h.tenant).open(decoding: DeviceCredentials.self, from: sealed, deviceID: ticket.deviceID, kind: "device")
                 #expect(stored.account?.jid == "15551234567:3@s.whatsapp.net")
 
                 pairing.emit(.disconnected(DisconnectReason(stage: .stream, category: .restartRequired, code: 515, detail: "restart")))

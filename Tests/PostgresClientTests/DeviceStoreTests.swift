@@ -170,7 +170,7 @@ struct KeyRotationTests {
                 try await store.endPairing(start.pairingID, lease: start.lease, outcome: .cancelled, detail: nil)
                 let secret = Array("device \(n) keys".utf8)
                 try await store.saveCredentials(start.lease, kind: "device",
-                                                sealed: CredentialSealer(current: old).seal(secret, deviceID: start.device.id, kind: "device"))
+                                                sealed: CredentialSealer(current: old).tenant(tenant).seal(secret, deviceID: start.device.id, kind: "device"))
                 devices.append((start.device.id, secret))
             }
             let rotated = try await store.resealAll(with: CredentialSealer(current: new, previous: [old]))
@@ -179,7 +179,7 @@ struct KeyRotationTests {
             for (device, secret) in devices {
                 let sealed = try #require(try await store.loadCredentials(deviceID: device, kind: "device"))
                 #expect(sealed.keyID == "new")
-                #expect(try CredentialSealer(current: new).open(sealed, deviceID: device, kind: "device") == secret)
+                #expect(try CredentialSealer(current: new).tenant(tenant).open(sealed, deviceID: device, kind: "device") == secret)
             }
             // Without the old key the rows cannot be opened, and they are reported, not lost.
             let third = try MasterKey(parsing: MasterKey.generate(id: "third"))
@@ -207,7 +207,7 @@ struct KeyRotationTests {
             for (index, id) in ids.enumerated() {
                 try await pool.query("INSERT INTO devices (id, tenant_id, state) VALUES ($1, $2, 'paired')", [id, tenant])
                 let key = index < 2 ? lost : old
-                let sealed = try CredentialSealer(current: key).seal(Array("keys \(index)".utf8), deviceID: id, kind: "device")
+                let sealed = try CredentialSealer(current: key).tenant(tenant).seal(Array("keys \(index)".utf8), deviceID: id, kind: "device")
                 try await pool.query("INSERT INTO device_credentials (device_id, kind, key_id, sealed) VALUES ($1, 'device', $2, $3)",
                                      [id, sealed.keyID, sealed.bytes])
             }

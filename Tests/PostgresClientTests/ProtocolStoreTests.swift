@@ -268,6 +268,38 @@ struct ProtocolStoreTests {
         }
     }
 
+    @Test func signalRowsOpenOnlyForTheTenantThatSealedThem() async throws {
+        try await withDevice { device in
+            var changes = ProtocolChanges()
+            changes.sessions = [Self.ann: [1, 2]]
+            changes.identities = [Self.ann: [UInt8](repeating: 3, count: 32)]
+            changes.senderKeys = [Self.group: [4]]
+            _ = try await device.protocolStore.commit(changes)
+            for table in ["signal_sessions", "signal_identities", "signal_sender_keys"] {
+                let row = try await device.pool.query("SELECT sealed FROM \(table) WHERE device_id = $1", [device.lease.deviceID])[0]
+                #expect(try row.decode(0, as: [UInt8].self).first == 2, "\(table) in the tenant-bound format")
+            }
+            var request = StateRequest()
+            request.addresses = [Self.ann]
+            request.senderKeys = [Self.group]
+            let state = try await device.protocolStore.load(request)
+            #expect(state.sessions[Self.ann] == [1, 2])
+            #expect(state.identities[Self.ann] == [UInt8](repeating: 3, count: 32))
+            #expect(state.senderKeys[Self.group] == [4])
+            // The same device's rows read as another tenant's (a device moved between tenants by
+            // hand) do not open: a clear error, nothing decrypted.
+            var sessionOnly = StateRequest(), senderKeyOnly = StateRequest()
+            sessionOnly.addresses = [Self.ann]
+            senderKeyOnly.senderKeys = [Self.group]
+            for one in [sessionOnly, senderKeyOnly] {
+                let error = await #expect(throws: SealingError.self) {
+                    _ = try await device.store.protocolStore(device.lease, tenantID: UUID(), sealer: Self.sealer).load(one)
+                }
+                #expect(error?.code == .tampered)
+            }
+        }
+    }
+
     @Test func keyRotationReSealsSignalRowsSoTheOldKeyCanGo() async throws {
         try await withDevice { device in
             var changes = ProtocolChanges()

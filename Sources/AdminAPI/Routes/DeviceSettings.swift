@@ -39,7 +39,7 @@ struct DeviceSettingsBody: Decodable, Sendable {
 
     /// The change to store, with the proxy URL sealed for `deviceID`; throws a 422 problem
     /// for the first field that breaks a rule.
-    func change(deviceID: UUID, sealer: CredentialSealer) throws -> DeviceSettingsChange {
+    func change(deviceID: UUID, sealer: TenantSealer) throws -> DeviceSettingsChange {
         var change = DeviceSettingsChange()
         switch name {
         case .absent: break

@@ -133,7 +133,7 @@ struct DevicesController: Sendable {
         let body = try await request.decodeJSON(DeviceSettingsBody.self)
         // The device first: its settings are judged only once it is there.
         _ = try await tenantDevice(context, access)
-        let change = try body.change(deviceID: id, sealer: sealer)
+        let change = try body.change(deviceID: id, sealer: sealer.tenant(access.tenantID))
         guard try await devices.changeSettings(change, deviceID: id, tenantID: access.tenantID, maximumLabels: DeviceLabels.maximumCount) else {
             throw deviceNotFound
         }

@@ -202,7 +202,7 @@ struct WebhooksController: Sendable {
         let secret = WebhookSecret.generate()
         guard let record = try await store.createEndpoint(
             id: id, tenantID: access.tenantID, url: url.absoluteString, eventTypes: types, description: description,
-            secret: try seal(secret, endpointID: id), limit: configuration.maximumEndpointsPerTenant
+            secret: try seal(secret, endpointID: id, tenantID: access.tenantID), limit: configuration.maximumEndpointsPerTenant
         ) else {
             throw APIError(.conflict, .webhookLimitReached, "The tenant has as many webhook endpoints as it may",
                            detail: "at most \(configuration.maximumEndpointsPerTenant); delete one first")
@@ -248,7 +248,7 @@ struct WebhooksController: Sendable {
         let secret = WebhookSecret.generate()
         let now = now()
         guard let record = try await store.rotateSecret(
-            id, tenantID: access.tenantID, secret: try seal(secret, endpointID: id),
+            id, tenantID: access.tenantID, secret: try seal(secret, endpointID: id, tenantID: access.tenantID),
             previousExpiresAt: now.addingTimeInterval(configuration.rotationOverlap.seconds), now: now
         ) else { throw Self.notFound }
         return try APIJSON.response(.ok, WebhookView(record, now: now, secret: secret))
@@ -359,7 +359,7 @@ struct WebhooksController: Sendable {
         return text.isEmpty ? nil : text
     }
 
-    private func seal(_ secret: WebhookSecret, endpointID: UUID) throws -> SealedCredential {
-        try sealer.seal(secret.bytes, deviceID: endpointID, kind: WebhookStore.secretKind)
+    private func seal(_ secret: WebhookSecret, endpointID: UUID, tenantID: UUID) throws -> SealedCredential {
+        try sealer.tenant(tenantID).seal(secret.bytes, deviceID: endpointID, kind: WebhookStore.secretKind)
     }
 }

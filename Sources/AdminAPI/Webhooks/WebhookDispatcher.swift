@@ -198,15 +198,15 @@ public final class WebhookDispatcher: Service, Sendable {
 
     /// The current secret, and the previous one while its rotation overlap lasts.
     private func signingSecrets(_ claimed: ClaimedDelivery, at date: Date) throws -> [WebhookSecret] {
-        var secrets = [try openSecret(claimed.secret, endpointID: claimed.endpointID)]
+        var secrets = [try openSecret(claimed.secret, of: claimed)]
         if let previous = claimed.previousSecret, let expires = claimed.previousSecretExpiresAt, expires > date {
-            secrets.append(try openSecret(previous, endpointID: claimed.endpointID))
+            secrets.append(try openSecret(previous, of: claimed))
         }
         return secrets
     }
 
-    private func openSecret(_ sealed: SealedCredential, endpointID: UUID) throws -> WebhookSecret {
-        try WebhookSecret(bytes: sealer.open(sealed, deviceID: endpointID, kind: WebhookStore.secretKind))
+    private func openSecret(_ sealed: SealedCredential, of claimed: ClaimedDelivery) throws -> WebhookSecret {
+        try WebhookSecret(bytes: sealer.tenant(claimed.tenantID).open(sealed, deviceID: claimed.endpointID, kind: WebhookStore.secretKind))
     }
 
     private func record(

@@ -30,7 +30,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     public var description: String { "MasterKey(\(id), redacted)" }
 }
 
-/// Credentials sealed at rest: which master key, and nonce ‖ ciphertext ‖ tag.
+/// Credentials sealed at rest: which master key, and the sealed bytes (`SealedFormat`).
 public struct SealedCredential: Sendable, Hashable {
     public var keyID: String
     public var bytes: [UInt8]
@@ -55,14 +55,14 @@ public struct SealingError: Error, Sendable, Hashable, CustomStringConvertible {
         switch code {
         case .badMasterKey: "credentials master key must be id:base64 of 32 bytes"
         case .unknownKey: "credentials were sealed under a master key that is not configured"
-        case .tampered: "sealed credentials failed authentication (wrong key, wrong row, or altered)"
+        case .tampered: "sealed credentials failed authentication (wrong key, altered, or sealed for another tenant, device or kind)"
         case .encoding: "credentials could not be encoded"
         }
     }
 }
 
-/// AES-256-GCM sealing of device credentials. The device id and the credential kind are the
-/// associated data, so a sealed row copied onto another device or kind does not open.
+/// The master keys that seal credentials at rest with AES-256-GCM. Rows are sealed and opened
+/// through `tenant(_:)`, so every sealed row is bound to its tenant as well as to its owner and kind.
 public struct CredentialSealer: Sendable {
     public let current: MasterKey
     private let keys: [String: MasterKey]
@@ -75,42 +75,32 @@ public struct CredentialSealer: Sendable {
         self.keys = keys
     }
 
-    public func seal(_ plaintext: [UInt8], deviceID: UUID, kind: String) throws(SealingError) -> SealedCredential {
+    /// The sealer for one tenant's rows: what it seals opens only for that tenant.
+    public func tenant(_ tenantID: UUID) -> TenantSealer {
+        TenantSealer(tenantID: tenantID, keys: self)
+    }
+
+    func seal(_ plaintext: [UInt8], binding: SealedFormat.Binding) throws(SealingError) -> SealedCredential {
         do {
-            let box = try AES.GCM.seal(plaintext, using: current.key, authenticating: Self.associatedData(deviceID, kind))
+            let box = try AES.GCM.seal(plaintext, using: current.key, authenticating: SealedFormat.v2.associatedData(binding))
             guard let combined = box.combined else { throw SealingError(.encoding) }
-            return SealedCredential(keyID: current.id, bytes: Array(combined))
+            return SealedCredential(keyID: current.id, bytes: SealedFormat.v2.frame(Array(combined)))
         } catch {
             throw SealingError(.encoding)
         }
     }
 
-    public func open(_ sealed: SealedCredential, deviceID: UUID, kind: String) throws(SealingError) -> [UInt8] {
+    /// The plaintext and the format it was sealed in. A v1 row (no version byte: its first byte
+    /// is its random nonce's) may begin with the v2 byte by chance, so a row that does not open as
+    /// v2 is tried as v1; the associated data of each version differs, so no row opens as both.
+    func open(_ sealed: SealedCredential, binding: SealedFormat.Binding) throws(SealingError) -> (plaintext: [UInt8], format: SealedFormat) {
         guard let key = keys[sealed.keyID] else { throw SealingError(.unknownKey) }
-        do {
-            let box = try AES.GCM.SealedBox(combined: sealed.bytes)
-            return Array(try AES.GCM.open(box, using: key.key, authenticating: Self.associatedData(deviceID, kind)))
-        } catch {
-            throw SealingError(.tampered)
+        for format in SealedFormat.candidates(for: sealed.bytes) {
+            guard let combined = format.unframe(sealed.bytes), let box = try? AES.GCM.SealedBox(combined: combined),
+                  let plaintext = try? AES.GCM.open(box, using: key.key, authenticating: format.associatedData(binding))
+            else { continue }
+            return (Array(plaintext), format)
         }
-    }
-
-    /// Seals a Codable value (JSON inside).
-    public func seal(encoding value: some Encodable, deviceID: UUID, kind: String) throws(SealingError) -> SealedCredential {
-        let data: Data
-        do { data = try JSONEncoder().encode(value) } catch { throw SealingError(.encoding) }
-        return try seal(Array(data), deviceID: deviceID, kind: kind)
-    }
-
-    public func open<T: Decodable>(decoding type: T.Type, from sealed: SealedCredential, deviceID: UUID, kind: String) throws(SealingError) -> T {
-        let bytes = try open(sealed, deviceID: deviceID, kind: kind)
-        do { return try JSONDecoder().decode(type, from: Data(bytes)) } catch { throw SealingError(.encoding) }
-    }
-
-    static func associatedData(_ deviceID: UUID, _ kind: String) -> [UInt8] {
-        let u = deviceID.uuid
-        return Array("pairgate-credential-v1".utf8)
-            + [u.0, u.1, u.2, u.3, u.4, u.5, u.6, u.7, u.8, u.9, u.10, u.11, u.12, u.13, u.14, u.15]
-            + Array(kind.utf8)
+        throw SealingError(.tampered)
     }
 }

@@ -11,14 +11,14 @@ public enum DeviceProxy {
     public static let credentialKind = "proxy"
 
     /// Seals a proxy URL (already checked to parse as a `ProxyConfiguration`) for one device.
-    public static func seal(_ url: String, deviceID: UUID, sealer: CredentialSealer) throws(SealingError) -> SealedCredential {
+    public static func seal(_ url: String, deviceID: UUID, sealer: TenantSealer) throws(SealingError) -> SealedCredential {
         try sealer.seal(Array(url.utf8), deviceID: deviceID, kind: credentialKind)
     }
 
     /// The device's proxy, or nil when it has none. Throws when it has one that cannot be read
     /// (the database is unreachable, the master key is missing): the caller must then not
     /// connect at all rather than connect without the proxy.
-    static func load(deviceID: UUID, store: any DeviceStore, sealer: CredentialSealer) async throws -> ProxyConfiguration? {
+    static func load(deviceID: UUID, store: any DeviceStore, sealer: TenantSealer) async throws -> ProxyConfiguration? {
         guard let sealed = try await store.loadCredentials(deviceID: deviceID, kind: credentialKind) else { return nil }
         let url = String(decoding: try sealer.open(sealed, deviceID: deviceID, kind: credentialKind), as: UTF8.self)
         guard let proxy = ProxyConfiguration(url: url) else { throw SealingError(.encoding) }

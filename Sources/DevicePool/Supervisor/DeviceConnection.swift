@@ -211,7 +211,7 @@ actor DeviceConnection {
                 await applyWithoutGroup(.disconnected(reason))
                 return false
             }
-            credentials = try context.sealer.open(decoding: DeviceCredentials.self, from: sealed, deviceID: deviceID, kind: PoolContext.credentialKind)
+            credentials = try context.sealer.tenant(tenantID).open(decoding: DeviceCredentials.self, from: sealed, deviceID: deviceID, kind: PoolContext.credentialKind)
             return true
         } catch let error as SealingError {
             // An operator problem (a master key missing from the configuration, a tampered row),
@@ -473,7 +473,7 @@ actor DeviceConnection {
         }
         let proxy: ProxyConfiguration?
         do {
-            proxy = try await DeviceProxy.load(deviceID: deviceID, store: context.store, sealer: context.sealer)
+            proxy = try await DeviceProxy.load(deviceID: deviceID, store: context.store, sealer: context.sealer.tenant(tenantID))
         } catch {
             // Never around the device's proxy: that would show WhatsApp the gateway's own address.
             logger.warning("cannot read the device's proxy; not connecting", metadata: ["error": "\(error)"])
@@ -557,7 +557,7 @@ actor DeviceConnection {
 
     private func saveCredentials(_ value: DeviceCredentials) async -> Bool {
         do {
-            let sealed = try context.sealer.seal(encoding: value, deviceID: deviceID, kind: PoolContext.credentialKind)
+            let sealed = try context.sealer.tenant(tenantID).seal(encoding: value, deviceID: deviceID, kind: PoolContext.credentialKind)
             return await write { try await $0.store.saveCredentials(self.lease, kind: PoolContext.credentialKind, sealed: sealed) }
         } catch {
             logger.error("could not seal credentials", metadata: ["error": "\(error)"])

@@ -25,8 +25,8 @@ struct KeysCommand: AsyncParsableCommand {
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: """
-                Re-seal every credential, Signal row and webhook secret under credentials.master_key; previous keys \
-                come from credentials.previous_keys.
+                Re-seal every credential, Signal row and webhook secret not yet under credentials.master_key in the \
+                current format (bound to its tenant); previous keys come from credentials.previous_keys.
                 """
         )
 
@@ -46,12 +46,12 @@ struct KeysCommand: AsyncParsableCommand {
             let (resealed, unreadable) = devices
             let skipped = unreadable.count + webhooks.unreadable.count
             for row in unreadable {
-                print("cannot open device \(row.deviceID.uuidString.lowercased()) \(row.kind): sealed under unknown key \(row.keyID)")
+                print("cannot open device \(row.deviceID.uuidString.lowercased()) \(row.kind) (key \(row.keyID)): the key is not configured, or the row was altered or moved from another device or tenant")
             }
             for row in webhooks.unreadable {
-                print("cannot open the secret of webhook \(row.endpointID.uuidString.lowercased()): sealed under unknown key \(row.keyID)")
+                print("cannot open the secret of webhook \(row.endpointID.uuidString.lowercased()) (key \(row.keyID)): the key is not configured, or the row was altered or moved")
             }
-            print("re-sealed \(resealed) credential and Signal rows and \(webhooks.resealed) webhook secrets under key \(sealer.current.id)")
+            print("re-sealed \(resealed) credential and Signal rows and \(webhooks.resealed) webhook secrets under key \(sealer.current.id), format v2")
             if skipped > 0 {
                 print("\(skipped) rows could not be opened with the configured keys; add their key to credentials.previous_keys and run again")
                 throw ExitCode.failure
