@@ -206,6 +206,7 @@ let package = Package(
             name: "AdminAPI",
             dependencies: [
                 "DevicePool",
+                "Messaging",
                 "PostgresClient",
                 "PostgresStore",
                 "QRCode",

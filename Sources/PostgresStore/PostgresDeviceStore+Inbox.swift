@@ -22,6 +22,8 @@ public struct StoredMessage: Sendable, Hashable {
     public var fromMe: Bool
     /// The decrypted `Message` protobuf; only read for a single message.
     public var raw: [UInt8]?
+    /// For direction `out`: its status and their times.
+    public var outbound: OutboundStatus?
 }
 
 extension PostgresDeviceStore {
@@ -54,7 +56,10 @@ extension PostgresDeviceStore {
             """, [age.seconds, Int64(limit)]).affectedRows
     }
 
-    static let messageColumns = "id, seq, device_id, direction, chat, sender, wa_id, type, text, sent_at, received_at, from_me"
+    static let messageColumns = """
+        id, seq, device_id, direction, chat, sender, wa_id, type, text, sent_at, received_at, from_me,
+        status, recipient, queued_at, acked_at, delivered_at, read_at, failed_at, failure_reason, attempts
+        """
 
     static func message(from row: PostgresRow, raw: Bool) throws -> StoredMessage {
         StoredMessage(
@@ -62,7 +67,8 @@ extension PostgresDeviceStore {
             direction: try row.decode("direction"), chat: try row.decode("chat"), sender: try row.decode("sender"),
             waID: try row.decode("wa_id"), type: try row.decode("type"), text: try row.decode("text"),
             sentAt: try row.decode("sent_at"), receivedAt: try row.decode("received_at"), fromMe: try row.decode("from_me"),
-            raw: raw ? try row.decode("raw") : nil
+            raw: raw ? try row.decode("raw") : nil,
+            outbound: try outbound(from: row)
         )
     }
 

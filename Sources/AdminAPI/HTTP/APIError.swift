@@ -45,6 +45,10 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case privateAddress = "private_address"
             case devicePairing = "device_pairing"
             case deviceInUse = "device_in_use"
+            case deviceNotPaired = "device_not_paired"
+            case invalidRecipient = "invalid_recipient"
+            case textTooLong = "text_too_long"
+            case idempotencyKeyReused = "idempotency_key_reused"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -100,6 +104,14 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let devicePairing = Code(.devicePairing)
         /// The device was paired, or a pairing of it started, while it was being deleted.
         public static let deviceInUse = Code(.deviceInUse)
+        /// POST /messages: the device has no account to send from (unpaired, pairing or logged out).
+        public static let deviceNotPaired = Code(.deviceNotPaired)
+        /// POST /messages: `to` is neither an international number nor a user JID.
+        public static let invalidRecipient = Code(.invalidRecipient)
+        /// POST /messages: the text is empty or over WhatsApp's 65,536 characters.
+        public static let textTooLong = Code(.textTooLong)
+        /// The `Idempotency-Key` was used before with a different request.
+        public static let idempotencyKeyReused = Code(.idempotencyKeyReused)
 
         public var description: String { base.rawValue }
     }
