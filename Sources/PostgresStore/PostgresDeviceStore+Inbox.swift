@@ -31,8 +31,12 @@ extension PostgresDeviceStore {
         PostgresProtocolStore(pool: pool, sealer: sealer, lease: lease, tenantID: tenantID)
     }
 
+    public func outboxStore(_ lease: Lease, tenantID: UUID, sealer: CredentialSealer) -> any OutboxStore {
+        PostgresProtocolStore(pool: pool, sealer: sealer, lease: lease, tenantID: tenantID)
+    }
+
     /// The Signal state a logout wipes: sessions, identities and their history, sender keys,
-    /// consumed and reserved prekeys, LID mappings. Messages stay.
+    /// consumed and reserved prekeys, LID mappings, cached device lists. Messages stay.
     static func deleteProtocolState(deviceID: UUID, on connection: PostgresConnection) throws {
         try connection.query("""
             WITH sessions AS (DELETE FROM signal_sessions WHERE device_id = $1),
@@ -40,7 +44,8 @@ extension PostgresDeviceStore {
                  changes AS (DELETE FROM signal_identity_changes WHERE device_id = $1),
                  sender_keys AS (DELETE FROM signal_sender_keys WHERE device_id = $1),
                  prekeys AS (DELETE FROM signal_prekeys_used WHERE device_id = $1),
-                 retry AS (DELETE FROM signal_retry_prekeys WHERE device_id = $1)
+                 retry AS (DELETE FROM signal_retry_prekeys WHERE device_id = $1),
+                 lists AS (DELETE FROM device_lists WHERE device_id = $1)
             DELETE FROM lid_mappings WHERE device_id = $1
             """, [deviceID])
     }

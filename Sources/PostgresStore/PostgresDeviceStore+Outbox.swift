@@ -116,7 +116,6 @@ extension PostgresDeviceStore {
                     submission.text, raw, submission.recipient, submission.idempotencyKey, hash,
                 ])
             if let row = inserted.first {
-                try connection.query("SELECT pg_notify($1, $2)", [Self.outboxChannel, submission.deviceID.uuidString.lowercased()])
                 return .queued(try Self.message(from: row, raw: false))
             }
             guard let key = submission.idempotencyKey, let row = try connection.query("""
@@ -130,7 +129,4 @@ extension PostgresDeviceStore {
             return stored == hash ? .replayed(try Self.message(from: row, raw: false)) : .keyReused
         }
     }
-
-    /// The NOTIFY channel that wakes a device's drain; the payload is the device id.
-    public static let outboxChannel = "pairgate_outbox"
 }

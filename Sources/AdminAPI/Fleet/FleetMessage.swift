@@ -19,6 +19,8 @@ struct FleetMessage: Codable, Sendable, Hashable {
         case resetResult(ResetReply)
         /// Tenants, hosts or tokens changed: forget cached lookups, stop a disabled tenant's devices.
         case tenancyChanged
+        /// A message was queued for the device: its owner sends it.
+        case outboxReady(deviceID: UUID)
     }
 
     static let channel = "pairgate_fleet"

@@ -82,6 +82,7 @@ private struct MessagePage: Encodable {
 /// by an opaque cursor.
 struct MessagesController: Sendable {
     let devices: PostgresDeviceStore
+    let fleet: FleetBus
     let now: @Sendable () -> Date
 
     static let defaultLimit = 100
@@ -155,6 +156,7 @@ struct MessagesController: Sendable {
         )
         switch try await devices.queueMessage(submission, now: now()) {
         case .queued(let message):
+            await fleet.outboxReady(deviceID: deviceID)
             return try APIJSON.response(.accepted, MessageView(message), headers: [.location: "/messages/\(message.id.api)"])
         case .replayed(let message):
             return try APIJSON.response(

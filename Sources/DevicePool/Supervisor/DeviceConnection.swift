@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Messaging
 import CoreMetrics
 import Metrics
 import WAClient
@@ -52,6 +53,16 @@ actor DeviceConnection {
         case stop(CheckedContinuation<ResetResult?, Never>?)
         case shutdown
         case leaseLost
+        /// A message was queued for this device: send it if online and idle.
+        case outboxReady
+    }
+
+    /// The message whose stanza was written and whose server ack is awaited (one at a time).
+    struct InFlight: Sendable {
+        let messageID: String
+        let phash: String
+        /// The recipient's and our own user JIDs, whose cached lists a `phash` mismatch drops.
+        let users: [JID]
     }
 
     let deviceID: UUID
@@ -67,6 +78,9 @@ actor DeviceConnection {
     /// The receive path, built at the first stanza and rebuilt when the credentials change; it holds
     /// no protocol state (that is loaded per stanza), so an idle device stays small.
     private var receiver: DeviceReceiver?
+    /// The send path, built like the receive path.
+    private var sender: DeviceSender?
+    private var inFlight: InFlight?
     private var generation = 0
     private var wakeToken = 0
     /// When the current connection was opened (for the handshake duration).
@@ -244,6 +258,8 @@ actor DeviceConnection {
             context.metrics.leasesLost.increment()
             logger.warning("lease lost; closing the connection without further writes")
             await loseLease()
+        case .outboxReady:
+            await drain()
         }
     }
 
@@ -288,9 +304,12 @@ actor DeviceConnection {
                 try? await context.store.saveAccount(lease, jid: nil, lid: info.lid, platform: nil)
             }
             await apply(.loginSucceeded, group: &group)
+            await drain()
         case .credentialsUpdated(let updated):
             credentials = updated
             _ = await saveCredentials(updated)
+        case .stanza(let node) where node.tag == "ack":
+            await acknowledged(node)
         case .stanza(let node):
             await receive(node)
         case .keepaliveLost:
@@ -301,6 +320,8 @@ actor DeviceConnection {
             await apply(.keepaliveChanged, group: &group)
         case .disconnected(let reason), .loggedOut(let reason):
             session = nil
+            // Not acked: sent again, with the same id, once the device is back.
+            inFlight = nil
             context.metrics.disconnect(reason)
             if reason.category == .ackRejected {
                 // The server found fault with our answers: the detail names the stanza.
@@ -335,6 +356,73 @@ actor DeviceConnection {
             // The connection ended after the commit: the server delivers the stanza again, and the
             // inbox recognises it.
             logger.debug("answers not sent: the connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends the oldest queued message when the device is online and no send awaits its ack
+    /// (docs/messaging.md "Sending"): prepared (device lists, sessions, bundles, encryption), its
+    /// advanced state committed with its attempt, then written. A message that cannot be sent is
+    /// failed and the next one tried; an IQ or store failure leaves it queued for the next trigger
+    /// (the next login, ack or queued message).
+    private func drain() async {
+        while inFlight == nil, machine.state.kind == .online, let session, let credentials, !finished {
+            if sender?.credentials != credentials {
+                sender = DeviceSender(
+                    credentials: credentials,
+                    protocolStore: context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer),
+                    outbox: context.store.outboxStore(lease, tenantID: tenantID, sealer: context.sealer)
+                )
+            }
+            guard let sender else { return }
+            let now = context.now()
+            let oldest = now.addingTimeInterval(-TimeInterval(context.configuration.maxQueueAge.components.seconds))
+            guard let found = await fenced({ _ in try await sender.outbox.nextQueued(notBefore: oldest, now: now) }), let next = found else {
+                return
+            }
+            let prepared: DeviceSender.Prepared
+            do {
+                prepared = try await sender.prepare(next, session: session, now: now)
+            } catch is LeaseLost {
+                await loseLease()
+                return
+            } catch {
+                logger.notice("a queued message waits: preparing it failed", metadata: ["id": "\(next.messageID)", "error": "\(error)"])
+                return
+            }
+            switch prepared {
+            case .failed(let changes):
+                guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
+                logger.notice("a queued message failed", metadata: [
+                    "id": "\(next.messageID)", "reason": "\(changes.outboundStatuses.first?.failureReason ?? "-")",
+                ])
+            case .send(let stanza, let changes, let phash, let chat, let own):
+                // The ratchet state first: a resend after a crash never reuses a message key.
+                guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
+                inFlight = InFlight(messageID: next.messageID, phash: phash, users: [chat, own])
+                do {
+                    try await session.send([stanza])
+                } catch {
+                    // The connection ended; `.disconnected` follows and the message goes again later.
+                    inFlight = nil
+                    return
+                }
+            }
+        }
+    }
+
+    /// The server's `<ack class="message">` (messaging.md §8.5): committed as `sent` (or failed),
+    /// then the next queued message goes.
+    private func acknowledged(_ node: Node) async {
+        guard let ack = try? ServerAck(node) else { return }
+        let matching = inFlight?.messageID == ack.id ? inFlight : nil
+        let changes = DeviceSender.record(ack, phash: matching?.phash, users: matching?.users ?? [], now: context.now())
+        let store = context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer)
+        guard await fenced({ _ in try await store.commit(changes) }) != nil else { return }
+        if matching != nil {
+            inFlight = nil
+            await drain()
         }
     }
 

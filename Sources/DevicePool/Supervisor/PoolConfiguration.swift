@@ -29,6 +29,8 @@ public struct PoolConfiguration: Sendable {
     public var messageRetention: Duration? = .seconds(30 * 86_400)
     /// How often the retention sweeper runs; each run deletes in batches until nothing is due.
     public var messageSweepInterval: Duration = .seconds(600)
+    /// A queued message not sent within this fails with `expired` (`messages.max_queue_age`).
+    public var maxQueueAge: Duration = .seconds(24 * 3600)
 
     public init(instanceID: String, webVersion: String) {
         self.instanceID = instanceID

@@ -131,6 +131,14 @@ public final class Supervisor: Service, Sendable {
         return true
     }
 
+    /// A message was queued for `deviceID`: its actor sends it if this instance holds the device and
+    /// it is online. False when it is not held here (its owner hears of it through the fleet bus).
+    @discardableResult
+    public func outboxReady(deviceID: UUID) -> Bool {
+        guard let actor = state.withLock({ $0.running[deviceID]?.actor }) else { return false }
+        return actor.send(.outboxReady)
+    }
+
     // MARK: Pairing
 
     /// Starts a pairing for a tenant: claims the tenant's pairing lock before anything else (no
