@@ -50,6 +50,8 @@ public struct PairgateConfiguration: Sendable {
     public var rampPerSecond: Int?
     /// Days a stored message is kept (`messages.retention_days`); 0 keeps messages forever.
     public var messageRetentionDays = 30
+    /// Seconds a queued outbound message may wait before it fails `expired` (`messages.max_queue_age_seconds`).
+    public var maxQueueAgeSeconds = 86_400
     /// Webhook delivery (`webhooks.*`).
     public var webhooks = Webhooks()
 
@@ -203,6 +205,8 @@ extension PairgateConfiguration {
         configuration.rampPerSecond = try settings.int("pool.ramp_per_second", in: 1...100_000)
         configuration.messageRetentionDays = try settings.int("messages.retention_days", in: 0...36_500)
             ?? configuration.messageRetentionDays
+        configuration.maxQueueAgeSeconds = try settings.int("messages.max_queue_age_seconds", in: 60...2_592_000)
+            ?? configuration.maxQueueAgeSeconds
         try resolveWebhooks(settings, into: &configuration.webhooks)
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {

@@ -122,6 +122,16 @@ extension PostgresProtocolStore: OutboxStore {
         return lists
     }
 
+    public func sentMessage(_ messageID: String) async throws -> QueuedMessage? {
+        try await pool.query("""
+            SELECT wa_id, chat, raw, queued_at FROM messages
+            WHERE device_id = $1 AND direction = 'out' AND wa_id = $2 AND status <> 'failed'
+            """, [lease.deviceID, Text.clean(messageID)]).first.flatMap { row -> QueuedMessage? in
+            guard let chat = JID(parsing: try row.decode("chat")) else { return nil }
+            return QueuedMessage(messageID: try row.decode("wa_id"), chat: chat, raw: try row.decode("raw"), queuedAt: try row.decode("queued_at"))
+        }
+    }
+
     public func saveDeviceList(_ devices: [JID], of user: JID) async throws {
         let deviceID = lease.deviceID
         try await fenced { connection in

@@ -44,10 +44,10 @@ struct SendPathTests {
         }
     }
 
-    static func bundle(_ credentials: DeviceCredentials, jid: JID) throws -> Node {
+    static func bundle(_ credentials: DeviceCredentials, jid: JID, preKeyID: UInt32 = 1) throws -> Node {
         let identity = try Curve25519KeyPair(privateKey: credentials.identityKey).publicKey
         let signed = try Curve25519KeyPair(privateKey: credentials.signedPreKey).publicKey
-        let oneTime = try OneTimePreKeys.keyPair(seed: credentials.preKeySeed, id: 1).publicKey
+        let oneTime = try OneTimePreKeys.keyPair(seed: credentials.preKeySeed, id: preKeyID).publicKey
         let id: (UInt32) -> [UInt8] = { value in (0..<3).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
         return Node("user", ["jid": .jid(jid)], [
             Node("registration", bytes: (0..<4).reversed().map { UInt8(truncatingIfNeeded: credentials.registrationID >> (8 * $0)) }),
@@ -55,13 +55,15 @@ struct SendPathTests {
             Node("identity", bytes: identity),
             Node("skey", [Node("id", bytes: id(credentials.signedPreKeyID)), Node("value", bytes: signed),
                           Node("signature", bytes: credentials.signedPreKeySignature)]),
-            Node("key", [Node("id", bytes: id(1)), Node("value", bytes: oneTime)]),
+            Node("key", [Node("id", bytes: id(preKeyID)), Node("value", bytes: oneTime)]),
         ])
     }
 
-    /// Ann's phone decrypts its part of a send stanza.
+    /// Ann's phone decrypts its part of a send stanza (or a resend's only `<enc>`) on a new session.
     static func annReads(_ stanza: Node) throws -> String {
-        let part = try #require(stanza.child("participants")?.children.first { $0.attributes["jid"] == .jid(ann) }?.child("enc"))
+        let part = try #require(
+            stanza.child("participants")?.children.first { $0.attributes["jid"] == .jid(ann) }?.child("enc") ?? stanza.child("enc")
+        )
         let message = try PreKeyWhisperMessage(parsing: try #require(part.bytes))
         let credentials = annCredentials
         var random = SeededRandom(seed: 3)
@@ -141,6 +143,23 @@ struct SendPathTests {
                 login.emit(.stanza(Node("receipt", ["from": .jid(Self.ann), "id": .string(first), "t": "1760000800"])))
                 try await eventually("acked") { login.sent.filter { $0.tag == "ack" && $0.attribute("class") == "receipt" }.count == 3 }
                 #expect(try await row(h, first).status == "read")
+
+                // Ann's phone lost the session and asks again with a new bundle: the message goes
+                // again to her phone alone, same id, on a session from her keys.
+                let keys = try Self.bundle(Self.annCredentials, jid: Self.ann, preKeyID: 2)
+                login.emit(.stanza(Node("receipt", ["from": .jid(Self.ann), "id": .string(first), "t": "1760000900", "type": "retry"], [
+                    Node("retry", ["count": "1", "id": .string(first), "t": "1760000500", "v": "1"]),
+                    try #require(keys.child("registration")),
+                    Node("keys", keys.children.filter { $0.tag != "registration" }),
+                ])))
+                try await eventually("the resend") { login.sent.filter { $0.tag == "message" }.count == 3 }
+                let resend = try #require(login.sent.last { $0.tag == "message" })
+                #expect(resend.attributes["id"] == .string(first))
+                #expect(resend.attributes["to"] == .jid(Self.ann))
+                #expect(resend.child("participants") == nil)
+                #expect(resend.child("enc")?.attribute("count") == "1")
+                #expect(try Self.annReads(resend) == "first")
+                #expect(login.queries.count == 2)
             }
         }
     }

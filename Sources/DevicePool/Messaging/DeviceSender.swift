@@ -70,6 +70,32 @@ struct DeviceSender: Sendable {
         }
     }
 
+    /// Retry receipts beyond this count are not answered (whatsmeow stops at 10, Baileys at 5).
+    static let maximumRetries = 5
+
+    /// The answer to a peer's retry receipt for a message we sent (messaging.md §5.2): the stored
+    /// message encrypted again for that device alone, on the receipt's `<keys>`, the stored session
+    /// or a fetched bundle. Nil when the message is not ours, failed, or was asked for too often.
+    func resend(_ request: RetryRequest, session: any UpstreamSession) async throws -> (Node, ProtocolChanges)? {
+        guard request.count <= Self.maximumRetries, let requester = OutboundEncryptor.requester(of: request),
+              let original = try await outbox.sentMessage(request.messageID), let content = original.message
+        else {
+            return nil
+        }
+        let state = try await protocolStore.load(encryptor.requirements(for: [requester]))
+        var fetched: KeyBundle?
+        if encryptor.resendNeedsBundle(request, state: state) {
+            fetched = try? PreKeyFetch.parse(try await session.query(PreKeyFetch.query(for: [requester])))[requester]?.get()
+        }
+        var generator = SystemRandomNumberGenerator()
+        guard let encryption = try? encryptor.encryptResend(
+            request, message: content, chat: original.chat, state: state, fetched: fetched, using: &generator
+        ) else {
+            return nil
+        }
+        return (encryption.stanza, encryption.changes)
+    }
+
     /// The chat on the wire: a phone number whose LID is stored goes by its LID, carrying the phone
     /// number in `peer_recipient_pn` (messaging.md §8.1 step 2); otherwise as queued.
     private func address(_ chat: JID) async throws -> (JID, JID?) {

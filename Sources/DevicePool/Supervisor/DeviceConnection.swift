@@ -356,6 +356,30 @@ actor DeviceConnection {
             // The connection ended after the commit: the server delivers the stanza again, and the
             // inbox recognises it.
             logger.debug("answers not sent: the connection ended", metadata: ["error": "\(error)"])
+            return
+        }
+        if node.tag == "receipt", node.attribute("type") == "retry" {
+            await answerRetry(node, session: session, credentials: credentials)
+        }
+    }
+
+    /// A peer could not decrypt a message we sent: it goes again, encrypted for that device alone,
+    /// its session committed first (messaging.md §5.2). The receipt was acked already; a retry that
+    /// cannot be answered now is not asked again by the peer, so failures are only logged.
+    private func answerRetry(_ node: Node, session: any UpstreamSession, credentials: DeviceCredentials) async {
+        guard let device = LocalDevice(credentials: credentials),
+              let request = (try? IncomingReceipt(node, own: device.account))?.retry,
+              let sender = DeviceSender(
+            credentials: credentials,
+            protocolStore: context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer),
+            outbox: context.store.outboxStore(lease, tenantID: tenantID, sealer: context.sealer)
+        ) else { return }
+        do {
+            guard let (stanza, changes) = try await sender.resend(request, session: session) else { return }
+            guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
+            try await session.send([stanza])
+        } catch {
+            logger.notice("a retry receipt was not answered", metadata: ["id": "\(request.messageID)", "error": "\(error)"])
         }
     }
 

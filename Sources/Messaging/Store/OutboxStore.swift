@@ -37,4 +37,6 @@ public protocol OutboxStore: Sendable {
     func saveDeviceList(_ devices: [JID], of user: JID) async throws
     /// Drops cached lists (a `devices` notification, a `phash` mismatch).
     func forgetDeviceLists(_ users: [JID]) async throws
+    /// A message we sent (any status but `failed`), by its WhatsApp id: a retry receipt asks for it again.
+    func sentMessage(_ messageID: String) async throws -> QueuedMessage?
 }

@@ -73,6 +73,7 @@ extension ServeCommand {
         if let ramp = configuration.rampPerSecond { pool.rampPerSecond = Double(ramp) }
         let retention = configuration.messageRetentionDays
         pool.messageRetention = retention == 0 ? nil : .seconds(retention * 86_400)
+        pool.maxQueueAge = .seconds(configuration.maxQueueAgeSeconds)
         var gateway = GatewayConfiguration(
             pool: pool, api: try apiConfiguration(configuration, logger: logger),
             address: .hostname(configuration.http.host, port: configuration.http.port)
