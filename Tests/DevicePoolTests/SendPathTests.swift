@@ -201,4 +201,38 @@ struct SendPathTests {
             }
         }
     }
+
+    @Test func aMessageOverTheRateWaitsForItAndRateOverlimitSlowsTheDeviceWithoutDroppingAnything() async throws {
+        try await withPoolDatabase { pool, tenant in
+            let h = PoolHarness.make(
+                pool: pool, tenant: tenant, instance: "a", upstream: ScriptedUpstream(makeCredentials: { .generate() }),
+                configure: { $0.sendRatePerMinute = 60; $0.sendBurst = 1 }
+            )
+            try await h.running {
+                let (device, login) = try await ReceivePathTests().onlineDevice(h)
+                login.answerQueries { Self.answer($0) }
+                let first = try await queue(h, device, to: "+15551234567", text: "one")
+                let second = try await queue(h, device, to: "+15551234567", text: "two")
+                h.supervisor.outboxReady(deviceID: device)
+                try await eventually("the first stanza") { login.sent.contains { $0.tag == "message" } }
+                login.emit(.stanza(Node("ack", ["class": "message", "id": .string(first), "t": "1760000500"])))
+                // Handled, and with it the drain that found the rate spent and set its wake.
+                try await eventually("sent") { try await row(h, first).status == "sent" && login.unhandledEvents == 0 }
+                // One a second, and the second of them has not come yet.
+                #expect(login.sent.filter { $0.tag == "message" }.count == 1)
+                h.clock.advance(by: .seconds(1))
+                try await eventually("the second stanza after a second") { login.sent.filter { $0.tag == "message" }.count == 2 }
+
+                // The server refuses the second with rate-overlimit: it stays queued and goes again
+                // once the slower rate allows (two seconds now).
+                login.emit(.stanza(Node("ack", ["class": "message", "id": .string(second), "t": "1760000501", "error": "429"])))
+                try await eventually("the ack was handled") { login.unhandledEvents == 0 }
+                #expect(try await row(h, second).status == "queued")
+                h.clock.advance(by: .seconds(2))
+                try await eventually("the second again") { login.sent.filter { $0.tag == "message" }.count == 3 }
+                #expect(login.sent.last { $0.tag == "message" }?.attributes["id"] == .string(second))
+                #expect(try await row(h, second).attempts == 2)
+            }
+        }
+    }
 }

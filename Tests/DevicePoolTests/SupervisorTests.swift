@@ -20,11 +20,13 @@ struct PoolHarness {
     static let sealer = CredentialSealer(current: try! MasterKey(parsing: MasterKey.generate(id: "test")))
 
     static func make(
-        pool: PostgresPool, tenant: UUID, instance: String, clock: ManualClock = ManualClock(), upstream: ScriptedUpstream = ScriptedUpstream()
+        pool: PostgresPool, tenant: UUID, instance: String, clock: ManualClock = ManualClock(), upstream: ScriptedUpstream = ScriptedUpstream(),
+        configure: (inout PoolConfiguration) -> Void = { _ in }
     ) -> PoolHarness {
         let store = PostgresDeviceStore(pool: pool)
         var configuration = PoolConfiguration(instanceID: instance, webVersion: "2.3000.1045649367")
         configuration.rampPerSecond = 1000
+        configure(&configuration)
         // Pairing deadlines come from the database's clock; the bus forgets pairings by the wall's.
         let events = EventBus()
         let supervisor = Supervisor(

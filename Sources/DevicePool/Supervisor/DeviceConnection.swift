@@ -81,6 +81,9 @@ actor DeviceConnection {
     /// The send path, built like the receive path.
     private var sender: DeviceSender?
     private var inFlight: InFlight?
+    private var pacer: SendPacer
+    /// A paced drain is scheduled.
+    private var outboxWakeScheduled = false
     private var generation = 0
     private var wakeToken = 0
     /// When the current connection was opened (for the handshake duration).
@@ -105,6 +108,7 @@ actor DeviceConnection {
             webVersion: context.configuration.webVersion,
             attempt: { if case .backoff(_, let attempt, _) = record.state { attempt } else { 0 } }()
         )
+        pacer = SendPacer(perMinute: context.configuration.sendRatePerMinute, burst: context.configuration.sendBurst)
         (inputs, mailbox) = AsyncStream.makeStream(of: Input.self)
         var logger = context.logger
         logger[metadataKey: "device"] = "\(record.id.uuidString.lowercased())"
@@ -259,7 +263,8 @@ actor DeviceConnection {
             logger.warning("lease lost; closing the connection without further writes")
             await loseLease()
         case .outboxReady:
-            await drain()
+            outboxWakeScheduled = false
+            await drain(group: &group)
         }
     }
 
@@ -304,12 +309,12 @@ actor DeviceConnection {
                 try? await context.store.saveAccount(lease, jid: nil, lid: info.lid, platform: nil)
             }
             await apply(.loginSucceeded, group: &group)
-            await drain()
+            await drain(group: &group)
         case .credentialsUpdated(let updated):
             credentials = updated
             _ = await saveCredentials(updated)
         case .stanza(let node) where node.tag == "ack":
-            await acknowledged(node)
+            await acknowledged(node, group: &group)
         case .stanza(let node):
             await receive(node)
         case .keepaliveLost:
@@ -390,7 +395,7 @@ actor DeviceConnection {
     /// advanced state committed with its attempt, then written. A message that cannot be sent is
     /// failed and the next one tried; an IQ or store failure leaves it queued for the next trigger
     /// (the next login, ack or queued message).
-    private func drain() async {
+    private func drain(group: inout DiscardingTaskGroup) async {
         while inFlight == nil, machine.state.kind == .online, let session, let credentials, !finished {
             if sender?.credentials != credentials {
                 sender = DeviceSender(
@@ -405,11 +410,21 @@ actor DeviceConnection {
             guard let found = await fenced({ _ in try await sender.outbox.nextQueued(notBefore: oldest, now: now) }), let next = found else {
                 return
             }
+            if let wait = pacer.take(now: now) {
+                context.metrics.pacingWaits.increment()
+                scheduleOutboxWake(after: wait, group: &group)
+                return
+            }
             let prepared: DeviceSender.Prepared
             do {
                 prepared = try await sender.prepare(next, session: session, now: now)
             } catch is LeaseLost {
                 await loseLease()
+                return
+            } catch let error as ClientRequestError where error.errorCode == Self.rateOverLimit {
+                // The server asks us to slow down: the message waits, nothing is dropped.
+                context.metrics.rateOverLimit.increment()
+                scheduleOutboxWake(after: pacer.overLimit(now: now), group: &group)
                 return
             } catch {
                 logger.notice("a queued message waits: preparing it failed", metadata: ["id": "\(next.messageID)", "error": "\(error)"])
@@ -438,15 +453,39 @@ actor DeviceConnection {
 
     /// The server's `<ack class="message">` (messaging.md §8.5): committed as `sent` (or failed),
     /// then the next queued message goes.
-    private func acknowledged(_ node: Node) async {
+    private func acknowledged(_ node: Node, group: inout DiscardingTaskGroup) async {
         guard let ack = try? ServerAck(node) else { return }
         let matching = inFlight?.messageID == ack.id ? inFlight : nil
+        if ack.error == Self.rateOverLimit {
+            // Not a failure: the message stays queued and goes again, slower.
+            context.metrics.rateOverLimit.increment()
+            if matching != nil { inFlight = nil }
+            scheduleOutboxWake(after: pacer.overLimit(now: context.now()), group: &group)
+            return
+        }
         let changes = DeviceSender.record(ack, phash: matching?.phash, users: matching?.users ?? [], now: context.now())
         let store = context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer)
         guard await fenced({ _ in try await store.commit(changes) }) != nil else { return }
         if matching != nil {
             inFlight = nil
-            await drain()
+            await drain(group: &group)
+        }
+    }
+
+    /// `rate-overlimit`, as an IQ's or an ack's error code.
+    static let rateOverLimit = 429
+
+    /// Drains again after `seconds` (pacing); one wake at a time.
+    private func scheduleOutboxWake(after seconds: TimeInterval, group: inout DiscardingTaskGroup) {
+        guard !outboxWakeScheduled else { return }
+        outboxWakeScheduled = true
+        let sleep = Self.sleeper(on: context.clock, until: .milliseconds(Int64((seconds * 1000).rounded(.up))))
+        let mailbox = self.mailbox
+        group.addTask {
+            do {
+                try await sleep()
+                mailbox.yield(.outboxReady)
+            } catch {}
         }
     }
 
