@@ -67,7 +67,7 @@ func buildRouter(
         .addRoutes(to: tenant)
     ResetController(devices: devices, resets: resets, statusCache: statusCache)
         .addRoutes(to: tenant)
-    MessagesController(devices: devices, fleet: fleet, now: now)
+    MessagesController(devices: devices, fleet: fleet, dailyQuota: configuration.tenantDailyQuota, now: now)
         .addRoutes(to: tenant)
     WebhooksController(store: WebhookStore(pool: database), sealer: sealer, configuration: webhooks, now: now)
         .addRoutes(to: tenant)

@@ -52,6 +52,12 @@ public struct PairgateConfiguration: Sendable {
     public var messageRetentionDays = 30
     /// Seconds a queued outbound message may wait before it fails `expired` (`messages.max_queue_age_seconds`).
     public var maxQueueAgeSeconds = 86_400
+    /// Messages one device sends per minute (`messages.send_rate_per_minute`); 0 turns pacing off.
+    public var sendRatePerMinute = 20
+    /// Messages a device may send at once after a quiet spell (`messages.send_burst`).
+    public var sendBurst = 5
+    /// Messages one tenant may queue in 24 hours (`messages.tenant_daily_quota`); 0 is unlimited.
+    public var tenantDailyQuota = 0
     /// Webhook delivery (`webhooks.*`).
     public var webhooks = Webhooks()
 
@@ -207,6 +213,11 @@ extension PairgateConfiguration {
             ?? configuration.messageRetentionDays
         configuration.maxQueueAgeSeconds = try settings.int("messages.max_queue_age_seconds", in: 60...2_592_000)
             ?? configuration.maxQueueAgeSeconds
+        configuration.sendRatePerMinute = try settings.int("messages.send_rate_per_minute", in: 0...60_000)
+            ?? configuration.sendRatePerMinute
+        configuration.sendBurst = try settings.int("messages.send_burst", in: 1...10_000) ?? configuration.sendBurst
+        configuration.tenantDailyQuota = try settings.int("messages.tenant_daily_quota", in: 0...100_000_000)
+            ?? configuration.tenantDailyQuota
         try resolveWebhooks(settings, into: &configuration.webhooks)
         if let level = try settings.string("log.level") {
             guard let parsed = Logger.Level(rawValue: level) else {

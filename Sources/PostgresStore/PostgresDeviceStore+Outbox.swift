@@ -59,6 +59,8 @@ public enum QueueOutcome: Sendable, Hashable {
     case deviceNotFound
     /// The device has no account to send from (unpaired, pairing, or logged out).
     case deviceNotPaired
+    /// The tenant queued its daily quota in the last 24 hours.
+    case quotaExceeded
 }
 
 extension PostgresDeviceStore {
@@ -78,7 +80,9 @@ extension PostgresDeviceStore {
     /// transaction with the idempotency check: a key seen before answers with its row when the request
     /// is the same, and is refused otherwise. The device row is locked (shared) so a logout cannot
     /// fail the queue between the check and the insert.
-    public func queueMessage(_ submission: OutboundSubmission, now: Date) async throws -> QueueOutcome {
+    /// With `dailyQuota`, a tenant that queued that many messages in the 24 hours before `now` is
+    /// refused (a repeated idempotent request is still answered).
+    public func queueMessage(_ submission: OutboundSubmission, now: Date, dailyQuota: Int? = nil) async throws -> QueueOutcome {
         let hash = submission.requestHash
         let raw = OutboundText.serialized(submission.text)
         return try await pool.withTransaction { connection in
@@ -101,6 +105,14 @@ extension PostgresDeviceStore {
                   !["unpaired", "pairing", "logged_out"].contains(state)
             else {
                 return .deviceNotPaired
+            }
+            if let dailyQuota {
+                let queued: Int64 = try connection.query("""
+                    SELECT count(*) FROM messages WHERE tenant_id = $1 AND direction = 'out' AND queued_at > $2
+                    """, [submission.tenantID, now.addingTimeInterval(-86_400)])[0].decode(0)
+                guard queued < dailyQuota else {
+                    return .quotaExceeded
+                }
             }
             var random = SystemRandomNumberGenerator()
             let waID = MessageID.generate(unixSeconds: Int64(now.timeIntervalSince1970), ownUser: own.user, using: &random)

@@ -131,4 +131,21 @@ struct SendRouteTests {
             #expect(try await post(Self.body(device)) == (409, "device_not_paired"))
         }
     }
+
+    @Test func aTenantOverItsDailyQuotaIsToldToWaitAndARepeatedRequestIsStillAnswered() async throws {
+        try await APIHarness.run(configure: { $0.tenantDailyQuota = 2 }) { h in
+            let device = try await Self.pairedDevice(in: h, h.acme)
+            let key = [("Idempotency-Key", "first")]
+            let first = try await h.request(.POST, "/messages", host: h.acme.host, token: h.acme.token, json: Self.body(device), headers: key)
+            #expect(first.status == 202)
+            #expect(try await h.request(.POST, "/messages", host: h.acme.host, token: h.acme.token, json: Self.body(device)).status == 202)
+            let third = try await h.request(.POST, "/messages", host: h.acme.host, token: h.acme.token, json: Self.body(device))
+            #expect(third.status == 429)
+            #expect(third.json["code"] as? String == "quota_exceeded")
+            #expect(third.header("Retry-After") == "3600")
+            let again = try await h.request(.POST, "/messages", host: h.acme.host, token: h.acme.token, json: Self.body(device), headers: key)
+            #expect(again.status == 202)
+            #expect(again.json["id"] as? String == first.json["id"] as? String)
+        }
+    }
 }

@@ -49,6 +49,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case invalidRecipient = "invalid_recipient"
             case textTooLong = "text_too_long"
             case idempotencyKeyReused = "idempotency_key_reused"
+            case quotaExceeded = "quota_exceeded"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -112,6 +113,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let textTooLong = Code(.textTooLong)
         /// The `Idempotency-Key` was used before with a different request.
         public static let idempotencyKeyReused = Code(.idempotencyKeyReused)
+        /// POST /messages: the tenant queued `messages.tenant_daily_quota` messages in the last 24 hours.
+        public static let quotaExceeded = Code(.quotaExceeded)
 
         public var description: String { base.rawValue }
     }

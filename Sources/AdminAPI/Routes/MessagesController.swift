@@ -83,6 +83,7 @@ private struct MessagePage: Encodable {
 struct MessagesController: Sendable {
     let devices: PostgresDeviceStore
     let fleet: FleetBus
+    let dailyQuota: Int?
     let now: @Sendable () -> Date
 
     static let defaultLimit = 100
@@ -154,7 +155,7 @@ struct MessagesController: Sendable {
         let submission = OutboundSubmission(
             tenantID: access.tenantID, deviceID: deviceID, recipient: body.to, chat: chat, text: body.text, idempotencyKey: key
         )
-        switch try await devices.queueMessage(submission, now: now()) {
+        switch try await devices.queueMessage(submission, now: now(), dailyQuota: dailyQuota) {
         case .queued(let message):
             await fleet.outboxReady(deviceID: deviceID)
             return try APIJSON.response(.accepted, MessageView(message), headers: [.location: "/messages/\(message.id.api)"])
@@ -169,6 +170,11 @@ struct MessagesController: Sendable {
             )
         case .deviceNotFound:
             throw APIError.notFound(.deviceNotFound, "No such device")
+        case .quotaExceeded:
+            throw APIError(
+                .tooManyRequests, .quotaExceeded, "The tenant's daily message quota is used up",
+                detail: "at most \(dailyQuota ?? 0) messages in 24 hours", headers: [.retryAfter: "3600"]
+            )
         case .deviceNotPaired:
             throw APIError(.conflict, .deviceNotPaired, "The device is not paired", detail: "pair the device before sending from it")
         }

@@ -492,6 +492,16 @@ paths:
           content:
             application/problem+json:
               schema: {$ref: '#/components/schemas/Problem'}
+        '429':
+          description: '`quota_exceeded`: the tenant queued `messages.tenant_daily_quota` messages in the last 24 hours.'
+          headers:
+            Retry-After:
+              required: true
+              description: Seconds to wait before trying again.
+              schema: {type: string}
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
   /messages/{id}:
     get:
       tags: [messages]
