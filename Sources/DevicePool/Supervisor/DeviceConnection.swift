@@ -463,6 +463,7 @@ actor DeviceConnection {
             scheduleOutboxWake(after: pacer.overLimit(now: context.now()), group: &group)
             return
         }
+        context.metrics.messageAcked(ack.isSuccess ? "sent" : "failed")
         let changes = DeviceSender.record(ack, phash: matching?.phash, users: matching?.users ?? [], now: context.now())
         let store = context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer)
         guard await fenced({ _ in try await store.commit(changes) }) != nil else { return }

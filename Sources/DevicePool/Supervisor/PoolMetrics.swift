@@ -17,6 +17,10 @@ struct PoolMetrics: Sendable {
     let handshakeDurations = Timer(label: "pairgate_handshake_duration_seconds", preferredDisplayUnit: .seconds)
     /// A queued message had to wait for its device's send rate.
     let pacingWaits = Counter(label: "pairgate_send_pacing_waits_total")
+    /// Server acks of messages we sent, by result (`sent`, `failed`).
+    func messageAcked(_ result: String) {
+        Counter(label: "pairgate_messages_sent_total", dimensions: [("result", result)]).increment()
+    }
     /// The server answered `rate-overlimit`; the device slowed down.
     let rateOverLimit = Counter(label: "pairgate_send_rate_overlimit_total")
 
