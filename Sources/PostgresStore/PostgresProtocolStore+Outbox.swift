@@ -151,6 +151,24 @@ extension PostgresProtocolStore: OutboxStore {
 }
 
 extension PostgresDeviceStore {
+    public func expireQueuedMessages(olderThan age: Duration, limit: Int) async throws -> Int {
+        try await pool.withTransaction { connection in
+            // SKIP LOCKED: two instances sweeping at once take different rows.
+            let due = try connection.query("""
+                SELECT m.device_id, m.tenant_id, m.wa_id FROM messages m JOIN devices d ON d.id = m.device_id
+                WHERE m.status = 'queued' AND m.queued_at < now() - make_interval(secs => $1) AND d.state <> 'online'
+                ORDER BY m.queued_at LIMIT $2 FOR UPDATE OF m SKIP LOCKED
+                """, [age.seconds, Int64(limit)])
+            for row in due {
+                try PostgresProtocolStore.applyStatus(
+                    OutboundStatusChange(messageID: try row.decode("wa_id"), status: .failed, at: Date(), failureReason: "expired"),
+                    deviceID: try row.decode("device_id"), tenantID: try row.decode("tenant_id"), on: connection
+                )
+            }
+            return due.count
+        }
+    }
+
     /// A device that logs out (or is reset) can send nothing more: its queue fails with `logged_out`,
     /// in the transaction that wipes its credentials.
     static func failQueue(deviceID: UUID, reason: String, on connection: PostgresConnection) throws {

@@ -235,4 +235,25 @@ struct SendPathTests {
             }
         }
     }
+
+    @Test func theSweeperExpiresOldMessagesOfDevicesThatAreNotOnline() async throws {
+        try await withPoolDatabase { pool, tenant in
+            let h = PoolHarness.make(pool: pool, tenant: tenant, instance: "a")
+            let start = try await h.store.beginPairing(tenantID: tenant, deviceID: nil, name: nil, method: .qr,
+                                                       owner: "writer", leaseTTL: .seconds(60), window: .seconds(180))
+            try await pool.query("UPDATE devices SET state = 'paired', jid = '15550008888:7@s.whatsapp.net' WHERE id = $1", [start.device.id])
+            let old = try await queue(h, start.device.id, to: "+15551234567", text: "old")
+            let young = try await queue(h, start.device.id, to: "+15551234567", text: "young")
+            try await pool.query("UPDATE messages SET queued_at = now() - interval '25 hours' WHERE wa_id = $1", [old])
+            #expect(try await h.store.expireQueuedMessages(olderThan: .seconds(86_400), limit: 10) == 1)
+            #expect(try await row(h, old) == ("failed", 0, "expired"))
+            #expect(try await row(h, young).status == "queued")
+            let events: Int64 = try await pool.query("SELECT count(*) FROM webhook_events WHERE type = 'message.status'")[0].decode(0)
+            #expect(events == 1)
+            // An online device's sender expires its own messages: the sweeper leaves them.
+            try await pool.query("UPDATE messages SET queued_at = now() - interval '25 hours' WHERE wa_id = $1", [young])
+            try await pool.query("UPDATE devices SET state = 'online' WHERE id = $1", [start.device.id])
+            #expect(try await h.store.expireQueuedMessages(olderThan: .seconds(86_400), limit: 10) == 0)
+        }
+    }
 }

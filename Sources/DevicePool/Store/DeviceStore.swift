@@ -158,4 +158,7 @@ public protocol DeviceStore: Sendable {
     /// Deletes at most `limit` stored messages (any device) received more than `age` ago, skipping
     /// rows another instance is deleting; returns how many were deleted.
     func deleteMessages(olderThan age: Duration, limit: Int) async throws -> Int
+    /// Fails at most `limit` queued outbound messages older than `age` (`expired`, with their
+    /// `message.status` events) of devices that are not online; returns how many.
+    func expireQueuedMessages(olderThan age: Duration, limit: Int) async throws -> Int
 }

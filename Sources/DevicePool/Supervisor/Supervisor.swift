@@ -304,9 +304,13 @@ public final class Supervisor: Service, Sendable {
     /// Deletes stored messages past `messageRetention`, in batches of 1,000 until none is due. Any
     /// number of instances may sweep at once: each batch skips the rows another is deleting.
     private func sweepOldMessages() async {
-        guard let retention = context.configuration.messageRetention else { return }
         let batch = 1000
         while !Task.isCancelled {
+            await expireQueuedMessages(batch: batch)
+            guard let retention = context.configuration.messageRetention else {
+                do { try await context.clock.sleep(for: context.configuration.messageSweepInterval) } catch { return }
+                continue
+            }
             do {
                 var deleted = 0
                 while !Task.isCancelled {
@@ -321,6 +325,24 @@ public final class Supervisor: Service, Sendable {
                 context.logger.warning("sweeping old messages failed", metadata: ["error": "\(error)"])
             }
             do { try await context.clock.sleep(for: context.configuration.messageSweepInterval) } catch { return }
+        }
+    }
+
+    /// Fails queued messages older than `maxQueueAge` (`expired`) of devices that are not online,
+    /// whose senders would not get to them; an online device's sender expires its own.
+    private func expireQueuedMessages(batch: Int) async {
+        do {
+            var expired = 0
+            while !Task.isCancelled {
+                let count = try await context.store.expireQueuedMessages(olderThan: context.configuration.maxQueueAge, limit: batch)
+                expired += count
+                if count < batch { break }
+            }
+            if expired > 0 {
+                context.logger.info("expired queued messages of devices that are not online", metadata: ["count": "\(expired)"])
+            }
+        } catch {
+            context.logger.warning("expiring queued messages failed", metadata: ["error": "\(error)"])
         }
     }
 
