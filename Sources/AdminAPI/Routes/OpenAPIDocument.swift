@@ -424,8 +424,8 @@ paths:
           schema: {type: string, enum: [in, out]}
         - name: after
           in: query
-          description: The `next_cursor` of an earlier page; opaque. Without it the inbox is read from its start.
-          schema: {type: string, pattern: '^[A-Za-z0-9_-]{11}$'}
+          description: The `next_cursor` of an earlier page; opaque (a non-negative position as 8 bytes, base64url). Without it the inbox is read from its start.
+          schema: {type: string, pattern: '^[A-Za-f][A-Za-z0-9_-]{9}[AEIMQUYcgkosw048]$'}
         - name: limit
           in: query
           schema: {type: integer, minimum: 1, maximum: 500, default: 100}
