@@ -76,6 +76,7 @@ let package = Package(
                 "Signal",
                 "WAWire",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strictSwift
         ),
@@ -206,6 +207,7 @@ let package = Package(
             name: "AdminAPI",
             dependencies: [
                 "DevicePool",
+                "Messaging",
                 "PostgresClient",
                 "PostgresStore",
                 "QRCode",

@@ -11,6 +11,8 @@ public struct APIConfiguration: Sendable {
     /// POST /pair per tenant and instance: `pairBurst` at once, refilled at this rate.
     public var pairRatePerMinute: Double = 6
     public var pairBurst = 3
+    /// Messages one tenant may queue through POST /messages in 24 hours (`messages.tenant_daily_quota`); nil: unlimited.
+    public var tenantDailyQuota: Int?
     /// How long POST /pair waits for the first QR or code before answering without it.
     public var firstCodeWait: Duration = .seconds(5)
     /// How long a request may take, its body included, before the caller gets 503

@@ -75,7 +75,7 @@ func buildRouter(
         .addRoutes(to: tenant)
     ResetController(devices: devices, resets: resets, statusCache: statusCache, concurrency: configuration.resetConcurrency)
         .addRoutes(to: tenant)
-    MessagesController(devices: devices)
+    MessagesController(devices: devices, fleet: fleet, dailyQuota: configuration.tenantDailyQuota, now: now)
         .addRoutes(to: tenant)
     WebhooksController(store: WebhookStore(pool: database), sealer: sealer, configuration: webhooks, now: now)
         .addRoutes(to: tenant)

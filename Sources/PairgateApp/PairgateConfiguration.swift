@@ -85,6 +85,14 @@ public struct PairgateConfiguration: Sendable {
     public var rampPerSecond: Int?
     /// Days a stored message is kept (`messages.retention_days`); 0 keeps messages forever.
     public var messageRetentionDays = 30
+    /// Seconds a queued outbound message may wait before it fails `expired` (`messages.max_queue_age_seconds`).
+    public var maxQueueAgeSeconds = 86_400
+    /// Messages one device sends per minute (`messages.send_rate_per_minute`); 0 turns pacing off.
+    public var sendRatePerMinute = 20
+    /// Messages a device may send at once after a quiet spell (`messages.send_burst`).
+    public var sendBurst = 5
+    /// Messages one tenant may queue in 24 hours (`messages.tenant_daily_quota`); 0 is unlimited.
+    public var tenantDailyQuota = 0
     /// Webhook delivery (`webhooks.*`).
     public var webhooks = Webhooks()
 
@@ -257,6 +265,13 @@ extension PairgateConfiguration {
         configuration.rampPerSecond = try settings.int("pool.ramp_per_second", in: 1...100_000)
         configuration.messageRetentionDays = try settings.int("messages.retention_days", in: 0...36_500)
             ?? configuration.messageRetentionDays
+        configuration.maxQueueAgeSeconds = try settings.int("messages.max_queue_age_seconds", in: 60...2_592_000)
+            ?? configuration.maxQueueAgeSeconds
+        configuration.sendRatePerMinute = try settings.int("messages.send_rate_per_minute", in: 0...60_000)
+            ?? configuration.sendRatePerMinute
+        configuration.sendBurst = try settings.int("messages.send_burst", in: 1...10_000) ?? configuration.sendBurst
+        configuration.tenantDailyQuota = try settings.int("messages.tenant_daily_quota", in: 0...100_000_000)
+            ?? configuration.tenantDailyQuota
         try resolveWebhooks(settings, into: &configuration.webhooks)
         configuration.shutdownTimeoutSeconds = try settings.int("pool.shutdown_timeout_seconds", in: 1...600) ?? configuration.shutdownTimeoutSeconds
         configuration.tenantRecheckSeconds = try settings.int("fleet.tenant_recheck_seconds", in: 1...86_400) ?? configuration.tenantRecheckSeconds

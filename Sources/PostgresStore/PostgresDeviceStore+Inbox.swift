@@ -22,6 +22,8 @@ public struct StoredMessage: Sendable, Hashable {
     public var fromMe: Bool
     /// The decrypted `Message` protobuf; only read for a single message.
     public var raw: [UInt8]?
+    /// For direction `out`: its status and their times.
+    public var outbound: OutboundStatus?
 }
 
 extension PostgresDeviceStore {
@@ -29,8 +31,12 @@ extension PostgresDeviceStore {
         PostgresProtocolStore(pool: pool, sealer: sealer, lease: lease, tenantID: tenantID)
     }
 
+    public func outboxStore(_ lease: Lease, tenantID: UUID, sealer: CredentialSealer) -> any OutboxStore {
+        PostgresProtocolStore(pool: pool, sealer: sealer, lease: lease, tenantID: tenantID)
+    }
+
     /// The Signal state a logout wipes: sessions, identities and their history, sender keys,
-    /// consumed and reserved prekeys, LID mappings. Messages stay.
+    /// consumed and reserved prekeys, LID mappings, cached device lists. Messages stay.
     static func deleteProtocolState(deviceID: UUID, on connection: PostgresConnection) throws {
         try connection.query("""
             WITH sessions AS (DELETE FROM signal_sessions WHERE device_id = $1),
@@ -38,7 +44,8 @@ extension PostgresDeviceStore {
                  changes AS (DELETE FROM signal_identity_changes WHERE device_id = $1),
                  sender_keys AS (DELETE FROM signal_sender_keys WHERE device_id = $1),
                  prekeys AS (DELETE FROM signal_prekeys_used WHERE device_id = $1),
-                 retry AS (DELETE FROM signal_retry_prekeys WHERE device_id = $1)
+                 retry AS (DELETE FROM signal_retry_prekeys WHERE device_id = $1),
+                 lists AS (DELETE FROM device_lists WHERE device_id = $1)
             DELETE FROM lid_mappings WHERE device_id = $1
             """, [deviceID])
     }
@@ -54,7 +61,10 @@ extension PostgresDeviceStore {
             """, [age.seconds, Int64(limit)]).affectedRows
     }
 
-    static let messageColumns = "id, seq, device_id, direction, chat, sender, wa_id, type, text, sent_at, received_at, from_me"
+    static let messageColumns = """
+        id, seq, device_id, direction, chat, sender, wa_id, type, text, sent_at, received_at, from_me,
+        status, recipient, queued_at, acked_at, delivered_at, read_at, failed_at, failure_reason, attempts
+        """
 
     static func message(from row: PostgresRow, raw: Bool) throws -> StoredMessage {
         StoredMessage(
@@ -62,7 +72,8 @@ extension PostgresDeviceStore {
             direction: try row.decode("direction"), chat: try row.decode("chat"), sender: try row.decode("sender"),
             waID: try row.decode("wa_id"), type: try row.decode("type"), text: try row.decode("text"),
             sentAt: try row.decode("sent_at"), receivedAt: try row.decode("received_at"), fromMe: try row.decode("from_me"),
-            raw: raw ? try row.decode("raw") : nil
+            raw: raw ? try row.decode("raw") : nil,
+            outbound: try outbound(from: row)
         )
     }
 

@@ -322,6 +322,7 @@ public struct PostgresDeviceStore: DeviceStore {
             // The proxy is the tenant's setting, not a credential of the link: it stays.
             try connection.query("DELETE FROM device_credentials WHERE device_id = $1 AND kind <> $2", [lease.deviceID, DeviceProxy.credentialKind])
             try Self.deleteProtocolState(deviceID: lease.deviceID, on: connection)
+            try Self.failQueue(deviceID: lease.deviceID, reason: "logged_out", on: connection)
             try connection.query("UPDATE devices SET jid = NULL, lid = NULL WHERE id = $1", [lease.deviceID])
             return true
         }

@@ -126,6 +126,7 @@ extension PostgresProtocolStore {
                 try emitMessageReceived(row, fromMe: message.fromMe, tenantID: tenantID, deviceID: deviceID, on: connection)
             }
         }
+        try writeOutbound(changes, deviceID: deviceID, tenantID: tenantID, on: connection)
         guard changes.reservesRetryPreKey else {
             return CommitReceipt()
         }

@@ -75,6 +75,13 @@ public final class UpstreamConnection: Sendable {
         try await promise.futureResult.get()
     }
 
+    /// Sends `iq` (without `id`: the machine assigns it) and waits for its `type="result"` answer,
+    /// up to the configured request timeout; the connection reads on meanwhile. Throws
+    /// `ClientRequestError` (`errorResponse` with the `<error>`'s code, `timedOut`, `connectionClosed`).
+    public func query(_ iq: Node) async throws -> Node {
+        try await request(.iq(iq, timeout: nil))
+    }
+
     /// Sends an API request to the session machine and waits for its answer.
     func request(_ request: ClientRequest) async throws -> Node {
         guard case .session(_, let handler) = state.withLock({ $0 }), !eventSink.hasEnded else {

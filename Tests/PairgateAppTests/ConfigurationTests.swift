@@ -41,6 +41,15 @@ struct ConfigurationTests {
         #expect(try await PairgateConfiguration.load(file: nil, overrides: [:], environment: [:]).messageRetentionDays == 30)
     }
 
+    @Test func theMaximumQueueAgeDefaultsToADayAndIsBounded() async throws {
+        #expect(try await PairgateConfiguration.load(file: nil, overrides: [:], environment: [:]).maxQueueAgeSeconds == 86_400)
+        let hour = try await PairgateConfiguration.load(file: nil, overrides: [:], environment: ["PAIRGATE_MESSAGES_MAX_QUEUE_AGE_SECONDS": "3600"])
+        #expect(hour.maxQueueAgeSeconds == 3600)
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PairgateConfiguration.load(file: nil, overrides: ["messages.max_queue_age_seconds": "0"], environment: [:])
+        }
+    }
+
     @Test func webhookSettingsComeFromTheFileAndTheEnvironment() async throws {
         let file = try write(#"{"webhooks": {"allow_private": true, "retry_base_seconds": 2, "retention_hours": 24}}"#)
         let defaults = try await PairgateConfiguration.load(file: try write("{}"), overrides: [:], environment: [:]).webhooks

@@ -110,6 +110,22 @@ public final class ScriptedSession: UpstreamSession {
     }
     public var didLogOut: Bool { loggedOut.withLock { $0 } }
 
+    /// Answers the pool's IQs from now on; without it, every IQ times out.
+    public func answerQueries(_ answer: @escaping @Sendable (Node) -> Node?) {
+        queryAnswers.withLock { $0 = answer }
+    }
+    private let queryAnswers = Mutex<(@Sendable (Node) -> Node?)?>(nil)
+    /// Every IQ the pool sent, in order.
+    public var queries: [Node] { asked.withLock { $0 } }
+    private let asked = Mutex<[Node]>([])
+
+    public func query(_ iq: Node) async throws -> Node {
+        guard !ended.withLock({ $0 }) else { throw ClientRequestError(.connectionClosed) }
+        asked.withLock { $0.append(iq) }
+        guard let answer = queryAnswers.withLock({ $0 })?(iq) else { throw ClientRequestError(.timedOut) }
+        return answer
+    }
+
     public func close(reason: DisconnectReason) async {
         closed.withLock { $0 = reason }
         emit(.disconnected(reason))

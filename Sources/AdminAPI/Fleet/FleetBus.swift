@@ -104,6 +104,15 @@ public final class FleetBus: Service, Sendable {
         }
     }
 
+    /// A message was queued for `deviceID`: this instance's actor sends it if it holds the device,
+    /// otherwise the instance that does is told. A lost notification delays the message until the
+    /// device's next login or ack, never loses it (the row is the truth).
+    public func outboxReady(deviceID: UUID) async {
+        if !supervisor.outboxReady(deviceID: deviceID) {
+            await send(.outboxReady(deviceID: deviceID))
+        }
+    }
+
     private func send(_ body: FleetMessage.Body) async {
         do {
             try await pool.notify(channel: FleetMessage.channel, payload: try FleetMessage(from: instanceID, body: body).payload())
@@ -130,6 +139,8 @@ public final class FleetBus: Service, Sendable {
                     group.addTask { await self.stopDisabledTenantsDevices() }
                 case .clientVersion(let version):
                     supervisor.useClientVersion(version)
+                case .outboxReady(let deviceID):
+                    supervisor.outboxReady(deviceID: deviceID)
                 case .reset, .resetResult:
                     break
                 }

@@ -21,6 +21,8 @@ struct FleetMessage: Codable, Sendable, Hashable {
         case tenancyChanged
         /// The fleet's WhatsApp Web version is now this one (stored in `settings`).
         case clientVersion(String)
+        /// A message was queued for the device: its owner sends it.
+        case outboxReady(deviceID: UUID)
     }
 
     static let channel = "pairgate_fleet"

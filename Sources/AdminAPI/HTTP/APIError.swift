@@ -49,6 +49,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
             case overloaded
             case tooManyStreams = "too_many_streams"
             case databaseUnavailable = "database_unavailable"
+            case deviceNotPaired = "device_not_paired"
+            case invalidRecipient = "invalid_recipient"
+            case textTooLong = "text_too_long"
+            case idempotencyKeyReused = "idempotency_key_reused"
+            case quotaExceeded = "quota_exceeded"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -110,6 +115,16 @@ public struct APIError: Error, Sendable, CustomStringConvertible, CustomDebugStr
         public static let tooManyStreams = Code(.tooManyStreams)
         /// PostgreSQL cannot be reached or did not answer in time; retry later.
         public static let databaseUnavailable = Code(.databaseUnavailable)
+        /// POST /messages: the device has no account to send from (unpaired, pairing or logged out).
+        public static let deviceNotPaired = Code(.deviceNotPaired)
+        /// POST /messages: `to` is neither an international number nor a user JID.
+        public static let invalidRecipient = Code(.invalidRecipient)
+        /// POST /messages: the text is empty or over WhatsApp's 65,536 characters.
+        public static let textTooLong = Code(.textTooLong)
+        /// The `Idempotency-Key` was used before with a different request.
+        public static let idempotencyKeyReused = Code(.idempotencyKeyReused)
+        /// POST /messages: the tenant queued `messages.tenant_daily_quota` messages in the last 24 hours.
+        public static let quotaExceeded = Code(.quotaExceeded)
 
         public var description: String { base.rawValue }
     }

@@ -2,16 +2,16 @@ import Foundation
 import Hummingbird
 
 extension Request {
-    /// Decodes a JSON body of at most `APIContext.bodyLimit` bytes; another media type is 415.
-    func decodeJSON<T: Decodable>(_ type: T.Type) async throws -> T {
+    /// Decodes a JSON body of at most `limit` bytes; another media type is 415.
+    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int = APIContext.bodyLimit) async throws -> T {
         let mediaType = headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
         guard mediaType == "application/json" else {
             throw APIError(.unsupportedMediaType, .unsupportedMediaType, "Send the body as application/json")
         }
-        if let length = headers[.contentLength].flatMap(Int.init), length > APIContext.bodyLimit {
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
             throw HTTPError(.contentTooLarge)
         }
-        let buffer = try await body.collect(upTo: APIContext.bodyLimit)
+        let buffer = try await body.collect(upTo: limit)
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     }
 

@@ -468,8 +468,8 @@ paths:
           schema: {type: string, enum: [in, out]}
         - name: after
           in: query
-          description: The `next_cursor` of an earlier page; opaque. Without it the inbox is read from its start.
-          schema: {type: string, pattern: '^[A-Za-z0-9_-]{11}$'}
+          description: The `next_cursor` of an earlier page; opaque (a non-negative position as 8 bytes, base64url). Without it the inbox is read from its start.
+          schema: {type: string, pattern: '^[A-Za-f][A-Za-z0-9_-]{9}[AEIMQUYcgkosw048]$'}
         - name: limit
           in: query
           schema: {type: integer, minimum: 1, maximum: 500, default: 100}
@@ -488,6 +488,64 @@ paths:
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404': {$ref: '#/components/responses/DeviceNotFound'}
         '422': {$ref: '#/components/responses/ValidationFailed'}
+    post:
+      tags: [messages]
+      operationId: sendMessage
+      summary: Queue a text message; the device sends it when it is online (docs/messaging.md "Sending").
+      description: |
+        The message is stored with its WhatsApp id (`wa_id`) before the answer, and sent exactly
+        once by the instance holding the device, in order, when the device is online. Follow its
+        `status` with GET /messages/{id} or the `message.status` webhook: `queued` → `sent` (the
+        server's ack) → `delivered` → `read`, or `failed` with a `failure_reason`.
+        With an `Idempotency-Key`, a repeated request answers with the same message (marked
+        `Idempotent-Replayed: true`); the same key with another body is refused with
+        `idempotency_key_reused`.
+      parameters:
+        - name: Idempotency-Key
+          in: header
+          description: Your id for this request (1 to 255 visible ASCII characters), unique per tenant.
+          schema: {type: string, minLength: 1, maxLength: 255, pattern: '^[!-~]+$'}
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {$ref: '#/components/schemas/SendMessageRequest'}
+      responses:
+        '202':
+          description: Queued (or, for a repeated Idempotency-Key, the message as it is now).
+          headers:
+            Location:
+              required: true
+              schema: {type: string}
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Message'}
+        '400': {$ref: '#/components/responses/InvalidJSON'}
+        '401': {$ref: '#/components/responses/Unauthorized'}
+        '403': {$ref: '#/components/responses/TenantDisabled'}
+        '404': {$ref: '#/components/responses/DeviceNotFound'}
+        '409':
+          description: '`device_not_paired`: the device has no account to send from (unpaired, pairing or logged out).'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '413': {$ref: '#/components/responses/TooLarge'}
+        '415': {$ref: '#/components/responses/UnsupportedMediaType'}
+        '422':
+          description: '`invalid_recipient`, `text_too_long`, `idempotency_key_reused` or `validation_failed`, with a detail.'
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
+        '429':
+          description: '`quota_exceeded`: the tenant queued `messages.tenant_daily_quota` messages in the last 24 hours.'
+          headers:
+            Retry-After:
+              required: true
+              description: Seconds to wait before trying again.
+              schema: {type: string}
+          content:
+            application/problem+json:
+              schema: {$ref: '#/components/schemas/Problem'}
   /messages/{id}:
     get:
       tags: [messages]
@@ -1879,6 +1937,29 @@ components:
         timestamp: {type: string, format: date-time, description: When WhatsApp's server accepted the message (second resolution).}
         received_at: {type: string, format: date-time}
         raw: {type: string, format: byte, description: 'The decrypted `Message` protobuf, base64; only on GET /messages/{id}.'}
+        status:
+          type: string
+          enum: [queued, sent, delivered, read, failed]
+          description: 'Outbound only: `queued` until the server acks it, then `sent`, `delivered`, `read`; or `failed`.'
+        to: {type: string, description: 'Outbound only: the `to` as sent to POST /messages.'}
+        queued_at: {type: string, format: date-time, description: Outbound only.}
+        sent_at: {type: string, format: date-time, description: 'Outbound only: when the server acked it.'}
+        delivered_at: {type: string, format: date-time, description: 'Outbound only: the first delivery receipt.'}
+        read_at: {type: string, format: date-time, description: 'Outbound only: the first read receipt.'}
+        failed_at: {type: string, format: date-time, description: Outbound only.}
+        failure_reason:
+          type: string
+          description: 'Outbound only, with `failed`: `expired`, `logged_out`, `no_devices`, `encryption_failed`, `server_error_<code>` (docs/messaging.md).'
+    SendMessageRequest:
+      type: object
+      required: [device_id, to, text]
+      properties:
+        device_id: {type: string, format: uuid, description: The paired device to send from.}
+        to:
+          type: string
+          description: 'An international number (`+15551234567`) or a user JID (`…@s.whatsapp.net`, `…@lid`).'
+          pattern: '^(\+[1-9][0-9]{6,14}|[0-9]{1,20}@(s\.whatsapp\.net|lid))$'
+        text: {type: string, minLength: 1, maxLength: 65536, pattern: '^[^\x00]*$', description: 'Up to 65,536 characters (code points), no NUL.'}
     MessagePage:
       type: object
       required: [messages, has_more]

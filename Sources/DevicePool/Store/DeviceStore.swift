@@ -155,7 +155,13 @@ public protocol DeviceStore: Sendable {
     /// The device's Signal state and inbox for the receive path: reads, and commits fenced by
     /// `lease` (a stale epoch throws `LeaseLost` and writes nothing), rows sealed with `sealer`.
     func protocolStore(_ lease: Lease, tenantID: UUID, sealer: CredentialSealer) -> any ProtocolStore
+    /// The device's outbox and cached device lists for the send path, fenced by `lease` like its
+    /// protocol store.
+    func outboxStore(_ lease: Lease, tenantID: UUID, sealer: CredentialSealer) -> any OutboxStore
     /// Deletes at most `limit` stored messages (any device) received more than `age` ago, skipping
     /// rows another instance is deleting; returns how many were deleted.
     func deleteMessages(olderThan age: Duration, limit: Int) async throws -> Int
+    /// Fails at most `limit` queued outbound messages older than `age` (`expired`, with their
+    /// `message.status` events) of devices that are not online; returns how many.
+    func expireQueuedMessages(olderThan age: Duration, limit: Int) async throws -> Int
 }

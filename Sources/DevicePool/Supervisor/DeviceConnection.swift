@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Messaging
 import CoreMetrics
 import Metrics
 import WAClient
@@ -58,6 +59,16 @@ actor DeviceConnection {
         case leaseLost
         /// The WhatsApp Web version in use changed: a device suspended as outdated resumes.
         case clientVersionChanged
+        /// A message was queued for this device: send it if online and idle.
+        case outboxReady
+    }
+
+    /// The message whose stanza was written and whose server ack is awaited (one at a time).
+    struct InFlight: Sendable {
+        let messageID: String
+        let phash: String
+        /// The recipient's and our own user JIDs, whose cached lists a `phash` mismatch drops.
+        let users: [JID]
     }
 
     let deviceID: UUID
@@ -75,6 +86,12 @@ actor DeviceConnection {
     /// The receive path, built at the first stanza and rebuilt when the credentials change; it holds
     /// no protocol state (that is loaded per stanza), so an idle device stays small.
     private var receiver: DeviceReceiver?
+    /// The send path, built like the receive path.
+    private var sender: DeviceSender?
+    private var inFlight: InFlight?
+    private var pacer: SendPacer
+    /// A paced drain is scheduled.
+    private var outboxWakeScheduled = false
     private var generation = 0
     private var wakeToken = 0
     /// When the current connection was opened (for the handshake duration).
@@ -99,6 +116,7 @@ actor DeviceConnection {
             webVersion: context.clientVersion.current,
             attempt: { if case .backoff(_, let attempt, _) = record.state { attempt } else { 0 } }()
         )
+        pacer = SendPacer(perMinute: context.configuration.sendRatePerMinute, burst: context.configuration.sendBurst)
         (inputs, mailbox) = AsyncStream.makeStream(of: Input.self)
         var logger = context.logger
         logger[metadataKey: "device"] = "\(record.id.uuidString.lowercased())"
@@ -290,6 +308,9 @@ actor DeviceConnection {
             await loseLease()
         case .clientVersionChanged:
             resumeIfOutdated(group: &group)
+        case .outboxReady:
+            outboxWakeScheduled = false
+            await drain(group: &group)
         }
     }
 
@@ -342,9 +363,12 @@ actor DeviceConnection {
                 try? await context.store.saveAccount(lease, jid: nil, lid: info.lid, platform: nil)
             }
             await apply(.loginSucceeded, group: &group)
+            await drain(group: &group)
         case .credentialsUpdated(let updated):
             credentials = updated
             _ = await saveCredentials(updated)
+        case .stanza(let node) where node.tag == "ack":
+            await acknowledged(node, group: &group)
         case .stanza(let node):
             await receive(node)
         case .keepaliveLost:
@@ -355,6 +379,8 @@ actor DeviceConnection {
             await apply(.keepaliveChanged, group: &group)
         case .disconnected(let reason), .loggedOut(let reason):
             session = nil
+            // Not acked: sent again, with the same id, once the device is back.
+            inFlight = nil
             context.metrics.disconnect(reason)
             if reason.category == .ackRejected {
                 // The server found fault with our answers: the detail names the stanza.
@@ -394,6 +420,132 @@ actor DeviceConnection {
             // The connection ended after the commit: the server delivers the stanza again, and the
             // inbox recognises it.
             logger.debug("answers not sent: the connection ended", metadata: ["error": "\(error)"])
+            return
+        }
+        if node.tag == "receipt", node.attribute("type") == "retry" {
+            await answerRetry(node, session: session, credentials: credentials)
+        }
+    }
+
+    /// A peer could not decrypt a message we sent: it goes again, encrypted for that device alone,
+    /// its session committed first (messaging.md §5.2). The receipt was acked already; a retry that
+    /// cannot be answered now is not asked again by the peer, so failures are only logged.
+    private func answerRetry(_ node: Node, session: any UpstreamSession, credentials: DeviceCredentials) async {
+        guard let device = LocalDevice(credentials: credentials),
+              let request = (try? IncomingReceipt(node, own: device.account))?.retry,
+              let sender = DeviceSender(
+            credentials: credentials,
+            protocolStore: context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer),
+            outbox: context.store.outboxStore(lease, tenantID: tenantID, sealer: context.sealer)
+        ) else { return }
+        do {
+            guard let (stanza, changes) = try await sender.resend(request, session: session) else { return }
+            guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
+            try await session.send([stanza])
+        } catch {
+            logger.notice("a retry receipt was not answered", metadata: ["id": "\(request.messageID)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends the oldest queued message when the device is online and no send awaits its ack
+    /// (docs/messaging.md "Sending"): prepared (device lists, sessions, bundles, encryption), its
+    /// advanced state committed with its attempt, then written. A message that cannot be sent is
+    /// failed and the next one tried; an IQ or store failure leaves it queued for the next trigger
+    /// (the next login, ack or queued message).
+    private func drain(group: inout DiscardingTaskGroup) async {
+        while inFlight == nil, machine.state.kind == .online, let session, let credentials, !finished {
+            if sender?.credentials != credentials {
+                sender = DeviceSender(
+                    credentials: credentials,
+                    protocolStore: context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer),
+                    outbox: context.store.outboxStore(lease, tenantID: tenantID, sealer: context.sealer)
+                )
+            }
+            guard let sender else { return }
+            let now = context.now()
+            let oldest = now.addingTimeInterval(-TimeInterval(context.configuration.maxQueueAge.components.seconds))
+            guard let found = await fenced({ _ in try await sender.outbox.nextQueued(notBefore: oldest, now: now) }), let next = found else {
+                return
+            }
+            if let wait = pacer.take(now: now) {
+                context.metrics.pacingWaits.increment()
+                scheduleOutboxWake(after: wait, group: &group)
+                return
+            }
+            let prepared: DeviceSender.Prepared
+            do {
+                prepared = try await sender.prepare(next, session: session, now: now)
+            } catch is LeaseLost {
+                await loseLease()
+                return
+            } catch let error as ClientRequestError where error.errorCode == Self.rateOverLimit {
+                // The server asks us to slow down: the message waits, nothing is dropped.
+                context.metrics.rateOverLimit.increment()
+                scheduleOutboxWake(after: pacer.overLimit(now: now), group: &group)
+                return
+            } catch {
+                logger.notice("a queued message waits: preparing it failed", metadata: ["id": "\(next.messageID)", "error": "\(error)"])
+                return
+            }
+            switch prepared {
+            case .failed(let changes):
+                guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
+                logger.notice("a queued message failed", metadata: [
+                    "id": "\(next.messageID)", "reason": "\(changes.outboundStatuses.first?.failureReason ?? "-")",
+                ])
+            case .send(let stanza, let changes, let phash, let chat, let own):
+                // The ratchet state first: a resend after a crash never reuses a message key.
+                guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
+                inFlight = InFlight(messageID: next.messageID, phash: phash, users: [chat, own])
+                do {
+                    try await session.send([stanza])
+                } catch {
+                    // The connection ended; `.disconnected` follows and the message goes again later.
+                    inFlight = nil
+                    return
+                }
+            }
+        }
+    }
+
+    /// The server's `<ack class="message">` (messaging.md §8.5): committed as `sent` (or failed),
+    /// then the next queued message goes.
+    private func acknowledged(_ node: Node, group: inout DiscardingTaskGroup) async {
+        guard let ack = try? ServerAck(node) else { return }
+        let matching = inFlight?.messageID == ack.id ? inFlight : nil
+        if ack.error == Self.rateOverLimit {
+            // Not a failure: the message stays queued and goes again, slower.
+            context.metrics.rateOverLimit.increment()
+            if matching != nil { inFlight = nil }
+            scheduleOutboxWake(after: pacer.overLimit(now: context.now()), group: &group)
+            return
+        }
+        context.metrics.messageAcked(ack.isSuccess ? "sent" : "failed")
+        let changes = DeviceSender.record(ack, phash: matching?.phash, users: matching?.users ?? [], now: context.now())
+        let store = context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer)
+        guard await fenced({ _ in try await store.commit(changes) }) != nil else { return }
+        if matching != nil {
+            inFlight = nil
+            await drain(group: &group)
+        }
+    }
+
+    /// `rate-overlimit`, as an IQ's or an ack's error code.
+    static let rateOverLimit = 429
+
+    /// Drains again after `seconds` (pacing); one wake at a time.
+    private func scheduleOutboxWake(after seconds: TimeInterval, group: inout DiscardingTaskGroup) {
+        guard !outboxWakeScheduled else { return }
+        outboxWakeScheduled = true
+        let sleep = Self.sleeper(on: context.clock, until: .milliseconds(Int64((seconds * 1000).rounded(.up))))
+        let mailbox = self.mailbox
+        group.addTask {
+            do {
+                try await sleep()
+                mailbox.yield(.outboxReady)
+            } catch {}
         }
     }
 

@@ -39,6 +39,13 @@ public struct PoolConfiguration: Sendable {
     public var messageRetention: Duration? = .seconds(30 * 86_400)
     /// How often the retention sweeper runs; each run deletes in batches until nothing is due.
     public var messageSweepInterval: Duration = .seconds(600)
+    /// A queued message not sent within this fails with `expired` (`messages.max_queue_age`).
+    public var maxQueueAge: Duration = .seconds(24 * 3600)
+    /// Messages a device sends per minute (`messages.send_rate_per_minute`); nil: no pacing. The
+    /// default is conservative, as peers advise against bans: a burst of 5, then one every 3 s.
+    public var sendRatePerMinute: Int? = 20
+    /// Messages a device may send at once after a quiet spell (`messages.send_burst`).
+    public var sendBurst = 5
 
     public init(instanceID: String, webVersion: String) {
         self.instanceID = instanceID

@@ -17,6 +17,14 @@ struct PoolMetrics: Sendable {
     let pairingDurations = Timer(label: "pairgate_pairing_duration_seconds", preferredDisplayUnit: .seconds)
     /// From opening an upstream connection to `<success>`: TCP, TLS, WebSocket, Noise and login.
     let handshakeDurations = Timer(label: "pairgate_handshake_duration_seconds", preferredDisplayUnit: .seconds)
+    /// A queued message had to wait for its device's send rate.
+    let pacingWaits = Counter(label: "pairgate_send_pacing_waits_total")
+    /// Server acks of messages we sent, by result (`sent`, `failed`).
+    func messageAcked(_ result: String) {
+        Counter(label: "pairgate_messages_sent_total", dimensions: [("result", result)]).increment()
+    }
+    /// The server answered `rate-overlimit`; the device slowed down.
+    let rateOverLimit = Counter(label: "pairgate_send_rate_overlimit_total")
 
     func pairingDuration(since start: Date, now: Date) {
         pairingDurations.recordNanoseconds(Int64(max(0, now.timeIntervalSince(start)) * 1e9))

@@ -222,6 +222,14 @@ public final class Supervisor: Service, Sendable {
         return true
     }
 
+    /// A message was queued for `deviceID`: its actor sends it if this instance holds the device and
+    /// it is online. False when it is not held here (its owner hears of it through the fleet bus).
+    @discardableResult
+    public func outboxReady(deviceID: UUID) -> Bool {
+        guard let actor = state.withLock({ $0.running[deviceID]?.actor }) else { return false }
+        return actor.send(.outboxReady)
+    }
+
     // MARK: Pairing
 
     /// Starts a pairing for a tenant: claims the tenant's pairing lock before anything else (no
@@ -519,9 +527,13 @@ public final class Supervisor: Service, Sendable {
     /// Deletes stored messages past `messageRetention`, in batches of 1,000 until none is due. Any
     /// number of instances may sweep at once: each batch skips the rows another is deleting.
     private func sweepOldMessages() async {
-        guard let retention = context.configuration.messageRetention else { return }
         let batch = 1000
         while !Task.isCancelled {
+            await expireQueuedMessages(batch: batch)
+            guard let retention = context.configuration.messageRetention else {
+                do { try await context.clock.sleep(for: context.configuration.messageSweepInterval) } catch { return }
+                continue
+            }
             do {
                 var deleted = 0
                 while !Task.isCancelled {
@@ -536,6 +548,24 @@ public final class Supervisor: Service, Sendable {
                 context.logger.warning("sweeping old messages failed", metadata: ["error": "\(error)"])
             }
             do { try await context.clock.sleep(for: context.configuration.messageSweepInterval) } catch { return }
+        }
+    }
+
+    /// Fails queued messages older than `maxQueueAge` (`expired`) of devices that are not online,
+    /// whose senders would not get to them; an online device's sender expires its own.
+    private func expireQueuedMessages(batch: Int) async {
+        do {
+            var expired = 0
+            while !Task.isCancelled {
+                let count = try await context.store.expireQueuedMessages(olderThan: context.configuration.maxQueueAge, limit: batch)
+                expired += count
+                if count < batch { break }
+            }
+            if expired > 0 {
+                context.logger.info("expired queued messages of devices that are not online", metadata: ["count": "\(expired)"])
+            }
+        } catch {
+            context.logger.warning("expiring queued messages failed", metadata: ["error": "\(error)"])
         }
     }
 

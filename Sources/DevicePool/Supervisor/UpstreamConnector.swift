@@ -24,6 +24,8 @@ public protocol UpstreamSession: Sendable {
     func handled()
     /// Writes answers to delivered stanzas in order, flushed; throws once the connection ended.
     func send(_ nodes: [Node]) async throws
+    /// Sends an IQ and waits for its result; the connection reads on while it waits.
+    func query(_ iq: Node) async throws -> Node
     /// Closes the connection; its last event is `.disconnected(reason)`.
     func close(reason: DisconnectReason) async
     /// Unlinks the companion upstream (remove-companion-device), then closes.

@@ -30,8 +30,8 @@ extension InboundProcessor {
 
     /// `encrypt` with `<identity/>` (the user reinstalled, messaging.md §10): every session and identity
     /// of the user, under both of its names, is deleted and each forgotten identity recorded; then the
-    /// ack. Every other notification that reaches the receive path (`devices`, `account_sync`) is acked;
-    /// device-list caches come with sending.
+    /// ack. `devices` and `account_sync` drop the cached device lists they change (messaging.md §7.2),
+    /// then the ack.
     func process(_ notification: IncomingNotification, state: ProtocolState) -> InboundOutcome {
         var outcome = InboundOutcome(report: InboundReport(tag: "notification"))
         if case .identityChange = notification.payload {
@@ -47,6 +47,15 @@ extension InboundProcessor {
             }
             outcome.changes.identityChanges.sort { $0.address.description < $1.address.description }
             outcome.report.identityChanges = outcome.changes.identityChanges
+        }
+        switch notification.payload {
+        case .devices(_, let lid):
+            outcome.changes.forgottenDeviceLists = Set([notification.from.userJID.description] + (lid.map { [$0.userJID.description] } ?? []))
+        case .ownDevices:
+            let account = device.account
+            outcome.changes.forgottenDeviceLists = Set([account.phoneNumber.userJID.description] + (account.lid.map { [$0.userJID.description] } ?? []))
+        default:
+            break
         }
         outcome.answers = [.node(notification.envelope.ack())]
         return outcome

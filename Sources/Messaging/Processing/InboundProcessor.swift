@@ -39,14 +39,18 @@ public struct InboundProcessor: Sendable {
         case .notification(let notification):
             return process(notification, state: state)
         case .receipt(let receipt):
-            // Receipts change nothing stored yet; recording the statuses of messages we sent (issue 12)
-            // goes here, into the commit before this ack. A retry request is only acked until then.
+            // The statuses of messages we sent are committed before this ack. A retry request is only
+            // acked here; the device's sender answers it (it may need a prekey fetch).
             var outcome = InboundOutcome(report: InboundReport(tag: "receipt"))
+            outcome.changes.outboundStatuses = Self.statuses(from: receipt)
             outcome.answers = [.node(receipt.envelope.ack())]
             return outcome
         case .unreadable(let envelope, let error):
             var outcome = InboundOutcome(report: InboundReport(tag: envelope.tag))
             switch envelope.tag {
+            case "ack":
+                // The server's ack of a message we sent is the sender's (and is never answered).
+                break
             case "message", "receipt":
                 // messaging.md §3.1: an unparsable message or receipt is nacked 487.
                 let code = error.nackCode ?? .parsingError
@@ -58,5 +62,21 @@ public struct InboundProcessor: Sendable {
             }
             return outcome
         }
+    }
+
+    /// What a receipt says of messages we sent (messaging.md §4.3): delivered, or read (a played
+    /// voice note counts as read). Receipts from our own other devices say nothing of the recipient.
+    static func statuses(from receipt: IncomingReceipt) -> [OutboundStatusChange] {
+        guard !receipt.source.isFromMe, let progress = receipt.progress else {
+            return []
+        }
+        let status: OutboundStatusChange.Status = progress == .delivered ? .delivered : .read
+        if !receipt.grouped.isEmpty {
+            return receipt.grouped.map {
+                OutboundStatusChange(messageID: $0.messageID, status: status, at: serverTime($0.timestamp))
+            }
+        }
+        let at = serverTime(receipt.timestamp ?? 0)
+        return receipt.messageIDs.map { OutboundStatusChange(messageID: $0, status: status, at: at) }
     }
 }

@@ -44,12 +44,21 @@ public struct ProtocolChanges: Sendable {
     public var message: InboxMessage?
     /// Count one more retry-receipt prekey (`CommitReceipt.retryPreKeySequence`).
     public var reservesRetryPreKey = false
+    /// Messages we sent that moved on (acks, receipts, failures).
+    public var outboundStatuses: [OutboundStatusChange] = []
+    /// The WhatsApp id of our message whose stanza is about to be written: its attempt is counted
+    /// with the sessions its encryption advanced.
+    public var sendingMessage: String?
+    /// Cached device lists to drop (user JIDs as strings): a `devices` or `account_sync` notification
+    /// changed them. Dropping instead of patching by `device_hash` costs one usync on the next send.
+    public var forgottenDeviceLists: Set<String> = []
 
     public init() {}
 
     public var isEmpty: Bool {
         sessions.isEmpty && deletedSessions.isEmpty && identities.isEmpty && deletedIdentities.isEmpty
             && identityChanges.isEmpty && senderKeys.isEmpty && deletedSenderKeys.isEmpty && consumedPreKeys.isEmpty
-            && lidMappings.isEmpty && message == nil && !reservesRetryPreKey
+            && lidMappings.isEmpty && message == nil && !reservesRetryPreKey && outboundStatuses.isEmpty && sendingMessage == nil
+            && forgottenDeviceLists.isEmpty
     }
 }

@@ -77,6 +77,9 @@ extension ServeCommand {
         let retention = configuration.messageRetentionDays
         pool.messageRetention = retention == 0 ? nil : .seconds(retention * 86_400)
         pool.shutdownTimeout = .seconds(configuration.shutdownTimeoutSeconds)
+        pool.maxQueueAge = .seconds(configuration.maxQueueAgeSeconds)
+        pool.sendRatePerMinute = configuration.sendRatePerMinute == 0 ? nil : configuration.sendRatePerMinute
+        pool.sendBurst = configuration.sendBurst
         var gateway = GatewayConfiguration(
             pool: pool, api: try apiConfiguration(configuration, logger: logger),
             address: .hostname(configuration.http.host, port: configuration.http.port)
@@ -146,6 +149,7 @@ extension ServeCommand {
         api.adminToken = configuration.adminToken
         api.pairRatePerMinute = Double(configuration.http.pairRatePerMinute)
         api.pairBurst = configuration.http.pairBurst
+        api.tenantDailyQuota = configuration.tenantDailyQuota == 0 ? nil : configuration.tenantDailyQuota
         api.firstCodeWait = .milliseconds(configuration.http.firstCodeWaitMilliseconds)
         api.requestTimeout = .seconds(configuration.http.requestTimeoutSeconds)
         api.heartbeat = .seconds(configuration.http.heartbeatSeconds)

@@ -257,6 +257,9 @@ public struct ClientSessionMachine: Sendable {
             return handleIQ(node, now: now)
         case "message", "receipt":
             return handStanzaOver(node)
+        case "ack" where node.attribute("class") == "message":
+            // The server's answer to a message we sent (messaging.md §8.5): the sender records it.
+            return handStanzaOver(node)
         case "notification":
             return handleNotification(node, now: now)
         case "call", "status", "appdata":
