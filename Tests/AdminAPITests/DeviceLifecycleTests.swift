@@ -79,7 +79,7 @@ struct DeviceLifecycleTests {
             #expect(shown.json["state"] as? String == "online")
             #expect(shown.json["desired_state"] as? String == "running")
             #expect(shown.json["owner"] as? String == "a")
-            #expect(shown.json["number"] as? String == "+1555•••4567")
+            #expect(shown.json["number"] as? String == "•••4567")
             #expect(shown.json["since"] is String)
             #expect((shown.json["last_disconnect"] as? [String: any Sendable])?["category"] as? String == "restart_required")
             #expect(shown.json["labels"] as? [String: String] == ["customer": "c-42", "Region": "eu-west/1"])

@@ -35,6 +35,13 @@ struct RequestDeadlineTests {
     @Test func aSilentDatabaseCostsARequestItsDeadlineAndAConnectionNoLonger() async throws {
         try await APIHarness.run(
             configure: { $0.requestTimeout = .seconds(3) },
+            // The webhook workers' own statements (a poll each second) would wait out the
+            // partition too; this test is about the requests' statements, so they stay asleep.
+            webhooks: {
+                $0.pollInterval = .seconds(3600)
+                $0.backlogInterval = .seconds(3600)
+                $0.upkeepInterval = .seconds(3600)
+            },
             databaseProxy: true,
             // Far beyond the test: only the request's deadline can end the statement's wait.
             configureDatabase: { $0.responseTimeout = .seconds(120) }
