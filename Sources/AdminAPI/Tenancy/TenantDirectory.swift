@@ -50,7 +50,8 @@ public final class TenantDirectory: Sendable {
     private let state: Mutex<State>
 
     /// `capacity` entries per kind (known and unknown hosts, known and unknown tokens);
-    /// `maximumWaiting` nil: 16 per lookup slot.
+    /// `maximumWaiting` nil: 64 per lookup slot (100 tenants pairing in the same instant on a cold
+    /// cache wait their turn: each needs a host and a token lookup of a few milliseconds).
     public init(
         store: TenantStore, ttl: Duration, capacity: Int = 10_000, maximumLookups: Int = 4, maximumWaiting: Int? = nil,
         lookupWait: Duration = .seconds(1), now: @escaping @Sendable () -> Date = { Date() }
@@ -59,7 +60,7 @@ public final class TenantDirectory: Sendable {
         self.ttl = ttl
         self.capacity = capacity
         self.maximumLookups = max(1, maximumLookups)
-        self.maximumWaiting = max(0, maximumWaiting ?? 16 * max(1, maximumLookups))
+        self.maximumWaiting = max(0, maximumWaiting ?? 64 * max(1, maximumLookups))
         self.lookupWait = lookupWait
         self.now = now
         state = Mutex(State(capacity: capacity))
