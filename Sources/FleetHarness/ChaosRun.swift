@@ -133,6 +133,10 @@ public final class ChaosRun: Sendable {
         gatewayConfiguration.extraEnvironment = [
             "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
             "PAIRGATE_UPSTREAM_VERSION_CHECK_INTERVAL_SECONDS": "0",
+            // The fault schedule's attempt bound counts crashes, restarts and stops, not
+            // rebalancing: the soak keeps the fleet's devices where faults put them (the
+            // rebalancing scenario, `pairgate chaos --scale-out`, tests handovers).
+            "PAIRGATE_POOL_HANDOVERS_PER_MINUTE": "0",
         ].merging(ChaosReceiver.gatewayEnvironment) { first, _ in first }
         let fleet = GatewayFleet(configuration: gatewayConfiguration, workDirectory: workDirectory) { [self] gateway in
             state.withLock { $0.gateways.append(gateway) }

@@ -21,6 +21,10 @@ struct FleetMessage: Codable, Sendable, Hashable {
         case tenancyChanged
         /// The fleet's WhatsApp Web version is now this one (stored in `settings`).
         case clientVersion(String)
+        /// The sender released these devices for instance `to`, which claims them at once.
+        case handover(Handover)
+        /// Instance `instance` hands every device to its peers (`pairgate drain`).
+        case drain(instance: String)
     }
 
     static let channel = "pairgate_fleet"

@@ -77,6 +77,10 @@ extension ServeCommand {
         let retention = configuration.messageRetentionDays
         pool.messageRetention = retention == 0 ? nil : .seconds(retention * 86_400)
         pool.shutdownTimeout = .seconds(configuration.shutdownTimeoutSeconds)
+        pool.maxDevices = configuration.rebalancing.maxDevices
+        pool.rebalanceInterval = .seconds(configuration.rebalancing.intervalSeconds)
+        pool.handoversPerMinute = configuration.rebalancing.handoversPerMinute
+        pool.handoverMaxFraction = Double(configuration.rebalancing.maxPercent) / 100
         var gateway = GatewayConfiguration(
             pool: pool, api: try apiConfiguration(configuration, logger: logger),
             address: .hostname(configuration.http.host, port: configuration.http.port)
