@@ -78,6 +78,8 @@ extension Supervisor {
                     return
                 }
                 context.metrics.handoversIn.increment()
+            } catch let error as SupervisorError where error.code == .shuttingDown {
+                return
             } catch {
                 context.metrics.handoversMissed.increment()
                 context.logger.warning("could not claim a device handed over by a peer", metadata: ["device": "\(deviceID.uuidString.lowercased())", "error": "\(error)"])
