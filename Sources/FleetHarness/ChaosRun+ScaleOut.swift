@@ -1,6 +1,8 @@
 import Foundation
 import PostgresClient
+import Synchronization
 import WASim
+import WAWire
 
 /// The scale-out scenario (`pairgate chaos --scale-out`, docs/chaos.md): one gateway pairs every
 /// device, two more join and the fleet rebalances, then one of the three is drained with
@@ -71,7 +73,7 @@ extension ChaosRun {
 
         // Checks.
         let moves = try await self.moves(pool, since: since)
-        let jidOf = Dictionary(uniqueKeysWithValues: paired.map { ($0.deviceID, $0.jid) })
+        let jidOf: [UUID: String] = Dictionary(uniqueKeysWithValues: paired.map { ($0.deviceID, $0.jid) })
         var movesByJID: [String: Int] = [:]
         for move in moves { if let jid = jidOf[move.deviceID] { movesByJID[jid, default: 0] += 1 } }
         let snapshot = simulator.stats.snapshot(includeDevices: true)

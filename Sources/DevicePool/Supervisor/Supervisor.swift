@@ -141,13 +141,16 @@ public final class Supervisor: Service, Sendable {
                             return state.running.values.map(\.actor)
                         }
                         context.logger.info("shutting down the device pool", metadata: ["devices": "\(actors.count)"])
-                        if actors.isEmpty { commandSink.finish() }
                         let (clock, timeout) = (context.clock, context.configuration.shutdownTimeout)
-                        group.addTask {
-                            // Peers are told which devices to claim as each is released; a fleet
-                            // that cannot be read in time leaves them to the peers' claim polls.
-                            await self.planDrain(within: min(.seconds(2), timeout / 4))
-                            actors.forEach { $0.send(.shutdown) }
+                        if actors.isEmpty {
+                            commandSink.finish()
+                        } else {
+                            group.addTask {
+                                // Peers are told which devices to claim as each is released; a fleet
+                                // that cannot be read in time leaves them to the peers' claim polls.
+                                await self.planDrain(within: min(.seconds(2), timeout / 4))
+                                actors.forEach { $0.send(.shutdown) }
+                            }
                         }
                         group.addTask {
                             do { try await clock.sleep(for: timeout) } catch { return }

@@ -92,7 +92,7 @@ struct ChaosCommand: AsyncParsableCommand {
         let outcome: Result<any ChaosOutcome, any Error> = await withTaskGroup(of: Result<any ChaosOutcome, any Error>?.self) { group in
             group.addTask {
                 do {
-                    return .success(options.scaleOut ? try await run.executeScaleOut() : try await run.execute())
+                    return .success(run.options.scaleOut ? try await run.executeScaleOut() : try await run.execute())
                 } catch {
                     return .failure(error)
                 }
