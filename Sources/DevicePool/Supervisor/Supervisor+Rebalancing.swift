@@ -18,6 +18,18 @@ extension Supervisor {
         }
     }
 
+    /// Returns once the first rebalancing round ended (the instance registered and read the
+    /// fleet, or failed to): tests start from a pool whose start-up statements are done.
+    public func firstRoundDone() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if !state.firstRoundDone { state.firstRoundWaiters.append(continuation) }
+                return state.firstRoundDone
+            }
+            if done { continuation.resume() }
+        }
+    }
+
     /// Whether this instance drains (it then claims nothing and hands every device over).
     public var isDraining: Bool {
         state.withLock { $0.draining }
@@ -200,6 +212,12 @@ extension Supervisor {
             } catch {
                 context.logger.warning("a rebalancing round failed", metadata: ["error": "\(error)"])
             }
+            let waiters = state.withLock { state in
+                state.firstRoundDone = true
+                defer { state.firstRoundWaiters = [] }
+                return state.firstRoundWaiters
+            }
+            waiters.forEach { $0.resume() }
             do { try await context.clock.sleep(for: configuration.rebalanceInterval) } catch { return }
         }
     }

@@ -55,6 +55,9 @@ public final class Supervisor: Service, Sendable {
         var outgoing: [String: [UUID]] = [:]
         /// Devices handed away, which this instance does not claim back until the time (on `uptime`).
         var handedAway: [UUID: Duration] = [:]
+        /// The first rebalancing round (registration included) ended; callers waiting for it.
+        var firstRoundDone = false
+        var firstRoundWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// A device's place in this process, as `takeSlot` finds it.
