@@ -26,6 +26,12 @@ public final class ChaosRun: Sendable {
         public var gatewayLogLevel = "warning"
         /// The message load: sends per second by simulated contacts through the fault phase (0: none).
         public var messagesPerSecond = 4.0
+        /// Run the scale-out scenario (`ChaosRun+ScaleOut.swift`) instead of the fault schedule.
+        public var scaleOut = false
+        /// The scale-out scenario's rebalancing pace (`pool.handovers_per_minute`).
+        public var handoversPerMinute = 600
+        /// The scale-out scenario fails when a moved device stays offline this long or longer.
+        public var offlineBoundSeconds = 5.0
 
         public init(minutes: Double, devices: Int, seed: UInt64) {
             self.minutes = minutes
@@ -79,25 +85,7 @@ public final class ChaosRun: Sendable {
         var random = SeededRandom(seed: options.seed)
         say("pairgate chaos: \(options.devices) devices, \(HumanDuration.format(.seconds(options.minutes * 60))) of faults, seed \(options.seed), work folder \(workDirectory)")
 
-        // PostgreSQL and the schema.
-        let cluster: PostgresCluster
-        if let url = options.databaseURL {
-            cluster = try await PostgresCluster.existing(url: url, dataDirectory: options.dataDirectory, binaries: options.binaries)
-        } else {
-            cluster = try await PostgresCluster.start(in: workDirectory, binaries: options.binaries)
-        }
-        state.withLock { $0.cluster = cluster }
-        let threadPool = NIOThreadPool(numberOfThreads: 4)
-        threadPool.start()
-        var database = PostgresConfiguration(url: cluster.url)
-        database.maximumConnections = 4
-        let pool = PostgresPool(configuration: database, threadPool: threadPool, logger: Logger(label: "pairgate.chaos.postgres"))
-        state.withLock {
-            $0.pool = pool
-            $0.threadPool = threadPool
-        }
-        try await PairgateSchema.migrator(pool: pool, logger: Logger(label: "pairgate.chaos")).migrate()
-        say("PostgreSQL ready (\(cluster.isThrowaway ? "throwaway cluster" : "given database")), schema current")
+        let (cluster, pool) = try await startDatabase()
 
         // Gateway A reaches PostgreSQL through a proxy that can blackhole its traffic; b1 directly.
         var aDatabaseURL: String?
@@ -109,33 +97,19 @@ public final class ChaosRun: Sendable {
             say("gateway A reaches PostgreSQL through a blackholing proxy on 127.0.0.1:\(port), b1 directly")
         }
 
-        // The simulator, in this process: its stats are read directly.
-        var simConfiguration = SimConfiguration()
-        simConfiguration.server = .init(host: "127.0.0.1", port: 0)
-        simConfiguration.control = .init(host: "127.0.0.1", port: 0)
-        let simulator = try Simulator(configuration: simConfiguration, logger: Logger(label: "pairgate.chaos.sim"))
-        state.withLock { $0.simulator = simulator }
-        let endpoints = try await simulator.start()
-        say("simulator at \(endpoints.webSocketURL)")
+        let (simulator, endpoints) = try await startSimulator()
+
         // The tenants' webhook receiver, in this process: what it got is read directly.
         let receiver = try await ChaosReceiver.start(seed: options.seed)
         state.withLock { $0.receiver = receiver }
 
         // Gateway A.
-        var linkKey = [UInt8](repeating: 0, count: 32)
-        for index in linkKey.indices { linkKey[index] = UInt8.random(in: 0...255, using: &random) }
-        var gatewayConfiguration = GatewayProcess.Configuration(
-            databaseURL: cluster.url, upstreamURL: endpoints.webSocketURL, upstreamRootKey: simulator.rootPublicKeyHex,
-            masterKey: MasterKey.generate(id: "chaos"), adminToken: "chaos-admin-\(UUID().uuidString)", linkKey: Data(linkKey).base64EncodedString()
-        )
-        gatewayConfiguration.logLevel = options.gatewayLogLevel
-        // Pairing many devices per tenant back to back is the point here, not the per-tenant rate limit.
-        // A debug build on a busy machine may need more than 5 s for the first QR. The simulator
-        // accepts any WhatsApp Web version: the fleet has no business reaching web.whatsapp.com.
-        gatewayConfiguration.extraEnvironment = [
-            "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
-            "PAIRGATE_UPSTREAM_VERSION_CHECK_INTERVAL_SECONDS": "0",
-        ].merging(ChaosReceiver.gatewayEnvironment) { first, _ in first }
+        var gatewayConfiguration = gatewayConfiguration(cluster: cluster, simulator: simulator, endpoints: endpoints, random: &random)
+        gatewayConfiguration.extraEnvironment.merge(ChaosReceiver.gatewayEnvironment) { first, _ in first }
+        // The fault schedule's attempt bound counts crashes, restarts and stops, not rebalancing:
+        // the soak keeps the fleet's devices where faults put them (the scale-out scenario,
+        // `pairgate chaos --scale-out`, tests handovers).
+        gatewayConfiguration.extraEnvironment["PAIRGATE_POOL_HANDOVERS_PER_MINUTE"] = "0"
         let fleet = GatewayFleet(configuration: gatewayConfiguration, workDirectory: workDirectory) { [self] gateway in
             state.withLock { $0.gateways.append(gateway) }
         }
@@ -260,6 +234,64 @@ public final class ChaosRun: Sendable {
         return report
     }
 
+    // MARK: Parts
+
+    /// PostgreSQL (a throwaway cluster, or the given database), migrated, and the run's pool.
+    func startDatabase() async throws -> (PostgresCluster, PostgresPool) {
+        let cluster: PostgresCluster
+        if let url = options.databaseURL {
+            cluster = try await PostgresCluster.existing(url: url, dataDirectory: options.dataDirectory, binaries: options.binaries)
+        } else {
+            cluster = try await PostgresCluster.start(in: workDirectory, binaries: options.binaries)
+        }
+        state.withLock { $0.cluster = cluster }
+        let threadPool = NIOThreadPool(numberOfThreads: 4)
+        threadPool.start()
+        var database = PostgresConfiguration(url: cluster.url)
+        database.maximumConnections = 4
+        let pool = PostgresPool(configuration: database, threadPool: threadPool, logger: Logger(label: "pairgate.chaos.postgres"))
+        state.withLock {
+            $0.pool = pool
+            $0.threadPool = threadPool
+        }
+        try await PairgateSchema.migrator(pool: pool, logger: Logger(label: "pairgate.chaos")).migrate()
+        say("PostgreSQL ready (\(cluster.isThrowaway ? "throwaway cluster" : "given database")), schema current")
+        return (cluster, pool)
+    }
+
+    /// The simulator, in this process: its stats are read directly.
+    func startSimulator() async throws -> (Simulator, Simulator.Endpoints) {
+        var simConfiguration = SimConfiguration()
+        simConfiguration.server = .init(host: "127.0.0.1", port: 0)
+        simConfiguration.control = .init(host: "127.0.0.1", port: 0)
+        let simulator = try Simulator(configuration: simConfiguration, logger: Logger(label: "pairgate.chaos.sim"))
+        state.withLock { $0.simulator = simulator }
+        let endpoints = try await simulator.start()
+        say("simulator at \(endpoints.webSocketURL)")
+        return (simulator, endpoints)
+    }
+
+    /// The gateways' settings: the simulator as upstream, keys shared by every instance.
+    func gatewayConfiguration(
+        cluster: PostgresCluster, simulator: Simulator, endpoints: Simulator.Endpoints, random: inout SeededRandom
+    ) -> GatewayProcess.Configuration {
+        var linkKey = [UInt8](repeating: 0, count: 32)
+        for index in linkKey.indices { linkKey[index] = UInt8.random(in: 0...255, using: &random) }
+        var configuration = GatewayProcess.Configuration(
+            databaseURL: cluster.url, upstreamURL: endpoints.webSocketURL, upstreamRootKey: simulator.rootPublicKeyHex,
+            masterKey: MasterKey.generate(id: "chaos"), adminToken: "chaos-admin-\(UUID().uuidString)", linkKey: Data(linkKey).base64EncodedString()
+        )
+        configuration.logLevel = options.gatewayLogLevel
+        // Pairing many devices per tenant back to back is the point here, not the per-tenant rate limit.
+        // A debug build on a busy machine may need more than 5 s for the first QR. The simulator
+        // accepts any WhatsApp Web version: the fleet has no business reaching web.whatsapp.com.
+        configuration.extraEnvironment = [
+            "PAIRGATE_HTTP_PAIR_BURST": "10000", "PAIRGATE_HTTP_PAIR_RATE_PER_MINUTE": "100000", "PAIRGATE_HTTP_FIRST_CODE_WAIT_MS": "20000",
+            "PAIRGATE_UPSTREAM_VERSION_CHECK_INTERVAL_SECONDS": "0",
+        ]
+        return configuration
+    }
+
     /// Stops every gateway (SIGTERM, then SIGKILL), the simulator and a throwaway cluster. Idempotent.
     public func cleanup() async {
         let running = state.withLock { state -> Running in
@@ -297,7 +329,7 @@ public final class ChaosRun: Sendable {
         )
     }
 
-    private static func tenths(_ value: Double) -> Double {
+    static func tenths(_ value: Double) -> Double {
         (value * 10).rounded() / 10
     }
 

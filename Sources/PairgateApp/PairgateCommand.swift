@@ -7,7 +7,7 @@ public struct PairgateCommand: AsyncParsableCommand {
         abstract: "Multi-tenant WhatsApp linked-device gateway.",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, TenantCommand.self, KeysCommand.self, BenchCommand.self, ChaosCommand.self,
-            SimCommand.self, WAVersionCommand.self, LinkCommand.self,
+            SimCommand.self, WAVersionCommand.self, LinkCommand.self, DrainCommand.self,
         ]
     )
     public init() {}

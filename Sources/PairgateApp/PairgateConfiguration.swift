@@ -65,6 +65,20 @@ public struct PairgateConfiguration: Sendable {
     public var closeGraceSeconds = 2
     /// How long devices get to close in good order at shutdown (`pool.shutdown_timeout_seconds`).
     public var shutdownTimeoutSeconds = 10
+    /// Rebalancing across instances (`pool.max_devices`, `pool.rebalance_interval_seconds`,
+    /// `pool.handovers_per_minute`, `pool.handover_max_percent`).
+    public var rebalancing = Rebalancing()
+
+    /// `pool.*` keys of scale-out (docs/configuration.md, docs/operations.md).
+    public struct Rebalancing: Sendable {
+        /// This instance's capacity: its weight in the fair share and the most devices it runs.
+        public var maxDevices = 10_000
+        public var intervalSeconds = 5
+        /// 0 turns rebalancing off.
+        public var handoversPerMinute = 600
+        /// The most of an instance's devices being handed over at once, in percent.
+        public var maxPercent = 10
+    }
     public var http = HTTP()
     public var history = History()
     /// How often an instance looks for devices of disabled tenants it still runs (`fleet.tenant_recheck_seconds`).
@@ -274,6 +288,12 @@ extension PairgateConfiguration {
             ?? configuration.tenantDailyQuota
         try resolveWebhooks(settings, into: &configuration.webhooks)
         configuration.shutdownTimeoutSeconds = try settings.int("pool.shutdown_timeout_seconds", in: 1...600) ?? configuration.shutdownTimeoutSeconds
+        configuration.rebalancing.maxDevices = try settings.int("pool.max_devices", in: 1...1_000_000) ?? configuration.rebalancing.maxDevices
+        configuration.rebalancing.intervalSeconds = try settings.int("pool.rebalance_interval_seconds", in: 1...3600)
+            ?? configuration.rebalancing.intervalSeconds
+        configuration.rebalancing.handoversPerMinute = try settings.int("pool.handovers_per_minute", in: 0...1_000_000)
+            ?? configuration.rebalancing.handoversPerMinute
+        configuration.rebalancing.maxPercent = try settings.int("pool.handover_max_percent", in: 1...100) ?? configuration.rebalancing.maxPercent
         configuration.tenantRecheckSeconds = try settings.int("fleet.tenant_recheck_seconds", in: 1...86_400) ?? configuration.tenantRecheckSeconds
         configuration.history.retentionDays = try settings.int("history.retention_days", in: 0...36_500) ?? configuration.history.retentionDays
         configuration.history.sweepIntervalMinutes = try settings.int("history.sweep_interval_minutes", in: 1...10_080)

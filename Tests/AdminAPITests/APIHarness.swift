@@ -29,6 +29,8 @@ struct GatewayNode: Sendable {
     let gateway: Gateway
     let upstream: ScriptedUpstream
     let port: Int
+    /// Its services; a graceful shutdown of this group is the gateway's SIGTERM.
+    let services: ServiceGroup
 
     var supervisor: Supervisor { gateway.supervisor }
 }
@@ -115,6 +117,10 @@ struct APIHarness: Sendable {
                     let upstream = ScriptedUpstream()
                     var poolConfiguration = PoolConfiguration(instanceID: name, webVersion: "2.3000.1045649367")
                     poolConfiguration.rampPerSecond = 1000
+                    // Devices stay where a test put them unless it turns rebalancing on; after the
+                    // first round (awaited below) no round runs while a test moves the clock.
+                    poolConfiguration.handoversPerMinute = 0
+                    poolConfiguration.rebalanceInterval = .seconds(86_400)
                     let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
                     var gatewayConfiguration = GatewayConfiguration(pool: poolConfiguration, api: api, address: .hostname("127.0.0.1", port: 0))
                     webhooks(&gatewayConfiguration.webhooks)
@@ -133,7 +139,9 @@ struct APIHarness: Sendable {
                     var iterator = ports.makeAsyncIterator()
                     let port = try #require(await iterator.next())
                     await gateway.fleet.listening()
-                    nodes.append(GatewayNode(name: name, gateway: gateway, upstream: upstream, port: port))
+                    // Its registration and first look at the fleet are done before the test begins.
+                    await gateway.supervisor.firstRoundDone()
+                    nodes.append(GatewayNode(name: name, gateway: gateway, upstream: upstream, port: port, services: services))
                 }
                 let harness = APIHarness(
                     pool: pool, gatewayPool: gatewayPool, proxy: proxy, store: PostgresDeviceStore(pool: pool),

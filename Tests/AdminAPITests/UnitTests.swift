@@ -76,6 +76,11 @@ struct UnitTests {
             FleetMessage(from: "gateway-a", body: .event(.pairing(pairing))),
             FleetMessage(from: "gateway-b", body: .resetResult(ResetReply(id: UUID(), to: "gateway-a", outcome: .applied(.unpaired)))),
             FleetMessage(from: "gateway-b", body: .resetResult(ResetReply(id: UUID(), to: "gateway-a", outcome: .elsewhere(owner: "gateway-c")))),
+            // The largest handover one message carries, from and to instance ids of 64 characters.
+            FleetMessage(from: String(repeating: "a", count: 64), body: .handover(Handover(
+                to: String(repeating: "b", count: 64), devices: (0..<FleetBus.handoverBatch).map { _ in UUID() }
+            ))),
+            FleetMessage(from: "pairgate-drain", body: .drain(instance: "gateway-a")),
         ] {
             let payload = try message.payload()
             #expect(payload.utf8.count < FleetMessage.payloadLimit)

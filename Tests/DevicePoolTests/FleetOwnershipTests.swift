@@ -38,6 +38,8 @@ struct FleetOwnershipTests {
                 var pool = PoolConfiguration(instanceID: instance, webVersion: "\(client.webVersion)")
                 pool.rampPerSecond = 1000
                 pool.claimInterval = .milliseconds(100)
+                // The devices move on crashes and stops here, not to balance the two.
+                pool.handoversPerMinute = 0
                 return Supervisor(configuration: pool, store: store, connector: upstream, sealer: PoolHarness.sealer, events: events, logger: Self.logger)
             }
             func owners() async throws -> [String?] {

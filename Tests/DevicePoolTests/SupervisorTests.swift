@@ -26,6 +26,7 @@ struct PoolHarness {
         let store = PostgresDeviceStore(pool: pool)
         var configuration = PoolConfiguration(instanceID: instance, webVersion: "2.3000.1045649367")
         configuration.rampPerSecond = 1000
+        configuration.handoversPerMinute = 0
         configure(&configuration)
         // Pairing deadlines come from the database's clock; the bus forgets pairings by the wall's.
         let events = EventBus()

@@ -62,6 +62,9 @@ public final class FleetBus: Service, Sendable {
             }
             group.addTask { await self.handleInbox() }
             group.addTask {
+                for await _ in self.supervisor.handoverSignals { await self.sendHandovers() }
+            }
+            group.addTask {
                 while (try? await self.clock.sleep(for: self.recheckInterval)) != nil {
                     await self.stopDisabledTenantsDevices()
                 }
@@ -88,6 +91,8 @@ public final class FleetBus: Service, Sendable {
                     }
                 }
             }
+            // The pool shut down before the bus: devices it released last are announced now.
+            await sendHandovers()
             inboxSink.finish()
             group.cancelAll()
         }
@@ -141,11 +146,35 @@ public final class FleetBus: Service, Sendable {
                     supervisor.useClientVersion(version)
                 case .outboxReady(let deviceID):
                     supervisor.outboxReady(deviceID: deviceID)
-                case .reset, .resetResult:
+                case .handover(let handover) where handover.to == instanceID:
+                    group.addTask { await self.supervisor.takeOver(handover.devices) }
+                case .drain(let instance) where instance == instanceID:
+                    group.addTask { await self.supervisor.drain() }
+                case .reset, .resetResult, .handover, .drain:
                     break
                 }
             }
         }
+    }
+
+    /// Tells each new owner which devices the pool released for it, in messages of at most
+    /// `handoverBatch` devices (NOTIFY's payload limit).
+    private func sendHandovers() async {
+        for handover in supervisor.takeHandovers() {
+            for start in stride(from: 0, to: handover.devices.count, by: Self.handoverBatch) {
+                let devices = Array(handover.devices[start..<min(start + Self.handoverBatch, handover.devices.count)])
+                await send(.handover(Handover(to: handover.to, devices: devices)))
+            }
+        }
+    }
+
+    /// 150 ids are about 6 KB of JSON, under NOTIFY's 8,000 bytes.
+    static let handoverBatch = 150
+
+    /// Asks instance `instance` to hand every device to its peers, from any process that reaches
+    /// the database (`pairgate drain`).
+    public static func requestDrain(of instance: String, pool: PostgresPool) async throws {
+        try await pool.notify(channel: FleetMessage.channel, payload: try FleetMessage(from: "pairgate-drain", body: .drain(instance: instance)).payload())
     }
 
     /// A disabled tenant gets no connections: this instance stops the ones it runs (they stay

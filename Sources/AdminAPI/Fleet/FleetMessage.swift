@@ -23,6 +23,10 @@ struct FleetMessage: Codable, Sendable, Hashable {
         case clientVersion(String)
         /// A message was queued for the device: its owner sends it.
         case outboxReady(deviceID: UUID)
+        /// The sender released these devices for instance `to`, which claims them at once.
+        case handover(Handover)
+        /// Instance `instance` hands every device to its peers (`pairgate drain`).
+        case drain(instance: String)
     }
 
     static let channel = "pairgate_fleet"

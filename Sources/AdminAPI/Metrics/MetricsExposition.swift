@@ -23,6 +23,8 @@ enum MetricsExposition {
         "pairgate_keepalive_changes_total": "Keepalive pings lost and restored.",
         "pairgate_keepalive_round_trip_seconds": "Time from a keepalive ping to its answer.",
         "pairgate_leases_lost_total": "Devices this instance stopped because their lease was lost.",
+        "pairgate_handovers_total": "Devices handed between instances: out (released to a peer), in (claimed on a peer's word), missed (handed here but not claimable).",
+        "pairgate_fair_share_devices": "This instance's fair share of the fleet's live devices, by capacity, at the last rebalancing round.",
         "pairgate_pairing_lock_rejections_total": "Pairing requests refused because the tenant already has one running.",
         "pairgate_state_machine_rejections_total": "Device events the state machine rejected as invalid in the current state.",
         ReceiveMetrics.receivedName: "Messages received, by type: stored ones by the inbox's type; statuses, newsletters and unavailable messages (acked only) under their own.",

@@ -141,6 +141,12 @@ public protocol DeviceStore: Sendable {
     /// Stopped devices whose live lease `owner` still holds: it must close them.
     func stoppedDevices(owner: String) async throws -> [UUID]
 
+    /// Registers `instance` or renews its heartbeat, with its capacity and whether it drains.
+    func heartbeat(instance: String, capacity: Int, draining: Bool) async throws
+    /// The instances whose heartbeat is younger than `liveness`, with the live leases each holds,
+    /// and the live leases of the whole fleet.
+    func fleetLoad(liveness: Duration) async throws -> FleetLoad
+
     /// Fenced: throws `LeaseLost` when the epoch moved on. Writes the state, the history row and
     /// the `device.state` webhook event (and `device.logged_out` on a logout) in one transaction.
     func recordTransition(_ lease: Lease, _ transition: DeviceStateMachine.Transition, instance: String) async throws

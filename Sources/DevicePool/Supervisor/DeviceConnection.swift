@@ -56,6 +56,9 @@ actor DeviceConnection {
         /// The device was stopped: close and leave. Answered (when asked) like a reset.
         case stop(CheckedContinuation<ResetResult?, Never>?)
         case shutdown
+        /// Leave for a peer as at shutdown (disconnect recorded, lease released); answered false,
+        /// and nothing done, while a pairing runs (a pairing is not cut short to move it).
+        case handOver(CheckedContinuation<Bool, Never>)
         case leaseLost
         /// The WhatsApp Web version in use changed: a device suspended as outdated resumes.
         case clientVersionChanged
@@ -300,6 +303,14 @@ actor DeviceConnection {
             await finish()
             answer?.resume(returning: .applied(machine.state))
         case .shutdown:
+            await apply(.shutdown, group: &group)
+            await finish()
+        case .handOver(let answer):
+            guard pairing == nil else {
+                answer.resume(returning: false)
+                return
+            }
+            answer.resume(returning: true)
             await apply(.shutdown, group: &group)
             await finish()
         case .leaseLost:

@@ -34,6 +34,20 @@ public struct PoolConfiguration: Sendable {
     /// the lease). Past it, the connections still open are closed and the writes still running
     /// are interrupted: a database that does not answer cannot hold SIGTERM up.
     public var shutdownTimeout: Duration = .seconds(10)
+    /// This instance's capacity (`pool.max_devices`): its weight in the fleet's fair share, and
+    /// the most devices it claims.
+    public var maxDevices = 10_000
+    /// How often the instance renews its heartbeat, reads the fleet's load and hands its excess
+    /// over (`pool.rebalance_interval_seconds`).
+    public var rebalanceInterval: Duration = .seconds(5)
+    /// An instance whose heartbeat is older than this is not live (three missed heartbeats).
+    public var instanceLiveness: Duration = .seconds(15)
+    /// At most this many devices are handed to peers per minute when rebalancing
+    /// (`pool.handovers_per_minute`; 0 turns rebalancing off); a drain is not paced by it.
+    public var handoversPerMinute = 600
+    /// At most this fraction of the instance's devices is being handed over at once when
+    /// rebalancing (`pool.handover_max_fraction`; at least one device).
+    public var handoverMaxFraction = 0.1
     public var policy = ReconnectPolicy()
     /// Stored messages older than this are deleted (`messages.retention_days`); nil keeps them forever.
     public var messageRetention: Duration? = .seconds(30 * 86_400)

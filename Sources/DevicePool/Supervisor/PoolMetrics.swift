@@ -12,6 +12,14 @@ struct PoolMetrics: Sendable {
     let leasesLost = Counter(label: "pairgate_leases_lost_total")
     /// Devices closed because no renewal of their lease succeeded within TTL − margin.
     let leaseDeadlines = Counter(label: "pairgate_lease_deadline_closes_total")
+    /// Devices this instance released to a peer (rebalancing, drain, shutdown), and devices it
+    /// claimed because a peer handed them over.
+    let handoversOut = Counter(label: "pairgate_handovers_total", dimensions: [("direction", "out")])
+    let handoversIn = Counter(label: "pairgate_handovers_total", dimensions: [("direction", "in")])
+    /// A handed-over device this instance could not claim (its lease was not free, or it was full).
+    let handoversMissed = Counter(label: "pairgate_handovers_total", dimensions: [("direction", "missed")])
+    /// This instance's fair share of the live devices, as the last rebalancing round computed it.
+    let fairShare = Gauge(label: "pairgate_fair_share_devices")
     let lockRejections = Counter(label: "pairgate_pairing_lock_rejections_total")
     let qrIssued = Counter(label: "pairgate_qr_codes_issued_total")
     let pairingDurations = Timer(label: "pairgate_pairing_duration_seconds", preferredDisplayUnit: .seconds)

@@ -45,6 +45,19 @@ public final class Supervisor: Service, Sendable {
         /// Callers waiting for a device's slot to change (its actor starting or ending).
         var slotWaiters: [UUID: [CheckedContinuation<Void, Never>]] = [:]
         var shuttingDown = false
+        /// Every device leaves for peers (`drain`): nothing is claimed here any more.
+        var draining = false
+        /// Devices closing to be handed to a peer.
+        var handingOver: Set<UUID> = []
+        /// How many released devices go to each peer yet (the plan of the last round or drain).
+        var destinations: [String: Int] = [:]
+        /// Released devices not yet announced to their new owner, by peer.
+        var outgoing: [String: [UUID]] = [:]
+        /// Devices handed away, which this instance does not claim back until the time (on `uptime`).
+        var handedAway: [UUID: Duration] = [:]
+        /// The first rebalancing round (registration included) ended; callers waiting for it.
+        var firstRoundDone = false
+        var firstRoundWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// A device's place in this process, as `takeSlot` finds it.
@@ -60,6 +73,9 @@ public final class Supervisor: Service, Sendable {
     let state = Mutex(State())
     private let commands: AsyncStream<Command>
     private let commandSink: AsyncStream<Command>.Continuation
+    /// Rings when released devices wait in `takeHandovers()`.
+    public let handoverSignals: AsyncStream<Void>
+    let handoverSignalSink: AsyncStream<Void>.Continuation
 
     public init(
         configuration: PoolConfiguration,
@@ -79,6 +95,7 @@ public final class Supervisor: Service, Sendable {
             resumeRamp: RampPacer(perSecond: configuration.rampPerSecond)
         )
         (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
+        (handoverSignals, handoverSignalSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     private static func stopwatch<C: Clock<Duration>>(_ clock: C) -> @Sendable () -> Duration {
@@ -98,6 +115,7 @@ public final class Supervisor: Service, Sendable {
             group.addTask { await self.sweepInterruptedPairings() }
             group.addTask { await self.sweepOldMessages() }
             group.addTask { await self.closeStoppedDevices() }
+            group.addTask { await self.rebalance() }
             await withGracefulShutdownHandler {
                 for await command in commands {
                     switch command {
@@ -107,11 +125,18 @@ public final class Supervisor: Service, Sendable {
                             self.commandSink.yield(.ended(actor.deviceID))
                         }
                     case .ended(let deviceID):
-                        let (done, waiters) = state.withLock { state in
+                        let now = context.uptime()
+                        let (done, waiters, handedAway) = state.withLock { state in
                             state.running[deviceID] = nil
-                            return (state.shuttingDown && state.running.isEmpty, state.slotWaiters.removeValue(forKey: deviceID) ?? [])
+                            let leaving = state.handingOver.remove(deviceID) != nil || state.shuttingDown
+                            return (state.shuttingDown && state.running.isEmpty, state.slotWaiters.removeValue(forKey: deviceID) ?? [],
+                                    leaving && state.route(deviceID, now: now, hold: context.configuration.claimInterval * 2))
                         }
                         waiters.forEach { $0.resume() }
+                        if handedAway {
+                            context.metrics.handoversOut.increment()
+                            handoverSignalSink.yield()
+                        }
                         if done { commandSink.finish() }
                     case .shutdown:
                         let actors = state.withLock { state in
@@ -119,9 +144,17 @@ public final class Supervisor: Service, Sendable {
                             return state.running.values.map(\.actor)
                         }
                         context.logger.info("shutting down the device pool", metadata: ["devices": "\(actors.count)"])
-                        if actors.isEmpty { commandSink.finish() }
-                        actors.forEach { $0.send(.shutdown) }
                         let (clock, timeout) = (context.clock, context.configuration.shutdownTimeout)
+                        if actors.isEmpty {
+                            commandSink.finish()
+                        } else {
+                            group.addTask {
+                                // Peers are told which devices to claim as each is released; a fleet
+                                // that cannot be read in time leaves them to the peers' claim polls.
+                                await self.planDrain(within: min(.seconds(2), timeout / 4))
+                                actors.forEach { $0.send(.shutdown) }
+                            }
+                        }
                         group.addTask {
                             do { try await clock.sleep(for: timeout) } catch { return }
                             self.commandSink.yield(.shutdownOverdue)
@@ -486,7 +519,7 @@ public final class Supervisor: Service, Sendable {
                 for deviceID in candidates {
                     cursor = deviceID
                     if Task.isCancelled || state.withLock({ $0.shuttingDown }) { return }
-                    guard case .reserved = try takeSlot(deviceID) else { continue }
+                    guard mayClaim(deviceID), case .reserved = try takeSlot(deviceID) else { continue }
                     let sent = context.uptime()
                     let acquired: (DeviceRecord, Lease)?
                     do {

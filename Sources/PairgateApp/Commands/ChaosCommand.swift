@@ -14,7 +14,8 @@ struct ChaosCommand: AsyncParsableCommand {
         discussion: """
             Without --database-url it starts a throwaway PostgreSQL (initdb as the postgres user when root; \
             binaries from --pgbin, $PAIRGATE_PGBIN or pg_config). Every child and cluster is stopped on exit, \
-            also on Ctrl-C. The same --seed gives the same fault schedule.
+            also on Ctrl-C. The same --seed gives the same fault schedule. --scale-out runs the rebalancing \
+            scenario instead: one gateway pairs --devices devices, two more join, then one is drained.
             """
     )
 
@@ -51,12 +52,23 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(name: .customLong("messages-per-second"), help: "Messages simulated contacts send through the fault phase, per second (0: no message load).")
     var messagesPerSecond = 4.0
 
+    @Flag(name: .customLong("scale-out"), help: "Run the scale-out scenario (add two instances, then drain one) instead of the fault schedule.")
+    var scaleOut = false
+
+    @Option(name: .customLong("handovers-per-minute"), help: "With --scale-out: the gateways' pool.handovers_per_minute.")
+    var handoversPerMinute = 600
+
+    @Option(name: .customLong("offline-bound-seconds"), help: "With --scale-out: a moved device offline this long or longer fails the run.")
+    var offlineBoundSeconds = 5.0
+
     func validate() throws {
         guard minutes > 0, minutes <= 24 * 60 else { throw ValidationError("--minutes must be more than 0") }
         guard (1...10_000).contains(devices) else { throw ValidationError("--devices must be 1…10000") }
         guard pgData == nil || databaseURL != nil else { throw ValidationError("--pg-data needs --database-url") }
         guard Logger.Level(rawValue: gatewayLogLevel) != nil else { throw ValidationError("unknown --gateway-log-level \(gatewayLogLevel)") }
         guard (0...1_000).contains(messagesPerSecond) else { throw ValidationError("--messages-per-second must be 0…1000") }
+        guard (1...1_000_000).contains(handoversPerMinute) else { throw ValidationError("--handovers-per-minute must be 1…1000000") }
+        guard offlineBoundSeconds > 0 else { throw ValidationError("--offline-bound-seconds must be more than 0") }
     }
 
     func run() async throws {
@@ -71,6 +83,9 @@ struct ChaosCommand: AsyncParsableCommand {
         options.binaries = pgbin
         options.gatewayLogLevel = gatewayLogLevel
         options.messagesPerSecond = messagesPerSecond
+        options.scaleOut = scaleOut
+        options.handoversPerMinute = handoversPerMinute
+        options.offlineBoundSeconds = offlineBoundSeconds
         let work = try workDirectory ?? Self.makeWorkDirectory()
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         chmod(work, 0o755)
@@ -79,9 +94,13 @@ struct ChaosCommand: AsyncParsableCommand {
         // The run and the signals race: Ctrl-C or SIGTERM cancels the run, whose cleanup then
         // stops every gateway, the simulator and the cluster before the process exits.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let outcome: Result<ChaosReport, any Error> = await withTaskGroup(of: Result<ChaosReport, any Error>?.self) { group in
+        let outcome: Result<any ChaosOutcome, any Error> = await withTaskGroup(of: Result<any ChaosOutcome, any Error>?.self) { group in
             group.addTask {
-                do { return .success(try await run.execute()) } catch { return .failure(error) }
+                do {
+                    return .success(run.options.scaleOut ? try await run.executeScaleOut() : try await run.execute())
+                } catch {
+                    return .failure(error)
+                }
             }
             group.addTask {
                 for await signal in signals {
@@ -90,7 +109,7 @@ struct ChaosCommand: AsyncParsableCommand {
                 }
                 return nil
             }
-            var result: Result<ChaosReport, any Error> = .failure(CancellationError())
+            var result: Result<any ChaosOutcome, any Error> = .failure(CancellationError())
             for await next in group {
                 if let next { result = next }
                 group.cancelAll()
@@ -127,3 +146,11 @@ struct ChaosCommand: AsyncParsableCommand {
         return String(cString: made)
     }
 }
+
+/// What the command needs of either run's report (the fault schedule's or the scale-out's).
+private protocol ChaosOutcome: Encodable, Sendable {
+    var failedInvariants: [FleetInvariants.Check] { get }
+}
+
+extension ChaosReport: ChaosOutcome {}
+extension ScaleOutReport: ChaosOutcome {}

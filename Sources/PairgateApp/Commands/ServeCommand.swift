@@ -80,6 +80,10 @@ extension ServeCommand {
         pool.maxQueueAge = .seconds(configuration.maxQueueAgeSeconds)
         pool.sendRatePerMinute = configuration.sendRatePerMinute == 0 ? nil : configuration.sendRatePerMinute
         pool.sendBurst = configuration.sendBurst
+        pool.maxDevices = configuration.rebalancing.maxDevices
+        pool.rebalanceInterval = .seconds(configuration.rebalancing.intervalSeconds)
+        pool.handoversPerMinute = configuration.rebalancing.handoversPerMinute
+        pool.handoverMaxFraction = Double(configuration.rebalancing.maxPercent) / 100
         var gateway = GatewayConfiguration(
             pool: pool, api: try apiConfiguration(configuration, logger: logger),
             address: .hostname(configuration.http.host, port: configuration.http.port)
