@@ -143,11 +143,13 @@ struct LimitsTests {
     }
 
     @Test func aTenantDisabledBehindTheBussBackIsStoppedByThePeriodicCheck() async throws {
-        try await APIHarness.run(configureGateway: { $0.tenantRecheckInterval = .seconds(30) }) { h in
+        // A recheck within the lease's deadline (TTL − margin, 20 s): a 30 s jump of the manual
+        // clock would also pass the deadline, which closes devices without recording anything.
+        try await APIHarness.run(configureGateway: { $0.tenantRecheckInterval = .seconds(10) }) { h in
             let (deviceID, _) = try await h.connectedDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             // Disabled without the fleet bus hearing of it (a lost NOTIFY).
             try await h.pool.query("UPDATE tenants SET disabled_at = now() WHERE id = $1", [h.acme.id])
-            h.clock.advance(by: .seconds(30))
+            h.clock.advance(by: .seconds(10))
             try await eventually("the device stopped", limit: .seconds(20)) {
                 !h.node.supervisor.ownedDevices.contains(deviceID)
             }

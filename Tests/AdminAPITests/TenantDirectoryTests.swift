@@ -76,7 +76,8 @@ struct TenantDirectoryTests {
                 let clock = ContinuousClock()
                 let started = clock.now
                 await #expect(throws: TenantDirectory.Overloaded.self) { _ = try await directory.binding(host: "other.example") }
-                #expect(clock.now - started < .seconds(1))
+                // At once, not after the 60 s wait: the bound tells the two apart on a loaded machine.
+                #expect(clock.now - started < .seconds(10))
                 // What is cached needs no lookup.
                 let cached = try await directory.binding(host: "acme.example")
                 #expect(cached?.tenantID == acme)

@@ -34,7 +34,9 @@ struct UnauthenticatedLoadTests {
                 let clock = ContinuousClock()
                 let started = clock.now
                 let second = try await h.request(.GET, "/status", host: "second.flood.test", token: "pgt_random")
-                #expect(clock.now - started < .seconds(2))
+                // Refused after its short wait, not after the held lock (which only the test ends):
+                // the bound tells the two apart with room for a loaded machine.
+                #expect(clock.now - started < .seconds(10))
                 #expect(second.status == 503)
                 #expect(second.json["code"] as? String == "overloaded")
                 #expect(second.header("Retry-After") == "1")

@@ -76,13 +76,14 @@ public struct GatewayResponder: HTTPResponder {
         guard length.map({ $0 > 0 }) ?? (request.headers[.transferEncoding] != nil) else {
             return nil
         }
-        if let length, length > APIContext.bodyLimit {
+        let maximum = Self.bodyLimit(for: request)
+        if let length, length > maximum {
             return Problem.bodyTooLarge.response()
         }
         let body = request.body
         do {
             let collected = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-                group.addTask { try await body.collect(upTo: APIContext.bodyLimit) }
+                group.addTask { try await body.collect(upTo: maximum) }
                 group.addTask {
                     try? await Task.sleep(until: deadline)
                     return nil
@@ -102,6 +103,12 @@ public struct GatewayResponder: HTTPResponder {
             // The connection ended mid-body: nobody reads the answer.
             return Problem(status: .badRequest, code: "bad_request", title: "Bad request", detail: "the body ended early").response()
         }
+    }
+
+    /// The most body bytes a request may carry: `POST /messages` takes a text of up to 65,536
+    /// characters (`MessagesController.sendBodyLimit`), every other route `APIContext.bodyLimit`.
+    static func bodyLimit(for request: Request) -> Int {
+        request.method == .post && request.uri.path == "/messages" ? MessagesController.sendBodyLimit : APIContext.bodyLimit
     }
 
     private func record(_ response: Response, request: Request, context: APIContext, since start: ContinuousClock.Instant) {
