@@ -149,15 +149,27 @@ struct APIHarness: Sendable {
                     beta: TenantFixture(id: beta.tenant.id, host: "beta.example", token: beta.token.value),
                     clock: clock, nodes: nodes
                 )
+                // Time passes while the gateways shut down: a device write that failed under load
+                // retries after a backoff on the gateways' clock, and the shutdown bound is on it
+                // too; with the manual clock standing still, either would hold the teardown forever.
+                func shutDown() async throws {
+                    let passTime = realClock ? nil : Task {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .milliseconds(20))
+                            clock.advance(by: .seconds(1))
+                        }
+                    }
+                    defer { passTime?.cancel() }
+                    for services in groups { await services.triggerGracefulShutdown() }
+                    try await group.waitForAll()
+                }
                 do {
                     try await body(harness)
                 } catch {
-                    for services in groups { await services.triggerGracefulShutdown() }
-                    try? await group.waitForAll()
+                    try? await shutDown()
                     throw error
                 }
-                for services in groups { await services.triggerGracefulShutdown() }
-                try await group.waitForAll()
+                try await shutDown()
             }
             if let proxy {
                 await gatewayPool.close()
