@@ -68,8 +68,21 @@ swift build --build-tests
 say "testing"
 status=0
 # A hung test must fail the run with a message, not eat CI's whole time budget.
-timeout --kill-after=30 15m swift test --skip-build "$@" || status=$?
+timeout --kill-after=30 15m swift test --skip-build "$@" 2>&1 | tee "$WORK/tests.log" || status=$?
 [ $status -eq 124 ] && say "the test suite did not finish within 15 minutes (a test hangs)"
+if [ $status -eq 1 ]; then
+    # 1,000+ tests share two cores in parallel, and some check real-time bounds (sockets, timers,
+    # deadlines). A test that failed is run once more on its own: one that fails again fails the
+    # run; one that passes is reported as flaky, by name, at the end (README, "Running the tests").
+    failed=$(sed -n 's/^✘ Test \([A-Za-z0-9_]*\)(.*failed after.*/\1/p' "$WORK/tests.log" | sort -u)
+    if [ -n "$failed" ] && [ "$(echo "$failed" | wc -l)" -le 10 ]; then
+        say "running the failed tests again on their own: $(echo $failed)"
+        if timeout --kill-after=30 5m swift test --skip-build --filter "$(echo "$failed" | paste -sd '|')"; then
+            say "FLAKY (failed in the parallel run, passed alone): $(echo $failed)"
+            status=0
+        fi
+    fi
+fi
 [ $status -eq 0 ] && say "all tests passed" || say "tests failed (exit $status)"
 if [ $status -eq 0 ] && [ $# -eq 0 ]; then
     say "checking the API against docs/openapi.yaml (schemathesis)"

@@ -19,7 +19,7 @@ struct RequestDeadlineTests {
         // POST /pair answers at once instead of waiting for the first code, which a loaded
         // machine may not produce within the 3 s deadline this test sets for the reset.
         try await APIHarness.run(configure: {
-            $0.requestTimeout = .seconds(3)
+            $0.requestTimeout = .seconds(8)
             $0.firstCodeWait = .zero
         }) { h in
             let (deviceID, session) = try await h.connectedDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
@@ -32,7 +32,8 @@ struct RequestDeadlineTests {
             #expect(reply.status == 503)
             #expect(reply.json["code"] as? String == "request_timeout")
             #expect(reply.header("Retry-After") != nil)
-            #expect(clock.now - started < .seconds(15))
+            // Answered at the 8 s deadline, not never: the bound leaves room for a loaded machine.
+            #expect(clock.now - started < .seconds(30))
             session.releaseLogout()
         }
     }
