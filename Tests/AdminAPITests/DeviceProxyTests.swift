@@ -18,7 +18,6 @@ import WAWire
 /// records the source port of each tunnel it opened — so each connection's proxy shows.
 @Suite("Each device through its own proxy, seen at the simulator", .requiresDatabase)
 struct DeviceProxyTests {
-    private static let logger = Logger(label: "pairgate.tests.proxy")
 
     @Test func eachDeviceReachesTheSimulatorThroughItsOwnProxyOrDirectly() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -27,7 +26,7 @@ struct DeviceProxyTests {
         try await http.start()
         try await socks.start()
         do {
-            try await withSimulator { h, simulator, endpoints in
+            try await APIHarness.withSimulator { h, simulator, endpoints in
                 let throughHTTP = try await pair(h, control: endpoints.controlURL)
                 let throughSOCKS = try await pair(h, control: endpoints.controlURL)
                 let direct = try await pair(h, control: endpoints.controlURL)
@@ -82,27 +81,6 @@ struct DeviceProxyTests {
         }
         await http.stop()
         await socks.stop()
-    }
-
-    /// Runs `body` with a started simulator and a gateway whose devices connect to it through WAClient.
-    private func withSimulator(_ body: @Sendable (APIHarness, Simulator, Simulator.Endpoints) async throws -> Void) async throws {
-        var configuration = SimConfiguration()
-        configuration.server.port = 0
-        configuration.control.port = 0
-        configuration.threads = 1
-        let simulator = try Simulator(configuration: configuration, logger: Self.logger)
-        let endpoints = try await simulator.start()
-        var client = ClientConfiguration()
-        client.upstreamURL = endpoints.webSocketURL
-        client.session.trustedRootKey = simulator.rootKey.publicKey
-        let upstream = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: client, logger: Self.logger)
-        do {
-            try await APIHarness.run(connector: upstream) { h in try await body(h, simulator, endpoints) }
-        } catch {
-            await simulator.shutdown()
-            throw error
-        }
-        await simulator.shutdown()
     }
 
     /// Pairs a device for acme through the API, the simulated phone scanning its QR; returns it online.

@@ -20,28 +20,6 @@ import Glibc
 /// The API over the real client and the simulated WhatsApp, end to end over loopback.
 @Suite("Pairing through the API against the simulator", .requiresDatabase)
 struct SimulatorTests {
-    private static let logger = Logger(label: "pairgate.tests.sim")
-
-    /// Runs `body` with a started simulator and a gateway whose devices connect to it.
-    private func withSimulator(_ body: @Sendable (APIHarness, Simulator, Simulator.Endpoints) async throws -> Void) async throws {
-        var configuration = SimConfiguration()
-        configuration.server.port = 0
-        configuration.control.port = 0
-        configuration.threads = 1
-        let simulator = try Simulator(configuration: configuration, logger: Self.logger)
-        let endpoints = try await simulator.start()
-        var client = ClientConfiguration()
-        client.upstreamURL = endpoints.webSocketURL
-        client.session.trustedRootKey = simulator.rootKey.publicKey
-        let upstream = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: client, logger: Self.logger)
-        do {
-            try await APIHarness.run(connector: upstream) { h in try await body(h, simulator, endpoints) }
-        } catch {
-            await simulator.shutdown()
-            throw error
-        }
-        await simulator.shutdown()
-    }
 
     /// The simulated phone scans a QR (the simulator's control API); returns the HTTP status.
     private func scan(_ qr: String, control: String) async throws -> Int {
@@ -54,7 +32,7 @@ struct SimulatorTests {
     }
 
     @Test func aQRPairingThroughTheAPIEndsPairedAndTheDeviceComesOnline() async throws {
-        try await withSimulator { h, _, endpoints in
+        try await APIHarness.withSimulator { h, _, endpoints in
             let pair = try await h.request(.POST, "/pair", host: h.acme.host, token: h.acme.token, json: #"{"method":"qr","name":"till"}"#)
             #expect(pair.status == 201)
             let qr = try #require(pair.json["qr"] as? String)
@@ -87,7 +65,7 @@ struct SimulatorTests {
     @Test(.enabled(if: BrowserTools.available || TestEnvironment.requiresTools, "needs chromium, chromedriver, zbarimg and selenium"))
     func theBrowserPageTurnsToPairedWhenThePhoneScansItsQR() async throws {
         try #require(BrowserTools.available, "install chromium, chromium-driver, zbar-tools and selenium (pip)")
-        try await withSimulator { h, _, endpoints in
+        try await APIHarness.withSimulator { h, _, endpoints in
             let authority = "acme.example:\(h.node.port)"
             let pair = try await h.request(.POST, "/pair", host: authority, token: h.acme.token, json: #"{"method":"qr"}"#)
             let page = try #require(pair.json["page_url"] as? String)
