@@ -1264,7 +1264,7 @@ components:
       name: expires
       in: query
       description: The link's expiry (Unix seconds); part of the signed link.
-      schema: {type: integer}
+      schema: {type: integer, format: int64, minimum: -9223372036854775808, maximum: 9223372036854775807}
     LinkSignature:
       name: sig
       in: query
@@ -1274,7 +1274,7 @@ components:
       name: expires
       in: query
       description: The link's expiry (Unix seconds); part of the signed link.
-      schema: {type: integer}
+      schema: {type: integer, format: int64, minimum: -9223372036854775808, maximum: 9223372036854775807}
     PageLinkSignature:
       name: sig
       in: query
