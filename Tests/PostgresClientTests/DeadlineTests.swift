@@ -5,8 +5,9 @@ import PostgresClient
 import Testing
 
 /// A caller's deadline (an HTTP request's) bounds every wait for PostgreSQL, below the pool's own
-/// timeouts. Elapsed times are checked against generous upper bounds only, to tell "bounded" from
-/// "waits out the pool's timeout".
+/// timeouts. The error's code tells the caller's deadline from the pool's own timeout (120 s here);
+/// elapsed times are checked only against a bound far below that, so a loaded machine cannot fail
+/// them.
 @Suite("A caller's deadline bounds its database waits", .requiresDatabase)
 struct DeadlineTests {
     @Test func aSilentServerIsWaitedForOnlyUntilTheCallersDeadline() async throws {
@@ -28,7 +29,7 @@ struct DeadlineTests {
                 }
             }
             #expect(error?.code == .deadlineExceeded)
-            #expect(clock.now - started < .seconds(6))
+            #expect(clock.now - started < .seconds(60))
             // The connection given up mid-statement is gone, not back in the pool.
             #expect(pool.counts.open == 0)
 
@@ -54,7 +55,7 @@ struct DeadlineTests {
                 }
             }
             #expect(error?.code == .deadlineExceeded)
-            #expect(clock.now - started < .seconds(6))
+            #expect(clock.now - started < .seconds(60))
             // A deadline already past is refused at once, without taking a connection.
             release.signal()
             try await holder
