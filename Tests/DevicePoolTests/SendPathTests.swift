@@ -133,8 +133,11 @@ struct SendPathTests {
                 // Receipts from Ann's phone: delivered, then read; each acked after its commit.
                 login.emit(.stanza(Node("receipt", ["from": .jid(Self.ann), "id": .string(first), "t": "1760000600"])))
                 login.emit(.stanza(Node("receipt", ["from": .jid(Self.ann), "id": .string(first), "t": "1760000700", "type": "read"])))
-                try await eventually("read") { try await row(h, first).status == "read" }
-                #expect(login.sent.filter { $0.tag == "ack" && $0.attribute("class") == "receipt" }.count == 2)
+                // Each receipt's ack goes after its commit: both acks mean both statuses landed.
+                try await eventually("both receipts acked") {
+                    login.sent.filter { $0.tag == "ack" && $0.attribute("class") == "receipt" }.count == 2
+                }
+                #expect(try await row(h, first).status == "read")
                 let statuses: [String] = try await pool.query("""
                     SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'status' FROM webhook_events WHERE type = 'message.status' ORDER BY sequence
                     """).map { try $0.decode(0) }
