@@ -14,12 +14,7 @@ struct ClientVersionTests {
     static let old = "2.3000.1045649367"
     static let new = "2.3000.1050000000"
 
-    // Passes alone and in its module's suites, but times out "waiting for every device
-    // connecting" in the full parallel suite (three runs out of three on 2026-12-07): the manual
-    // clock is advanced at 2.5× real time while every claim and renewal is a real database call.
-    // Disabled until that race is understood (see the issue note); the resume path is also covered
-    // by AdminAPITests' ClientVersionRouteTests (a 405, a newer version found, the device resumed).
-    @Test(.disabled("flaky in the full parallel suite; see the comment above"))
+    @Test
     func aNewVersionResumesDevicesSuspendedAsOutdatedAtTheRamp() async throws {
         try await withPoolDatabase { pool, tenant in
             let h = PoolHarness.make(pool: pool, tenant: tenant, instance: "a") { $0.rampPerSecond = 1 }

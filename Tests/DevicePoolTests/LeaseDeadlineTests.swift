@@ -29,8 +29,9 @@ struct LeaseDeadlineTests {
                     h.clock.advance(by: .seconds(1))
                     try await eventually("the connection closed at the deadline") { online.closeReason != nil }
                     #expect(online.closeReason?.detail == "lease deadline passed without a confirmed renewal")
-                    // The renewal is still waiting: the deadline did not depend on it.
-                    #expect(try await HeldTransaction.lockWaiters(pool) == 1)
+                    // The renewal is still waiting: the deadline did not depend on it. (The close's
+                    // own write of the device row may be waiting beside it by now.)
+                    #expect(try await HeldTransaction.lockWaiters(pool) >= 1)
                 }
             }
         }
