@@ -241,6 +241,59 @@ struct GroupSendPathTests {
         }
     }
 
+    /// The sender key's iteration of a `skmsg`.
+    static func iteration(_ stanza: Node) throws -> UInt32 {
+        let skmsg = try #require(stanza.children.first { $0.tag == "enc" && $0.attribute("type") == "skmsg" }?.bytes)
+        return try SenderKeyMessage(parsing: skmsg).iteration
+    }
+
+    @Test func aPoolThatDiesBeforeTheAckLeavesTheNextOwnerToResendWithTheNextIterationAndTheKeyAgain() async throws {
+        try await withPoolDatabase { pool, tenant in
+            let a = PoolHarness.make(pool: pool, tenant: tenant, instance: "a", upstream: ScriptedUpstream(makeCredentials: { .generate() }))
+            let server = Server()
+            var ann = Self.ann
+            let send = SendPathTests()
+            let (device, waID, first) = try await withThrowingTaskGroup(of: Void.self, returning: (UUID, String, Node).self) { tasks in
+                tasks.addTask { try await a.supervisor.run() }
+                let (device, login) = try await ReceivePathTests().onlineDevice(a)
+                login.answerQueries { server.answer($0) }
+                let waID = try await send.queue(a, device, to: Self.group.description, text: "once")
+                a.supervisor.outboxReady(deviceID: device)
+                try await eventually("the stanza") { !messages(login).isEmpty }
+                // The pool dies without a word after writing the stanza: no ack was seen.
+                tasks.cancelAll()
+                return (device, waID, try #require(messages(login).first))
+            }
+            #expect(try ann.read(first) == "once")
+            #expect(try Self.iteration(first) == 0)
+            try await pool.query("UPDATE devices SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [device])
+
+            // The next owner sends the same message again: the same id, the sender key one iteration
+            // on (committed before the first stanza left, so no message key is used twice), and the
+            // SKDM again, as no ack made anyone a holder.
+            let b = PoolHarness.make(pool: pool, tenant: tenant, instance: "b")
+            try await b.running {
+                var sessions = b.upstream.sessions.makeAsyncIterator()
+                let login = try #require(await sessions.next())
+                // The first pool may have died before it stored the LID in the credentials: the
+                // group's member pairs name it, so the key and our own device are recognised anyway.
+                login.answerQueries { server.answer($0) }
+                login.emit(.online(OnlineInfo(jid: ReceivePathTests.jid, lid: ReceivePathTests.lid, serverTimeOffset: .zero)))
+                try await eventually("the resend") { !messages(login).isEmpty }
+                let again = try #require(messages(login).first)
+                #expect(again.attributes["id"] == .string(waID))
+                #expect(try Self.iteration(again) == 1)
+                #expect(again.child("participants")?.children.count == 3)
+                // Cached lists and stored sessions: no IQ this time.
+                #expect(login.queries.isEmpty)
+                #expect(try ann.read(again) == "once")
+                #expect(try await send.row(b, waID) == ("queued", 2, nil))
+                login.emit(.stanza(Node("ack", ["class": "message", "id": .string(waID), "from": .jid(Self.group), "t": "1760000500"])))
+                try await eventually("sent") { try await send.row(b, waID).status == "sent" }
+            }
+        }
+    }
+
     @Test func aGroupThatDoesNotExistOrThatWeAreNotInFailsItsMessageAndTheQueueGoesOn() async throws {
         try await withPoolDatabase { pool, tenant in
             let h = PoolHarness.make(pool: pool, tenant: tenant, instance: "a", upstream: ScriptedUpstream(makeCredentials: { .generate() }))

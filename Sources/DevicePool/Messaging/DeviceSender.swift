@@ -145,6 +145,15 @@ struct DeviceSender: Sendable {
                 }
             }
         }
+        // Before the server's `<success lid>` reached the credentials (the first drain after a login
+        // may run first), our LID comes from the group's own member pairs: without it our own device
+        // would look like a member's, and our sender key would be named by the phone number.
+        var encryptor = self.encryptor
+        if encryptor.device.account.lid == nil, let lid = try await ownLID(among: mappings) {
+            var device = encryptor.device
+            device.account.lid = lid
+            encryptor = OutboundEncryptor(device: device)
+        }
         let lists = try await deviceLists(of: members, session: session)
         let fanOut = GroupFanOut(
             group: group, addressingMode: !members.isEmpty && members.allSatisfy(\.isLID) ? .lid : .pn, members: members,
@@ -179,6 +188,18 @@ struct DeviceSender: Sendable {
         } catch {
             return .failed(Self.failure(message, error.code, now: now))
         }
+    }
+
+    /// Our LID device, from `pairs` or a stored mapping of our phone number.
+    private func ownLID(among pairs: [ProtocolChanges.LIDPair]) async throws -> JID? {
+        let own = encryptor.device.account.phoneNumber
+        var lid = pairs.first { $0.phoneNumber == own.user }?.lid
+        if lid == nil {
+            var request = StateRequest()
+            request.phoneNumbers = [own.user]
+            lid = try await protocolStore.load(request).lidByPhoneNumber[own.user]
+        }
+        return lid.map { JID(user: $0, device: own.device, server: .lid) }
     }
 
     /// The chat on the wire: a phone number whose LID is stored goes by its LID, carrying the phone
