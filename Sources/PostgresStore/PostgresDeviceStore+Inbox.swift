@@ -36,7 +36,8 @@ extension PostgresDeviceStore {
     }
 
     /// The Signal state a logout wipes: sessions, identities and their history, sender keys,
-    /// consumed and reserved prekeys, LID mappings, cached device lists. Messages stay.
+    /// consumed and reserved prekeys, LID mappings, cached device and member lists, the holders of our
+    /// sender keys. Messages stay.
     static func deleteProtocolState(deviceID: UUID, on connection: PostgresConnection) throws {
         try connection.query("""
             WITH sessions AS (DELETE FROM signal_sessions WHERE device_id = $1),
@@ -45,7 +46,8 @@ extension PostgresDeviceStore {
                  sender_keys AS (DELETE FROM signal_sender_keys WHERE device_id = $1),
                  prekeys AS (DELETE FROM signal_prekeys_used WHERE device_id = $1),
                  retry AS (DELETE FROM signal_retry_prekeys WHERE device_id = $1),
-                 lists AS (DELETE FROM device_lists WHERE device_id = $1)
+                 lists AS (DELETE FROM device_lists WHERE device_id = $1),
+                 holders AS (DELETE FROM sender_key_holders WHERE device_id = $1)
             DELETE FROM lid_mappings WHERE device_id = $1
             """, [deviceID])
     }

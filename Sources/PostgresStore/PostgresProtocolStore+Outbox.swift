@@ -24,6 +24,19 @@ extension PostgresProtocolStore: OutboxStore {
                 [deviceID, PostgresArray(changes.forgottenDeviceLists.sorted())]
             )
         }
+        if !changes.resetSenderKeyHolders.isEmpty {
+            try connection.query(
+                "DELETE FROM sender_key_holders WHERE device_id = $1 AND group_jid = ANY ($2::text[])",
+                [deviceID, PostgresArray(changes.resetSenderKeyHolders.sorted().map(Text.clean))]
+            )
+        }
+        for (group, holders) in changes.senderKeyHolders.sorted(by: { $0.key < $1.key }) where !holders.isEmpty {
+            try connection.query("""
+                INSERT INTO sender_key_holders (device_id, group_jid, holder)
+                SELECT $1, $2, h FROM unnest($3::text[]) AS h
+                ON CONFLICT DO NOTHING
+                """, [deviceID, Text.clean(group), PostgresArray(holders.sorted().map(Text.clean))])
+        }
     }
 
     private static let ranks = ["queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4]
@@ -120,6 +133,13 @@ extension PostgresProtocolStore: OutboxStore {
             lists[user] = devices.elements.compactMap(JID.init(parsing:))
         }
         return lists
+    }
+
+    public func senderKeyHolders(of group: JID) async throws -> Set<JID> {
+        let rows = try await pool.query(
+            "SELECT holder FROM sender_key_holders WHERE device_id = $1 AND group_jid = $2", [lease.deviceID, group.userJID.description]
+        )
+        return Set(try rows.compactMap { JID(parsing: try $0.decode("holder")) })
     }
 
     public func sentMessage(_ messageID: String) async throws -> QueuedMessage? {

@@ -116,8 +116,13 @@ struct SendRouteTests {
             #expect(try await post(Self.body(UUID())) == (404, "device_not_found"))
             let betaDevice = try await Self.pairedDevice(in: h, h.beta, phone: "15550002222")
             #expect(try await post(Self.body(betaDevice)) == (404, "device_not_found"))
-            for to in ["15551234567", "+1555", "+0155512345678", "+1555123456789012", "+1555abc4567", "1555@g.us", "1555:2@lid", "x@lid", ""] {
+            for to in ["15551234567", "+1555", "+0155512345678", "+1555123456789012", "+1555abc4567", "1555x@g.us", "1-2-3@g.us", "@g.us", "1555:2@g.us",
+                       "12345678901234567890-123456789012345678901@g.us", "1555:2@lid", "x@lid", ""] {
                 #expect(try await post(Self.body(device, to: to)) == (422, "invalid_recipient"), "to: \(to)")
+            }
+            // A group JID is queued: whether the account is in the group is the device's question.
+            for to in ["120363000000000001@g.us", "15551234567-1400000000@g.us"] {
+                #expect(try await post(Self.body(device, to: to)).0 == 202, "to: \(to)")
             }
             #expect(try await post(Self.body(device, text: "")) == (422, "text_too_long"))
             #expect(try await post(Self.body(device, text: String(repeating: "é", count: 65_537))) == (422, "text_too_long"))

@@ -248,6 +248,36 @@ struct SimReceivingTests {
         #expect(stats.snapshot().receivedByContact.isEmpty)
     }
 
+    @Test func theGroupInfoQueryListsTheAccountAndItsMembersOr404Or403() throws {
+        let setup = MessagingWorld()
+        let peers = try Peers(setup)
+        let bob = try #require(setup.world.contact(phoneNumber: MessagingWorld.bob))
+        let group = SimGroup(
+            id: "120363000000000002", subject: "Team", account: MessagingWorld.account,
+            members: [MessagingWorld.alice, MessagingWorld.bob], createdAt: Conversation.start
+        )
+        setup.world.addGroup(group)
+        let foreign = SimGroup(id: "120363000000000003", subject: "Other", account: "15550007777", members: [MessagingWorld.alice],
+                               addressing: .pn, createdAt: Conversation.start)
+        setup.world.addGroup(foreign)
+        var client = try setup.linkedClient()
+        try client.comeOnline(preKeys: 2)
+
+        let answer = try client.query(GroupInfo.query(group.jid), id: "g1")
+        #expect(answer.attribute("type") == "result" && answer.jidAttribute("from") == group.jid)
+        guard case .found(let info) = try GroupInfo.parse(answer, group: group.jid) else {
+            Issue.record("no group")
+            return
+        }
+        #expect(info.addressingMode == .lid)
+        #expect(info.participants.map(\.jid) == [peers.own, peers.alice.lid, bob.lid])
+        #expect(info.participants.map(\.phoneNumber) == [JID(user: MessagingWorld.account, server: .whatsApp), peers.alice.jid, bob.jid])
+        #expect(try GroupInfo.parse(client.query(GroupInfo.query(foreign.jid), id: "g2"), group: foreign.jid) == .notMember)
+        let missing = JID(user: "120363999999999999", server: .group)
+        #expect(try GroupInfo.parse(client.query(GroupInfo.query(missing), id: "g3"), group: missing) == .notFound)
+        #expect(setup.world.violations.isEmpty)
+    }
+
     @Test func groupMembersInstallTheSenderKeyFromTheirCopyAndReadTheSkmsgThenAndLater() throws {
         let stats = SimStats()
         let setup = MessagingWorld(observer: { stats.record($0) })

@@ -91,6 +91,16 @@ import Testing
         ]))
     }
 
+    @Test func aGroupStanzaWithoutCarriersHasNoParticipants() {
+        let stanza = MessageStanza.group(
+            id: "3EB5", to: F.group, attributes: MessageAttributes(for: Self.text("hi")), recipients: [],
+            senderKeyCiphertext: [8], phash: "2:AAAAAAAA", deviceIdentity: [0xDD]
+        )
+        #expect(stanza == Node("message", ["id": "3EB5", "type": "text", "to": .jid(F.group), "phash": "2:AAAAAAAA"], [
+            Node("enc", ["v": "2", "type": "skmsg"], bytes: [8]),
+        ]))
+    }
+
     @Test func retryResendGoesToTheRequestingDeviceOnly() throws {
         let receiptNode = Node("receipt", [
             "from": .jid(F.group), "participant": .jid(F.peerLID.withDevice(3)), "id": "3EB3", "type": "retry", "t": "20",

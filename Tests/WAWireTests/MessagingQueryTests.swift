@@ -133,6 +133,33 @@ import Testing
         ])
     }
 
+    @Test func groupInfoGivesTheMembersInTheGroupsAddressingAnd404Or403() throws {
+        let group = JID(user: "120363012345678901", server: .group)
+        #expect(GroupInfo.query(group) == Node("iq", ["to": .jid(group), "type": "get", "xmlns": "w:g2"], [
+            Node("query", ["request": "interactive"]),
+        ]))
+        let answer = Node("iq", ["type": "result", "from": .jid(group)], [
+            Node("group", ["id": "120363012345678901", "subject": "s", "addressing_mode": "lid"], [
+                Node("participant", ["jid": .jid(F.peerLID), "phone_number": .jid(F.peerPN), "type": "admin"]),
+                Node("participant", ["jid": .jid(F.peerLID.withDevice(3))]),
+                Node("participant", ["jid": "not a jid"]),
+                Node("description", [Node("body", bytes: Array("d".utf8))]),
+            ]),
+        ])
+        let found = try GroupInfo.parse(F.wire(answer), group: group)
+        #expect(found == .found(GroupInfo(jid: group, addressingMode: .lid, participants: [
+            .init(jid: F.peerLID, phoneNumber: F.peerPN, lid: nil),
+        ])))
+        for (code, expected) in [("404", GroupInfo.Answer.notFound), ("403", .notMember)] {
+            let error = Node("iq", ["type": "error", "from": .jid(group)], [Node("error", ["code": .string(code)])])
+            #expect(try GroupInfo.parse(error, group: group) == expected)
+        }
+        #expect(throws: StanzaError.self) {
+            try GroupInfo.parse(Node("iq", ["type": "error"], [Node("error", ["code": "500"])]), group: group)
+        }
+        #expect(throws: StanzaError.self) { try GroupInfo.parse(Node("iq", ["type": "result"]), group: group) }
+    }
+
     static func error(_ result: Result<KeyBundle, StanzaError>?) -> StanzaError? {
         guard case .failure(let error)? = result else {
             return nil

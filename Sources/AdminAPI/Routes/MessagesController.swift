@@ -143,7 +143,7 @@ struct MessagesController: Sendable {
         guard let chat = OutboundRecipient.parse(body.to) else {
             throw APIError(
                 .unprocessableContent, .invalidRecipient, "The recipient is not valid",
-                detail: "to must be an international number such as +15551234567, or a user JID (…@s.whatsapp.net, …@lid)"
+                detail: "to must be an international number such as +15551234567, a user JID (…@s.whatsapp.net, …@lid) or a group JID (…@g.us)"
             )
         }
         guard OutboundText.fits(body.text), !body.text.unicodeScalars.contains("\0") else {

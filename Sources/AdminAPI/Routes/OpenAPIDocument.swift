@@ -1949,7 +1949,7 @@ components:
         failed_at: {type: string, format: date-time, description: Outbound only.}
         failure_reason:
           type: string
-          description: 'Outbound only, with `failed`: `expired`, `logged_out`, `no_devices`, `encryption_failed`, `server_error_<code>` (docs/messaging.md).'
+          description: 'Outbound only, with `failed`: `expired`, `logged_out`, `no_devices`, `encryption_failed`, `group_not_found`, `not_group_member`, `server_error_<code>` (docs/messaging.md).'
     SendMessageRequest:
       type: object
       required: [device_id, to, text]
@@ -1957,8 +1957,8 @@ components:
         device_id: {type: string, format: uuid, description: The paired device to send from.}
         to:
           type: string
-          description: 'An international number (`+15551234567`) or a user JID (`…@s.whatsapp.net`, `…@lid`).'
-          pattern: '^(\+[1-9][0-9]{6,14}|[0-9]{1,20}@(s\.whatsapp\.net|lid))$'
+          description: 'An international number (`+15551234567`), a user JID (`…@s.whatsapp.net`, `…@lid`) or a group JID (`…@g.us`) of a group the account is in. Group membership is checked when the device sends: a group that does not exist, or that the account is not in, fails the message (`group_not_found`, `not_group_member`).'
+          pattern: '^(\+[1-9][0-9]{6,14}|[0-9]{1,20}@(s\.whatsapp\.net|lid)|[0-9]{1,40}@g\.us|[0-9]{1,19}-[0-9]{1,20}@g\.us)$'
         text: {type: string, minLength: 1, maxLength: 65536, pattern: '^[^\x00]*$', description: 'Up to 65,536 characters (code points), no NUL.'}
     MessagePage:
       type: object

@@ -5,7 +5,8 @@ import Signal
 import WAClient
 import WAWire
 
-/// One device's send path in the pool (docs/messaging.md "Sending"; whatsmeow send.go `sendDM`): for
+/// One device's send path in the pool (docs/messaging.md "Sending"; whatsmeow send.go `sendDM`,
+/// `sendGroup`): for
 /// the oldest queued message, the device lists (cached, else usync), the sessions, prekey bundles for
 /// devices without one, the encryption — and the state it advanced, to be committed before the
 /// stanza is written. The device actor runs it one message at a time and waits for the server's ack
@@ -13,10 +14,20 @@ import WAWire
 struct DeviceSender: Sendable {
     /// What preparing a message ended with.
     enum Prepared: Sendable {
-        /// Commit `changes`, then write `stanza`.
-        case send(stanza: Node, changes: ProtocolChanges, phash: String, chat: JID, own: JID)
+        /// Commit `changes`, then write `stanza`; `sent` says what its ack records.
+        case send(stanza: Node, changes: ProtocolChanges, sent: SentStanza)
         /// The message cannot be sent; commit this failure.
         case failed(ProtocolChanges)
+    }
+
+    /// What the server's ack of a written stanza must know.
+    struct SentStanza: Sendable {
+        /// Our `phash`, to compare with the ack's.
+        let phash: String
+        /// The cached lists a `phash` mismatch drops: the users' device lists, and a group's member list.
+        let lists: [JID]
+        /// A group send's SKDM recipients: once the server accepts the stanza they hold our sender key.
+        let distributed: (group: String, devices: [JID])?
     }
 
     let credentials: DeviceCredentials
@@ -42,6 +53,9 @@ struct DeviceSender: Sendable {
         guard let content = message.message else {
             return .failed(Self.failure(message, .invalidMessage, now: now))
         }
+        if message.chat.isGroup {
+            return try await prepareGroup(message, content: content, session: session, now: now)
+        }
         let (chat, peerRecipientPN) = try await address(message.chat)
         let (recipient, own) = DirectFanOut.users(for: chat, account: encryptor.device.account)
         let lists = try await deviceLists(of: [recipient, own], session: session)
@@ -64,7 +78,7 @@ struct DeviceSender: Sendable {
             )
             var changes = encryption.changes
             changes.sendingMessage = message.messageID
-            return .send(stanza: encryption.stanza, changes: changes, phash: encryption.phash, chat: recipient, own: own)
+            return .send(stanza: encryption.stanza, changes: changes, sent: SentStanza(phash: encryption.phash, lists: [recipient, own], distributed: nil))
         } catch {
             return .failed(Self.failure(message, error.code, now: now))
         }
@@ -82,7 +96,7 @@ struct DeviceSender: Sendable {
         else {
             return nil
         }
-        let state = try await protocolStore.load(encryptor.requirements(for: [requester]))
+        let state = try await protocolStore.load(encryptor.requirements(forResendIn: original.chat, to: requester))
         var fetched: KeyBundle?
         if encryptor.resendNeedsBundle(request, state: state) {
             fetched = try? PreKeyFetch.parse(try await session.query(PreKeyFetch.query(for: [requester])))[requester]?.get()
@@ -94,6 +108,98 @@ struct DeviceSender: Sendable {
             return nil
         }
         return (encryption.stanza, encryption.changes)
+    }
+
+    /// A group send (docs/messaging.md "Group sends"; whatsmeow `sendGroup`): the members (cached,
+    /// else the `w:g2` group-info query; 404 and 403 fail the message), every member's devices, the
+    /// devices holding our sender key, the sessions of those that get our SKDM now and bundles for the
+    /// ones without a session, then `encryptGroup`. The member pairs the group named are stored as
+    /// LID mappings with the send's changes.
+    private func prepareGroup(_ message: QueuedMessage, content: WAMessage, session: any UpstreamSession, now: Date) async throws -> Prepared {
+        let group = message.chat.userJID
+        let members: [JID]
+        var mappings: [ProtocolChanges.LIDPair] = []
+        if let cached = try await outbox.deviceLists([group])[group], !cached.isEmpty {
+            members = cached
+        } else {
+            let answer: GroupInfo.Answer
+            do {
+                answer = try GroupInfo.parse(try await session.query(GroupInfo.query(group)), group: group)
+            } catch let error as ClientRequestError where error.code == .errorResponse && (error.errorCode == 404 || error.errorCode == 403) {
+                answer = error.errorCode == 404 ? .notFound : .notMember
+            }
+            switch answer {
+            case .notFound:
+                return .failed(Self.failure(message, .groupNotFound, now: now))
+            case .notMember:
+                return .failed(Self.failure(message, .notGroupMember, now: now))
+            case .found(let info):
+                members = info.participants.map(\.jid)
+                mappings = info.participants.compactMap { member in
+                    let pair: (JID?, JID?) = member.jid.isLID ? (member.phoneNumber, member.jid) : (member.jid, member.lid)
+                    guard let pn = pair.0, let lid = pair.1, pn.isPhoneNumber, lid.isLID else { return nil }
+                    return ProtocolChanges.LIDPair(phoneNumber: pn.user, lid: lid.user)
+                }
+                if !members.isEmpty {
+                    try await outbox.saveDeviceList(members, of: group)
+                }
+            }
+        }
+        // Before the server's `<success lid>` reached the credentials (the first drain after a login
+        // may run first), our LID comes from the group's own member pairs: without it our own device
+        // would look like a member's, and our sender key would be named by the phone number.
+        var encryptor = self.encryptor
+        if encryptor.device.account.lid == nil, let lid = try await ownLID(among: mappings) {
+            var device = encryptor.device
+            device.account.lid = lid
+            encryptor = OutboundEncryptor(device: device)
+        }
+        let lists = try await deviceLists(of: members, session: session)
+        let fanOut = GroupFanOut(
+            group: group, addressingMode: !members.isEmpty && members.allSatisfy(\.isLID) ? .lid : .pn, members: members,
+            devices: members.flatMap { lists[$0] ?? [] }, holders: try await outbox.senderKeyHolders(of: group)
+        )
+        let request = encryptor.requirements(for: fanOut, distributingTo: encryptor.targets(of: fanOut).filter { !fanOut.holders.contains($0) })
+        var state = try await protocolStore.load(request)
+        let distributing = encryptor.distributionTargets(of: fanOut, state: state)
+        let more = encryptor.requirements(for: distributing).subtracting(request)
+        if !more.isEmpty {
+            state.merge(try await protocolStore.load(more), answering: more)
+        }
+        let needing = encryptor.devicesNeedingBundles(distributing, state: state)
+        var bundles: [JID: KeyBundle] = [:]
+        if !needing.isEmpty {
+            for (jid, result) in try PreKeyFetch.parse(try await session.query(PreKeyFetch.query(for: needing))) {
+                if case .success(let bundle) = result { bundles[jid] = bundle }
+            }
+        }
+        var generator = SystemRandomNumberGenerator()
+        do throws(SendError) {
+            let encryption = try encryptor.encryptGroup(
+                id: message.messageID, message: content, fanOut: fanOut, state: state, bundles: bundles, using: &generator
+            )
+            var changes = encryption.changes
+            changes.sendingMessage = message.messageID
+            changes.lidMappings = mappings
+            let sent = SentStanza(
+                phash: encryption.phash, lists: [group] + members, distributed: (group.description, encryption.devices)
+            )
+            return .send(stanza: encryption.stanza, changes: changes, sent: sent)
+        } catch {
+            return .failed(Self.failure(message, error.code, now: now))
+        }
+    }
+
+    /// Our LID device, from `pairs` or a stored mapping of our phone number.
+    private func ownLID(among pairs: [ProtocolChanges.LIDPair]) async throws -> JID? {
+        let own = encryptor.device.account.phoneNumber
+        var lid = pairs.first { $0.phoneNumber == own.user }?.lid
+        if lid == nil {
+            var request = StateRequest()
+            request.phoneNumbers = [own.user]
+            lid = try await protocolStore.load(request).lidByPhoneNumber[own.user]
+        }
+        return lid.map { JID(user: $0, device: own.device, server: .lid) }
     }
 
     /// The chat on the wire: a phone number whose LID is stored goes by its LID, carrying the phone
@@ -135,19 +241,24 @@ struct DeviceSender: Sendable {
     }
 
     /// What the server's ack of our message records (messaging.md §8.5): `sent` at its `t`, or
-    /// `failed` with `server_error_<code>`; a `phash` that differs from ours drops both device lists.
-    static func record(_ ack: ServerAck, phash: String?, users: [JID], now: Date) -> ProtocolChanges {
+    /// `failed` with `server_error_<code>`; a `phash` that differs from ours drops the cached lists
+    /// (both device lists of a DM; a group's member list and its members' device lists). A group
+    /// send's SKDM recipients hold our sender key once the server accepted the stanza.
+    static func record(_ ack: ServerAck, sent: SentStanza?, now: Date) -> ProtocolChanges {
         var changes = ProtocolChanges()
         if ack.isSuccess {
             let at = ack.timestamp.map { Date(timeIntervalSince1970: TimeInterval(min(max($0, 0), 253_402_300_799))) } ?? now
             changes.outboundStatuses = [OutboundStatusChange(messageID: ack.id, status: .sent, at: at)]
+            if let distributed = sent?.distributed, !distributed.devices.isEmpty {
+                changes.senderKeyHolders[distributed.group] = Set(distributed.devices.map(\.description))
+            }
         } else {
             changes.outboundStatuses = [OutboundStatusChange(
                 messageID: ack.id, status: .failed, at: now, failureReason: "server_error_\(ack.error ?? 0)"
             )]
         }
-        if let phash, ack.phashDiffers(from: phash) {
-            changes.forgottenDeviceLists = Set(users.map(\.description))
+        if let sent, ack.phashDiffers(from: sent.phash) {
+            changes.forgottenDeviceLists = Set(sent.lists.map(\.description))
         }
         return changes
     }

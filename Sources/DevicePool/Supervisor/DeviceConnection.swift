@@ -69,9 +69,8 @@ actor DeviceConnection {
     /// The message whose stanza was written and whose server ack is awaited (one at a time).
     struct InFlight: Sendable {
         let messageID: String
-        let phash: String
-        /// The recipient's and our own user JIDs, whose cached lists a `phash` mismatch drops.
-        let users: [JID]
+        /// What its ack records besides the status (`phash`, a group's sender-key holders).
+        let sent: DeviceSender.SentStanza
     }
 
     let deviceID: UUID
@@ -506,10 +505,10 @@ actor DeviceConnection {
                 logger.notice("a queued message failed", metadata: [
                     "id": "\(next.messageID)", "reason": "\(changes.outboundStatuses.first?.failureReason ?? "-")",
                 ])
-            case .send(let stanza, let changes, let phash, let chat, let own):
-                // The ratchet state first: a resend after a crash never reuses a message key.
+            case .send(let stanza, let changes, let sent):
+                // The ratchet and sender-key state first: a resend after a crash never reuses a message key.
                 guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
-                inFlight = InFlight(messageID: next.messageID, phash: phash, users: [chat, own])
+                inFlight = InFlight(messageID: next.messageID, sent: sent)
                 do {
                     try await session.send([stanza])
                 } catch {
@@ -534,7 +533,7 @@ actor DeviceConnection {
             return
         }
         context.metrics.messageAcked(ack.isSuccess ? "sent" : "failed")
-        let changes = DeviceSender.record(ack, phash: matching?.phash, users: matching?.users ?? [], now: context.now())
+        let changes = DeviceSender.record(ack, sent: matching?.sent, now: context.now())
         let store = context.store.protocolStore(lease, tenantID: tenantID, sealer: context.sealer)
         guard await fenced({ _ in try await store.commit(changes) }) != nil else { return }
         if matching != nil {

@@ -2,6 +2,15 @@ import Signal
 import WAWire
 
 extension OutboundEncryptor {
+    /// The state answering a retry receipt needs: the requester's session, and in a group our sender key.
+    public func requirements(forResendIn chat: JID, to requester: JID) -> StateRequest {
+        var request = requirements(for: [requester])
+        if chat.isGroup {
+            request.senderKeys = [senderKeyID(for: chat)]
+        }
+        return request
+    }
+
     /// The device a retry receipt came from: `participant` in groups, else `from`.
     public static func requester(of request: RetryRequest) -> JID? {
         let value = request.isGroup ? request.envelope.participant : request.envelope.from
@@ -23,7 +32,8 @@ extension OutboundEncryptor {
     /// Our message `message` to `chat` encrypted again for the requesting device only (messaging.md
     /// §5.2): on a new session from the receipt's `<keys>` when it has them, else from `fetched`
     /// when there is no session, else on the stored session; wrapped as a DeviceSentMessage for our own
-    /// devices. The stanza is `RetryRequest.resend`'s: no `<participants>`, `<enc count>`.
+    /// devices in a DM, with our current SKDM attached in a group (`state` must then hold our sender key,
+    /// `requirements(forResendIn:to:)`). The stanza is `RetryRequest.resend`'s: no `<participants>`, `<enc count>`.
     public func encryptResend(
         _ request: RetryRequest,
         message: WAMessage,
@@ -35,8 +45,14 @@ extension OutboundEncryptor {
         guard let requester = Self.requester(of: request) else {
             throw SendError(.encryptionFailed)
         }
-        let own = device.account.owns(requester)
-        let padded = MessagePadding.pad(try Self.serialize(own ? Self.deviceSent(message, to: chat) : message), using: &generator)
+        let plaintext: WAMessage
+        if chat.isGroup {
+            // Groups have no DeviceSentMessage; the resend carries our current sender key.
+            plaintext = withDistribution(message, group: chat, state: state)
+        } else {
+            plaintext = device.account.owns(requester) ? Self.deviceSent(message, to: chat) : message
+        }
+        let padded = MessagePadding.pad(try Self.serialize(plaintext), using: &generator)
         var working = Working(state: state, local: device.identity)
         let bundle = request.keys ?? fetched
         if bundle == nil, Self.session(for: SignalAddress(requester), in: state)?.current == nil {

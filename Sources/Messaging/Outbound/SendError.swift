@@ -7,6 +7,8 @@ public struct SendError: Error, Hashable, Sendable, CustomStringConvertible {
             case encryptionFailed = "encryption_failed"
             case noSession = "no_session"
             case invalidMessage = "invalid_message"
+            case groupNotFound = "group_not_found"
+            case notGroupMember = "not_group_member"
         }
 
         private let base: Base
@@ -23,6 +25,10 @@ public struct SendError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let noSession = Code(.noSession)
         /// The stored `Message` does not serialize or parse.
         public static let invalidMessage = Code(.invalidMessage)
+        /// The group-info query answered 404: there is no such group.
+        public static let groupNotFound = Code(.groupNotFound)
+        /// The group-info query answered 403: the account is not (or no longer) in the group.
+        public static let notGroupMember = Code(.notGroupMember)
 
         public var description: String { base.rawValue }
     }

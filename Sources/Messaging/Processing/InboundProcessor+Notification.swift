@@ -31,7 +31,7 @@ extension InboundProcessor {
     /// `encrypt` with `<identity/>` (the user reinstalled, messaging.md §10): every session and identity
     /// of the user, under both of its names, is deleted and each forgotten identity recorded; then the
     /// ack. `devices` and `account_sync` drop the cached device lists they change (messaging.md §7.2),
-    /// then the ack.
+    /// `w:gp2` a group's cached member list, then the ack.
     func process(_ notification: IncomingNotification, state: ProtocolState) -> InboundOutcome {
         var outcome = InboundOutcome(report: InboundReport(tag: "notification"))
         if case .identityChange = notification.payload {
@@ -54,6 +54,10 @@ extension InboundProcessor {
         case .ownDevices:
             let account = device.account
             outcome.changes.forgottenDeviceLists = Set([account.phoneNumber.userJID.description] + (account.lid.map { [$0.userJID.description] } ?? []))
+        case .other where notification.type == "w:gp2" && notification.from.isGroup:
+            // A group changed (members added or removed, …): its cached member list is dropped, and the
+            // next send asks for it again (messaging.md §9.1; whatsmeow patches its cache instead).
+            outcome.changes.forgottenDeviceLists = [notification.from.userJID.description]
         default:
             break
         }

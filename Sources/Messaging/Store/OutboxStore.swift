@@ -6,7 +6,7 @@ import WAWire
 public struct QueuedMessage: Hashable, Sendable {
     /// The WhatsApp id chosen when it was queued; a resend keeps it.
     public var messageID: String
-    /// The recipient user.
+    /// The recipient user, or the group.
     public var chat: JID
     /// The serialized `Message`.
     public var raw: [UInt8]
@@ -37,6 +37,16 @@ public protocol OutboxStore: Sendable {
     func saveDeviceList(_ devices: [JID], of user: JID) async throws
     /// Drops cached lists (a `devices` notification, a `phash` mismatch).
     func forgetDeviceLists(_ users: [JID]) async throws
+    /// The devices that hold our current sender key for `group` (`ProtocolChanges.senderKeyHolders`).
+    func senderKeyHolders(of group: JID) async throws -> Set<JID>
     /// A message we sent (any status but `failed`), by its WhatsApp id: a retry receipt asks for it again.
     func sentMessage(_ messageID: String) async throws -> QueuedMessage?
+}
+
+extension OutboxStore {
+    /// A store that keeps no holders: every group send distributes the sender key to every device, as
+    /// whatsmeow does (messaging.md §9.2) — bigger stanzas, always correct.
+    public func senderKeyHolders(of group: JID) async throws -> Set<JID> {
+        []
+    }
 }

@@ -52,6 +52,12 @@ public struct ProtocolChanges: Sendable {
     /// Cached device lists to drop (user JIDs as strings): a `devices` or `account_sync` notification
     /// changed them. Dropping instead of patching by `device_hash` costs one usync on the next send.
     public var forgottenDeviceLists: Set<String> = []
+    /// Groups (JID strings) whose list of devices holding our sender key is cleared: our sender key for
+    /// the group was created or replaced in this commit, so nobody holds it yet.
+    public var resetSenderKeyHolders: Set<String> = []
+    /// Devices (JID strings) per group (JID string) that were sent our current sender key and whose
+    /// stanza the server accepted; applied after `resetSenderKeyHolders`.
+    public var senderKeyHolders: [String: Set<String>] = [:]
 
     public init() {}
 
@@ -59,6 +65,6 @@ public struct ProtocolChanges: Sendable {
         sessions.isEmpty && deletedSessions.isEmpty && identities.isEmpty && deletedIdentities.isEmpty
             && identityChanges.isEmpty && senderKeys.isEmpty && deletedSenderKeys.isEmpty && consumedPreKeys.isEmpty
             && lidMappings.isEmpty && message == nil && !reservesRetryPreKey && outboundStatuses.isEmpty && sendingMessage == nil
-            && forgottenDeviceLists.isEmpty
+            && forgottenDeviceLists.isEmpty && resetSenderKeyHolders.isEmpty && senderKeyHolders.isEmpty
     }
 }

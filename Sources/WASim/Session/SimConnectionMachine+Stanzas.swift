@@ -102,6 +102,9 @@ extension SimConnectionMachine {
                 return cancel + record(.malformedStanza, "the \(type) notification was answered with an iq instead of an ack", now: now)
             }
         case "get", "set":
+            if case .jid(let to)? = node.attributes["to"], to.isGroup {
+                return groupRequest(node, group: to, stanzaID: stanzaID, now: now)
+            }
             guard node.attribute("to") == JID.serverJID.description else {
                 return record(.malformedStanza, "an iq not addressed to s.whatsapp.net", now: now)
                     + errorAnswer(stanzaID, 400, "bad-request")

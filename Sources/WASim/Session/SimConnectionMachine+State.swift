@@ -63,6 +63,8 @@ extension SimConnectionMachine {
         case messageAck
         /// `.deviceLists`: the answer to the usync query with this id.
         case usync(stanzaID: String, request: USyncRequest)
+        /// `.groupInfo`: the answer to the group-info query with this id.
+        case groupInfo(stanzaID: String, group: AttributeValue)
         /// `.readReceipts`: when the next read receipt is due.
         case readReceipts
     }

@@ -392,6 +392,8 @@ public struct SimConnectionMachine: Sendable {
             actions = messageAnswered(answer, now: now)
         case (.usync(let stanzaID, let request), .deviceLists(let lists)):
             actions = usyncAnswered(stanzaID, request: request, lists: lists)
+        case (.groupInfo(let stanzaID, let group), .groupInfo(let info)):
+            actions = groupInfoAnswered(stanzaID, group: group, info: info, now: now)
         case (.readReceipts, .nextReadReceipt(let due)):
             actions = scheduleReadReceipts(due, now: now)
         default:

@@ -51,6 +51,8 @@ extension SimWorld {
         case deviceMessage(JID, Node, now: Date)
         /// The device lists of these users (usync).
         case deviceLists([JID])
+        /// The member list of this group, as the logged-in device asks for it (`w:g2`).
+        case groupInfo(JID, group: JID)
         /// The read receipts due for this device by `now` go out; when is its next one due?
         case readReceipts(JID, now: Date)
     }
@@ -70,6 +72,7 @@ extension SimWorld {
         case messageAnswer(MessageAnswer)
         /// The lists of the users the simulator knows.
         case deviceLists([JID: SimDeviceList])
+        case groupInfo(SimGroupInfo)
         case nextReadReceipt(Date?)
     }
 
@@ -130,6 +133,8 @@ extension SimWorld {
             .messageAnswer(receive(node, from: jid, connection: connection, now: now))
         case .deviceLists(let users):
             .deviceLists(deviceLists(users))
+        case .groupInfo(let jid, let group):
+            .groupInfo(groupInfo(group, askedBy: jid))
         case .readReceipts(let jid, let now):
             .nextReadReceipt(releaseReadReceipts(now: now, nextFor: jid))
         }

@@ -53,7 +53,8 @@ public enum MessageStanza {
     }
 
     /// A group send: `phash` over every device of the fan-out (`DeviceListHash.v2`), `<participants>` with
-    /// the SKDM carriers, `<device-identity>` if any is a `pkmsg`, then the `skmsg` with the content.
+    /// the SKDM carriers (left out when there are none), `<device-identity>` if any is a `pkmsg`, then the
+    /// `skmsg` with the content.
     /// `addressingMode` is `lid` for LID-mode groups (whatsmeow sends it only then).
     public static func group(
         id: String,
@@ -70,7 +71,9 @@ public enum MessageStanza {
         stanza["edit"] = attributes.edit.map(AttributeValue.string)
         stanza["phash"] = .string(phash)
         // whatsmeow gives the SKDM carriers no mediatype (they are not the media) and the skmsg no decrypt-fail.
-        var children = [participants(recipients, encAttributes(attributes, mediaType: nil))]
+        // With every member device holding our sender key there is no carrier, and no `<participants>`
+        // (Baileys leaves it out then; whatsmeow always distributes and always has one).
+        var children = recipients.isEmpty ? [] : [participants(recipients, encAttributes(attributes, mediaType: nil))]
         if recipients.contains(where: { $0.type == .preKeyMessage }) {
             children.append(Node("device-identity", bytes: deviceIdentity))
         }
