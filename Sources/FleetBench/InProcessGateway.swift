@@ -41,6 +41,8 @@ public struct InProcessGateway: Sendable {
         simulator simConfiguration: SimConfiguration = SimConfiguration(),
         statusCache: Duration = APIConfiguration(linkKey: []).statusCacheTTL,
         webhooks: WebhookConfiguration = WebhookConfiguration(),
+        connections: Int = 10,
+        configurePool: @Sendable (inout PoolConfiguration) -> Void = { _ in },
         logger: Logger,
         _ body: @Sendable (InProcessGateway) async throws -> T
     ) async throws -> T {
@@ -54,14 +56,16 @@ public struct InProcessGateway: Sendable {
         client.session.trustedRootKey = simulator.rootKey.publicKey
         let upstream = UpstreamClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: client, logger: logger)
 
-        let pool = database.pool(maximumConnections: 10)
+        let pool = database.pool(maximumConnections: connections)
         let adminToken = "bench-admin-token-0123456789abcdef"
         do {
             let migrator = try PairgateSchema.migrator(pool: pool, logger: logger)
             try await migrator.migrate()
             let sealer = CredentialSealer(current: try MasterKey(parsing: MasterKey.generate(id: "bench")))
+            var poolConfiguration = PoolConfiguration(instanceID: "bench-\(getpid())", webVersion: client.webVersion.description)
+            configurePool(&poolConfiguration)
             var configuration = GatewayConfiguration(
-                pool: PoolConfiguration(instanceID: "bench-\(getpid())", webVersion: client.webVersion.description),
+                pool: poolConfiguration,
                 api: apiConfiguration(adminToken: adminToken, statusCache: statusCache),
                 address: .hostname("127.0.0.1", port: 0)
             )

@@ -63,4 +63,6 @@ public struct InboundReport: Hashable, Sendable {
 public struct InboundResult: Sendable {
     public var answers: [Node]
     public var report: InboundReport
+    /// What the stanza said of messages we sent (receipts: delivered, read), as committed.
+    public var statuses: [OutboundStatusChange] = []
 }

@@ -45,6 +45,6 @@ public struct InboundPipeline: Sendable {
                 )
             }
         }
-        return InboundResult(answers: answers, report: outcome.report)
+        return InboundResult(answers: answers, report: outcome.report, statuses: outcome.changes.outboundStatuses)
     }
 }

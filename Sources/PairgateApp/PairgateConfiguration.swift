@@ -105,6 +105,9 @@ public struct PairgateConfiguration: Sendable {
     public var sendRatePerMinute = 20
     /// Messages a device may send at once after a quiet spell (`messages.send_burst`).
     public var sendBurst = 5
+    /// Seconds a sent message may wait for the server's ack before its connection is taken as broken
+    /// and reconnected (`messages.send_ack_timeout_seconds`).
+    public var sendAckTimeoutSeconds = 75
     /// Messages one tenant may queue in 24 hours (`messages.tenant_daily_quota`); 0 is unlimited.
     public var tenantDailyQuota = 0
     /// Webhook delivery (`webhooks.*`).
@@ -284,6 +287,8 @@ extension PairgateConfiguration {
         configuration.sendRatePerMinute = try settings.int("messages.send_rate_per_minute", in: 0...60_000)
             ?? configuration.sendRatePerMinute
         configuration.sendBurst = try settings.int("messages.send_burst", in: 1...10_000) ?? configuration.sendBurst
+        configuration.sendAckTimeoutSeconds = try settings.int("messages.send_ack_timeout_seconds", in: 5...3600)
+            ?? configuration.sendAckTimeoutSeconds
         configuration.tenantDailyQuota = try settings.int("messages.tenant_daily_quota", in: 0...100_000_000)
             ?? configuration.tenantDailyQuota
         try resolveWebhooks(settings, into: &configuration.webhooks)

@@ -239,6 +239,66 @@ struct SendPathTests {
         }
     }
 
+    @Test func aStanzaTheServerNeverAcksClosesTheConnectionAndGoesAgainWithTheSameIDAfterTheReconnect() async throws {
+        try await withPoolDatabase { pool, tenant in
+            let h = PoolHarness.make(
+                pool: pool, tenant: tenant, instance: "a", upstream: ScriptedUpstream(makeCredentials: { .generate() }),
+                configure: {
+                    $0.sendRatePerMinute = nil
+                    $0.sendAckTimeout = .seconds(6)
+                    // Only the ack deadline's time passes here; the lease stays far away.
+                    $0.leaseTTL = .seconds(3600)
+                    $0.renewInterval = .seconds(1200)
+                }
+            )
+            try await h.running {
+                let (device, login) = try await ReceivePathTests().onlineDevice(h)
+                login.answerQueries { Self.answer($0) }
+                let first = try await queue(h, device, to: "+15551234567", text: "first")
+                let second = try await queue(h, device, to: "+15551234567", text: "second")
+                h.supervisor.outboxReady(deviceID: device)
+                try await eventually("the first stanza") { login.sent.contains { $0.tag == "message" } }
+
+                // Acked within the deadline: the second goes, and its own deadline counts from then.
+                h.clock.advance(by: .seconds(4))
+                login.emit(.stanza(Node("ack", ["class": "message", "id": .string(first), "t": "1760000500"])))
+                try await eventually("the second stanza") { login.sent.filter { $0.tag == "message" }.count == 2 }
+                #expect(try await row(h, first).status == "sent")
+                // The first message's deadline passes: nothing is closed for an acked message.
+                h.clock.advance(by: .seconds(2))
+                try await eventually("the ack was handled") { login.unhandledEvents == 0 }
+                #expect(login.closeReason == nil)
+
+                // The second's ack never comes: at its deadline the connection is closed as broken,
+                // recorded as a local timeout, and the device backs off to reconnect.
+                h.clock.advance(by: .seconds(4))
+                try await eventually("closed") { login.closeReason != nil }
+                let reason = try #require(login.closeReason)
+                #expect(reason.stage == .local)
+                #expect(reason.category == .timeout)
+                #expect(reason.detail == "no server ack for message \(second) within 6 s")
+                try await eventually("backoff") { try await h.state(device)?.kind == .backoff }
+                #expect(try await h.disconnects(device).last == "timeout:backoff")
+                #expect(try await row(h, second) == ("queued", 1, nil))
+
+                // Back online: the same message goes again, same WhatsApp id, and its ack is `sent`.
+                var sessions = h.upstream.sessions.makeAsyncIterator()
+                h.clock.advance(by: h.supervisor.configuration.policy.base)
+                let again = try #require(await sessions.next())
+                again.answerQueries { Self.answer($0) }
+                again.emit(.online(OnlineInfo(jid: ReceivePathTests.jid, lid: ReceivePathTests.lid, serverTimeOffset: .zero)))
+                try await eventually("the resend") { again.sent.contains { $0.tag == "message" } }
+                let resend = try #require(again.sent.first { $0.tag == "message" })
+                #expect(resend.attributes["id"] == .string(second))
+                #expect(try await row(h, second) == ("queued", 2, nil))
+                again.emit(.stanza(Node("ack", ["class": "message", "id": .string(second), "t": "1760000600"])))
+                try await eventually("sent") { try await row(h, second).status == "sent" }
+                #expect(again.sent.filter { $0.tag == "message" }.count == 1)
+                #expect(again.closeReason == nil)
+            }
+        }
+    }
+
     @Test func theSweeperExpiresOldMessagesOfDevicesThatAreNotOnline() async throws {
         try await withPoolDatabase { pool, tenant in
             let h = PoolHarness.make(pool: pool, tenant: tenant, instance: "a")

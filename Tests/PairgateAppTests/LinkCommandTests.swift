@@ -127,7 +127,7 @@ struct LinkCommandTests {
     private static let documentedEvents: Set<String> = [
         "credentials_loaded", "connecting", "qr", "pairing_code", "pair_success", "credentials_not_written", "paired", "online",
         "credentials_updated", "keepalive_lost", "keepalive_restored", "disconnected", "logged_out", "failed",
-        "message", "message_duplicate", "message_undecryptable", "stanza_refused", "identity_changed",
+        "message", "message_duplicate", "message_undecryptable", "stanza_refused", "identity_changed", "message_status",
     ]
 
     /// The JSON objects among the lines (standard error shares the pipe, so a log line may sit between them).

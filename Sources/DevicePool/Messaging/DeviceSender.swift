@@ -10,10 +10,11 @@ import WAWire
 /// the oldest queued message, the device lists (cached, else usync), the sessions, prekey bundles for
 /// devices without one, the encryption — and the state it advanced, to be committed before the
 /// stanza is written. The device actor runs it one message at a time and waits for the server's ack
-/// before the next, as whatsmeow sends one message at a time.
-struct DeviceSender: Sendable {
+/// before the next, as whatsmeow sends one message at a time. `pairgate link --send` runs the same
+/// path over its state file and an outbox in memory.
+public struct DeviceSender: Sendable {
     /// What preparing a message ended with.
-    enum Prepared: Sendable {
+    public enum Prepared: Sendable {
         /// Commit `changes`, then write `stanza`; `sent` says what its ack records.
         case send(stanza: Node, changes: ProtocolChanges, sent: SentStanza)
         /// The message cannot be sent; commit this failure.
@@ -21,22 +22,22 @@ struct DeviceSender: Sendable {
     }
 
     /// What the server's ack of a written stanza must know.
-    struct SentStanza: Sendable {
+    public struct SentStanza: Sendable {
         /// Our `phash`, to compare with the ack's.
-        let phash: String
+        public let phash: String
         /// The cached lists a `phash` mismatch drops: the users' device lists, and a group's member list.
-        let lists: [JID]
+        public let lists: [JID]
         /// A group send's SKDM recipients: once the server accepts the stanza they hold our sender key.
-        let distributed: (group: String, devices: [JID])?
+        public let distributed: (group: String, devices: [JID])?
     }
 
-    let credentials: DeviceCredentials
+    public let credentials: DeviceCredentials
     let encryptor: OutboundEncryptor
-    let protocolStore: any ProtocolStore
-    let outbox: any OutboxStore
+    public let protocolStore: any ProtocolStore
+    public let outbox: any OutboxStore
 
     /// Nil for credentials that are not paired.
-    init?(credentials: DeviceCredentials, protocolStore: any ProtocolStore, outbox: any OutboxStore) {
+    public init?(credentials: DeviceCredentials, protocolStore: any ProtocolStore, outbox: any OutboxStore) {
         guard let device = LocalDevice(credentials: credentials) else {
             return nil
         }
@@ -49,7 +50,7 @@ struct DeviceSender: Sendable {
     /// Encrypts `message` for every device of its chat and of our account. Throws when the store or
     /// an IQ failed (the message stays queued and is tried again later); a message that can never be
     /// sent (not on WhatsApp, no device to encrypt for) comes back as `failed`.
-    func prepare(_ message: QueuedMessage, session: any UpstreamSession, now: Date) async throws -> Prepared {
+    public func prepare(_ message: QueuedMessage, session: any UpstreamSession, now: Date) async throws -> Prepared {
         guard let content = message.message else {
             return .failed(Self.failure(message, .invalidMessage, now: now))
         }
@@ -85,12 +86,12 @@ struct DeviceSender: Sendable {
     }
 
     /// Retry receipts beyond this count are not answered (whatsmeow stops at 10, Baileys at 5).
-    static let maximumRetries = 5
+    public static let maximumRetries = 5
 
     /// The answer to a peer's retry receipt for a message we sent (messaging.md §5.2): the stored
     /// message encrypted again for that device alone, on the receipt's `<keys>`, the stored session
     /// or a fetched bundle. Nil when the message is not ours, failed, or was asked for too often.
-    func resend(_ request: RetryRequest, session: any UpstreamSession) async throws -> (Node, ProtocolChanges)? {
+    public func resend(_ request: RetryRequest, session: any UpstreamSession) async throws -> (Node, ProtocolChanges)? {
         guard request.count <= Self.maximumRetries, let requester = OutboundEncryptor.requester(of: request),
               let original = try await outbox.sentMessage(request.messageID), let content = original.message
         else {
@@ -244,7 +245,7 @@ struct DeviceSender: Sendable {
     /// `failed` with `server_error_<code>`; a `phash` that differs from ours drops the cached lists
     /// (both device lists of a DM; a group's member list and its members' device lists). A group
     /// send's SKDM recipients hold our sender key once the server accepted the stanza.
-    static func record(_ ack: ServerAck, sent: SentStanza?, now: Date) -> ProtocolChanges {
+    public static func record(_ ack: ServerAck, sent: SentStanza?, now: Date) -> ProtocolChanges {
         var changes = ProtocolChanges()
         if ack.isSuccess {
             let at = ack.timestamp.map { Date(timeIntervalSince1970: TimeInterval(min(max($0, 0), 253_402_300_799))) } ?? now

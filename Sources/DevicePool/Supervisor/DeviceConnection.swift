@@ -64,6 +64,8 @@ actor DeviceConnection {
         case clientVersionChanged
         /// A message was queued for this device: send it if online and idle.
         case outboxReady
+        /// The ack deadline's timer rang: the message in flight (if any) is checked against it.
+        case ackDeadline
     }
 
     /// The message whose stanza was written and whose server ack is awaited (one at a time).
@@ -71,6 +73,8 @@ actor DeviceConnection {
         let messageID: String
         /// What its ack records besides the status (`phash`, a group's sender-key holders).
         let sent: DeviceSender.SentStanza
+        /// When (`context.uptime()`) the server's ack is overdue and the connection taken as broken.
+        let deadline: Duration
     }
 
     let deviceID: UUID
@@ -94,6 +98,9 @@ actor DeviceConnection {
     private var pacer: SendPacer
     /// A paced drain is scheduled.
     private var outboxWakeScheduled = false
+    /// The ack deadline's timer runs: one per device, re-armed for the next message in flight
+    /// rather than one sleeping task per message sent.
+    private var ackTimerArmed = false
     private var generation = 0
     private var wakeToken = 0
     /// When the current connection was opened (for the handshake duration).
@@ -321,6 +328,9 @@ actor DeviceConnection {
         case .outboxReady:
             outboxWakeScheduled = false
             await drain(group: &group)
+        case .ackDeadline:
+            ackTimerArmed = false
+            await checkAckDeadline(group: &group)
         }
     }
 
@@ -508,7 +518,10 @@ actor DeviceConnection {
             case .send(let stanza, let changes, let sent):
                 // The ratchet and sender-key state first: a resend after a crash never reuses a message key.
                 guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
-                inFlight = InFlight(messageID: next.messageID, sent: sent)
+                inFlight = InFlight(
+                    messageID: next.messageID, sent: sent,
+                    deadline: context.uptime() + context.configuration.sendAckTimeout
+                )
                 do {
                     try await session.send([stanza])
                 } catch {
@@ -516,6 +529,7 @@ actor DeviceConnection {
                     inFlight = nil
                     return
                 }
+                armAckTimer(after: context.configuration.sendAckTimeout, group: &group)
             }
         }
     }
@@ -544,6 +558,46 @@ actor DeviceConnection {
 
     /// `rate-overlimit`, as an IQ's or an ack's error code.
     static let rateOverLimit = 429
+
+    /// Rings `after` from now unless the timer already runs (it then rings earlier, and re-arms).
+    private func armAckTimer(after delay: Duration, group: inout DiscardingTaskGroup) {
+        guard !ackTimerArmed else { return }
+        ackTimerArmed = true
+        let sleep = Self.sleeper(on: context.clock, until: delay)
+        let mailbox = self.mailbox
+        group.addTask {
+            do {
+                try await sleep()
+                mailbox.yield(.ackDeadline)
+            } catch {}
+        }
+    }
+
+    /// The ack deadline (docs/messaging.md, "The ack deadline"): a stanza the server has not acked
+    /// within `sendAckTimeout` means a connection that no longer carries our writes (a half-open
+    /// socket, a server that dropped the stanza), and the queue behind it would wait for the next
+    /// disconnect. The connection is closed with a local `timeout` reason, so the device reconnects
+    /// after its backoff and the message goes again with the same WhatsApp id (recipients drop a
+    /// repeated id). The close's `.disconnected` clears `inFlight` as any disconnect does.
+    private func checkAckDeadline(group: inout DiscardingTaskGroup) async {
+        guard let inFlight else { return }
+        let now = context.uptime()
+        guard now >= inFlight.deadline else {
+            // Rang for an earlier message that was acked: wait for this one's deadline.
+            armAckTimer(after: inFlight.deadline - now, group: &group)
+            return
+        }
+        guard let session else { return }
+        let seconds = context.configuration.sendAckTimeout.components.seconds
+        logger.warning("no server ack for a sent message; closing the connection to send it again after the reconnect", metadata: [
+            "id": "\(inFlight.messageID)", "timeout_seconds": "\(seconds)",
+        ])
+        // Not `closeSession`: the close's `.disconnected` is handled as any disconnect (recorded,
+        // backoff, reconnect), under this connection's generation.
+        await session.close(reason: DisconnectReason(
+            stage: .local, category: .timeout, detail: "no server ack for message \(inFlight.messageID) within \(seconds) s"
+        ))
+    }
 
     /// Drains again after `seconds` (pacing); one wake at a time.
     private func scheduleOutboxWake(after seconds: TimeInterval, group: inout DiscardingTaskGroup) {

@@ -60,6 +60,10 @@ public struct PoolConfiguration: Sendable {
     public var sendRatePerMinute: Int? = 20
     /// Messages a device may send at once after a quiet spell (`messages.send_burst`).
     public var sendBurst = 5
+    /// How long a sent message's stanza may wait for the server's ack (`messages.send_ack_timeout_seconds`;
+    /// whatsmeow's send timeout). Past it the connection is taken as broken: it is closed, the device
+    /// reconnects, and the message goes again with the same id (docs/messaging.md, "The ack deadline").
+    public var sendAckTimeout: Duration = .seconds(75)
 
     public init(instanceID: String, webVersion: String) {
         self.instanceID = instanceID

@@ -21,6 +21,10 @@ struct LinkCommand: AsyncParsableCommand {
             the device is online, non-zero with the classified reason otherwise. With --stay it stays online and \
             receives: every message goes through the gateway's receive pipeline (decrypted, its Signal state kept \
             in <credentials-file>.signal, then receipted or retried) and is printed as it arrives. \
+            With --send NUMBER TEXT (repeatable) it sends each message after login through the gateway's send \
+            path, one at a time, and prints each status as it arrives (queued, sent, delivered, read, or failed \
+            with a reason); it exits 0 once every message was sent and, without --stay, every one was read or \
+            --wait seconds passed, non-zero when one failed. \
             With --json, every event is one JSON object on a line of its own, with a stable `event` field.
             """
     )
@@ -60,6 +64,15 @@ struct LinkCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per line and event instead of text (fields in docs/link.md).")
     var json = false
 
+    @Option(
+        name: .customLong("send"), parsing: .upToNextOption,
+        help: ArgumentHelp("After login, send TEXT to NUMBER (+15551234567 or a user JID); repeatable, sent in order.", valueName: "NUMBER TEXT")
+    )
+    var send: [String] = []
+
+    @Option(help: "With --send and without --stay: seconds to wait for delivery and read receipts once every message was sent (0–3600).")
+    var wait = 30
+
     func validate() throws {
         if method == .code, phone?.allSatisfy(\.isNumber) != true || phone?.isEmpty == true {
             throw ValidationError("--method code needs --phone with the account's number, digits only")
@@ -75,6 +88,12 @@ struct LinkCommand: AsyncParsableCommand {
         }
         if UpstreamEndpoint(url: upstream) == nil {
             throw ValidationError("--upstream must be a ws:// or wss:// URL")
+        }
+        if case .failure(let failure) = LinkOutgoing.parse(send) {
+            throw ValidationError(failure.description)
+        }
+        if !(0...3600).contains(wait) {
+            throw ValidationError("--wait must be 0 to 3600 seconds")
         }
     }
 
@@ -133,6 +152,14 @@ struct LinkCommand: AsyncParsableCommand {
         // The gateway's receive path, over a file beside the credentials (in memory without one).
         let store = try LinkProtocolStore(path: credentialsFile.map(LinkProtocolStore.path(besideCredentials:)))
         var receiver: (credentials: DeviceCredentials, pipeline: InboundPipeline)?
+        // --send: the gateway's send path over the same state file, with an outbox in memory.
+        let outgoing = (try? LinkOutgoing.parse(send).get()) ?? []
+        let outbox = LinkOutbox()
+        var sender: DeviceSender?
+        var progress: LinkSendProgress?
+        // The ack deadline of the message in flight, then the wait for receipts: each closes the connection.
+        var timer: Task<Void, Never>?
+        defer { timer?.cancel() }
         while true {
             report(.connecting(upstream: upstream, proxy: proxyConfiguration, intent: intent))
             let (connection, events) = client.connect(credentials: credentials, intent: intent, proxy: proxyConfiguration)
@@ -157,14 +184,52 @@ struct LinkCommand: AsyncParsableCommand {
                     report(.paired(account))
                 case .online(let info):
                     report(.online(info))
-                    if !stay {
-                        await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: "pairgate link is done"))
-                        return .success(())
+                    if outgoing.isEmpty {
+                        if !stay {
+                            await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: Self.done))
+                            return .success(())
+                        }
+                        break
+                    }
+                    if progress == nil {
+                        let started = LinkSendProgress(outgoing, ownUser: JID(parsing: info.jid)?.user, now: Date())
+                        for entry in started.entries {
+                            outbox.add(entry.message)
+                            report(.messageStatus(entry))
+                        }
+                        progress = started
+                    }
+                    if sender?.credentials != credentials {
+                        sender = DeviceSender(credentials: credentials, protocolStore: store, outbox: outbox)
+                    }
+                    if let sender, let end = await pump(&progress!, sender: sender, connection: connection, timer: &timer) {
+                        return end
                     }
                 case .credentialsUpdated(let updated):
                     credentials = updated
                     try save(updated)
                     report(.credentialsUpdated)
+                case .stanza(let node) where node.tag == "ack" && node.attribute("class") == "message":
+                    // The server's ack of a message we sent: `sent` (or failed), then the next one.
+                    guard let ack = try? ServerAck(node), progress != nil else {
+                        break
+                    }
+                    let matching = progress?.inFlight?.id == ack.id ? progress?.inFlight : nil
+                    let changes = DeviceSender.record(ack, sent: matching?.sent, now: Date())
+                    if !changes.forgottenDeviceLists.isEmpty {
+                        try? await outbox.forgetDeviceLists(matching?.sent.lists ?? [])
+                    }
+                    for change in changes.outboundStatuses {
+                        if let entry = progress?.apply(change) { report(.messageStatus(entry)) }
+                    }
+                    if matching != nil {
+                        progress?.inFlight = nil
+                        timer?.cancel()
+                        timer = nil
+                    }
+                    if let sender, let end = await pump(&progress!, sender: sender, connection: connection, timer: &timer) {
+                        return end
+                    }
                 case .stanza(let node):
                     // The pipeline is built from the credentials it decrypts with: again once the LID is learned.
                     if receiver?.credentials != credentials {
@@ -183,15 +248,27 @@ struct LinkCommand: AsyncParsableCommand {
                         return .failure(LinkFailure("cannot store the Signal state (\(error)); the stanza stays with the server"))
                     }
                     report(result.report, of: node)
+                    for change in result.statuses {
+                        if let entry = progress?.apply(change) { report(.messageStatus(entry)) }
+                    }
                     // A connection that ended meanwhile gets the stanza again at the next login, and the
                     // stored state recognises it.
                     try? await connection.send(result.answers)
+                    if node.tag == "receipt", node.attribute("type") == "retry", let sender {
+                        await answerRetry(node, sender: sender, connection: connection)
+                    }
+                    if progress != nil, let end = await finishIfDone(progress!, connection: connection, timer: &timer) {
+                        return end
+                    }
                 case .keepaliveLost(let failures, let lastSuccess):
                     report(.keepaliveLost(failures: failures, silentFor: lastSuccess.map { .seconds(Date().timeIntervalSince($0)) }))
                 case .keepaliveRestored:
                     report(.keepaliveRestored)
                 case .disconnected(let reason):
                     report(.disconnected(reason))
+                    if reason.stage == .local, reason.detail == Self.done, let progress {
+                        return Self.outcome(progress)
+                    }
                     if reason.category == .restartRequired, credentials.isPaired {
                         restart = true
                     } else {
@@ -206,6 +283,117 @@ struct LinkCommand: AsyncParsableCommand {
                 return .failure(LinkFailure("the connection ended without a reason"))
             }
             intent = .login
+        }
+    }
+
+    /// What the command's connection is closed with once it is done.
+    static let done = "pairgate link is done"
+
+    /// How long a sent message may wait for the server's ack (the gateway's default,
+    /// `messages.send_ack_timeout_seconds`); past it the command gives up.
+    static let ackTimeout: Duration = .seconds(75)
+
+    /// Sends the due messages, one at a time: prepared as the gateway prepares them (device lists,
+    /// sessions, bundles, encryption), the advanced Signal state committed to the state file, then
+    /// the stanza written; the next one goes after this one's ack. A message that cannot be sent
+    /// fails and the next one is tried. Non-nil when the command ends.
+    private func pump(
+        _ progress: inout LinkSendProgress, sender: DeviceSender, connection: UpstreamConnection, timer: inout Task<Void, Never>?
+    ) async -> Result<Void, LinkFailure>? {
+        while let entry = progress.due {
+            let prepared: DeviceSender.Prepared
+            do {
+                prepared = try await sender.prepare(entry.message, session: connection, now: Date())
+            } catch {
+                await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: Self.done))
+                return .failure(LinkFailure("message \(entry.message.messageID) to \(entry.outgoing.to) was not sent: \(error)"))
+            }
+            progress.advance()
+            switch prepared {
+            case .failed(let changes):
+                for change in changes.outboundStatuses {
+                    if let moved = progress.apply(change) { report(.messageStatus(moved)) }
+                }
+            case .send(let stanza, let changes, let sent):
+                // The ratchet state first: a message key is never used twice.
+                do {
+                    _ = try await sender.protocolStore.commit(changes)
+                } catch {
+                    await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: Self.done))
+                    return .failure(LinkFailure("cannot store the Signal state (\(error)); message \(entry.message.messageID) was not sent"))
+                }
+                progress.inFlight = (entry.message.messageID, sent)
+                do {
+                    try await connection.send([stanza])
+                } catch {
+                    // The connection ended: its `.disconnected` ends the command.
+                    return nil
+                }
+                let id = entry.message.messageID
+                timer?.cancel()
+                timer = Task {
+                    try? await Task.sleep(for: Self.ackTimeout)
+                    guard !Task.isCancelled else { return }
+                    await connection.close(reason: DisconnectReason(
+                        stage: .local, category: .timeout, detail: "no server ack for message \(id) within \(Self.ackTimeout.components.seconds) s"
+                    ))
+                }
+                return nil
+            }
+        }
+        return await finishIfDone(progress, connection: connection, timer: &timer)
+    }
+
+    /// Once every message was sent: without --stay, done when all were read (or failed), else after
+    /// --wait seconds of receipts. Non-nil when the command ends now.
+    private func finishIfDone(
+        _ progress: LinkSendProgress, connection: UpstreamConnection, timer: inout Task<Void, Never>?
+    ) async -> Result<Void, LinkFailure>? {
+        guard progress.allSent, !stay else {
+            return nil
+        }
+        if progress.allFinal || wait == 0 {
+            timer?.cancel()
+            timer = nil
+            await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: Self.done))
+            return Self.outcome(progress)
+        }
+        guard timer == nil else {
+            return nil
+        }
+        let receipts = Duration.seconds(self.wait)
+        timer = Task {
+            try? await Task.sleep(for: receipts)
+            guard !Task.isCancelled else { return }
+            await connection.close(reason: DisconnectReason(stage: .local, category: .shutdown, detail: Self.done))
+        }
+        return nil
+    }
+
+    /// Success unless a message failed.
+    private static func outcome(_ progress: LinkSendProgress) -> Result<Void, LinkFailure> {
+        let failures = progress.failures
+        guard !failures.isEmpty else {
+            return .success(())
+        }
+        let list = failures.map { "\($0.message.messageID) to \($0.outgoing.to) (\($0.reason ?? "?"))" }.joined(separator: ", ")
+        return .failure(LinkFailure("\(failures.count) of \(progress.entries.count) messages failed: \(list)"))
+    }
+
+    /// A recipient's device could not decrypt our message: it goes again to that device alone, as
+    /// the gateway answers (messaging.md §5.2). The receipt was acked already.
+    private func answerRetry(_ node: Node, sender: DeviceSender, connection: UpstreamConnection) async {
+        guard let device = LocalDevice(credentials: sender.credentials),
+              let request = (try? IncomingReceipt(node, own: device.account))?.retry
+        else {
+            return
+        }
+        do {
+            guard let (stanza, changes) = try await sender.resend(request, session: connection) else { return }
+            _ = try await sender.protocolStore.commit(changes)
+            try await connection.send([stanza])
+        } catch {
+            // The peer does not ask again for this count; the message stays as it is.
         }
     }
 

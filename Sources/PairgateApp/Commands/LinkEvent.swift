@@ -30,6 +30,9 @@ enum LinkEvent: Sendable {
     case stanzaRefused(tag: String, id: String, code: Int)
     /// A contact's identity key changed or was forgotten (fingerprints, never keys).
     case identityChanged(ProtocolChanges.IdentityChange)
+    /// A message given with --send moved on: queued (with its WhatsApp id), sent, delivered, read,
+    /// or failed with a reason.
+    case messageStatus(LinkSendProgress.Entry)
     /// The command gives up; its message is also the command's error (stderr, exit status 1).
     case failed(String)
 
@@ -54,6 +57,7 @@ enum LinkEvent: Sendable {
         case .messageUndecryptable: "message_undecryptable"
         case .stanzaRefused: "stanza_refused"
         case .identityChanged: "identity_changed"
+        case .messageStatus: "message_status"
         case .failed: "failed"
         }
     }
@@ -100,6 +104,9 @@ enum LinkEvent: Sendable {
             "\(tag) \(id) refused with ack error \(code)"
         case .identityChanged(let change):
             "identity of \(change.address) changed: \(change.previousFingerprint) → \(change.newFingerprint ?? "forgotten")"
+        case .messageStatus(let entry):
+            "message \(entry.message.messageID) to \(entry.outgoing.to): \(entry.status?.rawValue ?? "queued")"
+                + (entry.reason.map { " (\($0))" } ?? "")
         case .failed:
             nil
         }
@@ -122,7 +129,7 @@ extension LinkEvent: Encodable {
         case fromMe = "from_me"
         case from, reason
         case retryCount = "retry_count"
-        case tag, address
+        case tag, address, to, status
         case previousFingerprint = "previous_fingerprint"
         case newFingerprint = "new_fingerprint"
     }
@@ -187,6 +194,11 @@ extension LinkEvent: Encodable {
             try container.encode(tag, forKey: .tag)
             try container.encode(id, forKey: .id)
             try container.encode(code, forKey: .code)
+        case .messageStatus(let entry):
+            try container.encode(entry.message.messageID, forKey: .id)
+            try container.encode(entry.outgoing.to, forKey: .to)
+            try container.encode(entry.status?.rawValue ?? "queued", forKey: .status)
+            try container.encodeIfPresent(entry.reason, forKey: .reason)
         case .identityChanged(let change):
             try container.encode(change.address.description, forKey: .address)
             try container.encode(change.previousFingerprint, forKey: .previousFingerprint)

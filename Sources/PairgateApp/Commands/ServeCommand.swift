@@ -80,6 +80,7 @@ extension ServeCommand {
         pool.maxQueueAge = .seconds(configuration.maxQueueAgeSeconds)
         pool.sendRatePerMinute = configuration.sendRatePerMinute == 0 ? nil : configuration.sendRatePerMinute
         pool.sendBurst = configuration.sendBurst
+        pool.sendAckTimeout = .seconds(configuration.sendAckTimeoutSeconds)
         pool.maxDevices = configuration.rebalancing.maxDevices
         pool.rebalanceInterval = .seconds(configuration.rebalancing.intervalSeconds)
         pool.handoversPerMinute = configuration.rebalancing.handoversPerMinute

@@ -45,6 +45,11 @@ extension SimAccount {
         try! Curve25519KeyPair(privateKey: Array(derived("pairgate sim phone prekey", id).prefix(32)))
     }
 
+    /// The phone's signed prekey pair, without its signature (what decrypting needs).
+    private var phoneSignedPreKeyPair: Curve25519KeyPair? {
+        try? Curve25519KeyPair(privateKey: Array(derived("pairgate sim phone signed prekey", Self.phoneSignedPreKeyID).prefix(32)))
+    }
+
     /// The phone's signed prekey and its signature (XEdDSA with derived randomness, so it is the same every run).
     var phoneSignedPreKey: (keyPair: Curve25519KeyPair, signature: [UInt8])? {
         let material = derived("pairgate sim phone signed prekey", Self.phoneSignedPreKeyID)
@@ -70,13 +75,15 @@ extension SimAccount {
         )
     }
 
+    /// The phone as the receiver of the copies linked devices send it. Only the key pair: signing it
+    /// again for every copy (XEdDSA) was most of the simulator's time under `pairgate bench send`.
     var receiver: SimReceiver? {
-        guard let signed = phoneSignedPreKey else {
+        guard let signedPreKey = phoneSignedPreKeyPair else {
             return nil
         }
         let account = self
         return SimReceiver(
-            sender: sender, signedPreKeyID: Self.phoneSignedPreKeyID, signedPreKey: signed.keyPair,
+            sender: sender, signedPreKeyID: Self.phoneSignedPreKeyID, signedPreKey: signedPreKey,
             oneTimePreKey: { account.phonePreKey($0) }
         )
     }
