@@ -9,6 +9,8 @@ public enum SimSendFault: Sendable, Hashable {
     case rateOverlimit
     /// The first simulated phone the message reaches pretends it could not decrypt it and asks for a retry.
     case askRetry
+    /// The server routes the message as usual and never sends its ack.
+    case withholdAck
 }
 
 /// What a simulated phone made of a linked device's copy, for statistics.
@@ -27,7 +29,8 @@ extension SimWorld {
     /// The server's answer to a linked device's `<message>`, and when the device's next read receipt is due
     /// (the connection times its `.readReceipts` timer by it).
     public struct MessageAnswer: Sendable, Hashable {
-        public let ack: Node
+        /// Nil when the ack is withheld (the `withhold_ack` fault).
+        public let ack: Node?
         public let nextReadReceipt: Date?
     }
 
@@ -71,9 +74,16 @@ extension SimWorld {
             }
             observer(.messageAccepted(device: device))
             for (contact, outcome) in result.outcomes {
-                observer(.messageRead(device: device, contact: contact, outcome: outcome))
+                observer(.messageRead(device: device, contact: contact, outcome: outcome, id: message.id, connection: connection, at: now))
+            }
+            for sibling in result.relayed {
+                observer(.messageRelayed(device: device, to: sibling, id: message.id))
             }
             finish(result.deliveries, result.effects)
+            if fault == .withholdAck {
+                observer(.faultApplied(connection, FaultKind.withholdAck.rawValue))
+                return MessageAnswer(ack: nil, nextReadReceipt: result.nextRead)
+            }
             return MessageAnswer(ack: Self.serverAck(node, phash: result.phash, error: nil, now: now), nextReadReceipt: result.nextRead)
         }
     }
@@ -99,6 +109,8 @@ extension SimWorld {
         var effects = PreKeyEffects()
         var faultApplied = false
         var nextRead: Date?
+        /// The account's other linked devices a copy was relayed to.
+        var relayed: [JID] = []
     }
 
     /// Routes every copy to its phone (see `receive`).
@@ -290,6 +302,7 @@ extension SimWorld {
         }
         let origin = SimOrigin(sender: from, content: [], group: nil, relayed: true)
         let stanza = state.messaging.enqueue(Node("message", attributes, children), origin: origin, for: sibling, now: context.now)
+        routed.relayed.append(sibling)
         if let deliver = target(of: sibling, in: state) {
             routed.deliveries.append((deliver, stanza))
         }
