@@ -9,7 +9,8 @@ public enum SimSendFault: Sendable, Hashable {
     case rateOverlimit
     /// The first simulated phone the message reaches pretends it could not decrypt it and asks for a retry.
     case askRetry
-    /// The server routes the message as usual and never sends its ack.
+    /// The server routes the message as usual, never sends its ack, and holds the phones' answers to
+    /// it (receipts) for the device's next login: as if the connection stalled right after the write.
     case withholdAck
 }
 
@@ -64,7 +65,10 @@ extension SimWorld {
         }
         return sending.withLock { _ in
             let result = state.withLock { state in
-                Self.route(message, from: device, askRetry: fault == .askRetry, delay: readReceiptDelay, now: now, in: &state)
+                Self.route(
+                    message, from: device, askRetry: fault == .askRetry, holdAnswers: fault == .withholdAck, delay: readReceiptDelay, now: now,
+                    in: &state
+                )
             }
             for (kind, detail) in result.violations {
                 record(SimViolation(connection: connection, device: device.description, kind: kind, detail: detail, at: now))
@@ -115,7 +119,7 @@ extension SimWorld {
 
     /// Routes every copy to its phone (see `receive`).
     private static func route(
-        _ message: SimDeviceMessage, from device: JID, askRetry: Bool, delay: TimeInterval, now: Date, in state: inout State
+        _ message: SimDeviceMessage, from device: JID, askRetry: Bool, holdAnswers: Bool, delay: TimeInterval, now: Date, in state: inout State
     ) -> Routed {
         var routed = Routed()
         guard let linked = state.devices[device], let account = state.accounts[linked.phoneNumber] else {
@@ -130,7 +134,7 @@ extension SimWorld {
         }
         var context = Context(
             message: message, device: device, identity: linked.identityPublicKey, identityProblem: identityProblem, account: account,
-            askRetry: askRetry, delay: delay, now: now
+            askRetry: askRetry, holdAnswers: holdAnswers, delay: delay, now: now
         )
         if message.to.isGroup {
             routeGroup(&context, in: &state, &routed)
@@ -152,6 +156,8 @@ extension SimWorld {
         let account: SimAccount
         /// The retry fault, until a contact's copy takes it.
         var askRetry: Bool
+        /// The phones' answers are queued for the device but not handed to its connection (`withhold_ack`).
+        let holdAnswers: Bool
         let delay: TimeInterval
         let now: Date
 
@@ -390,7 +396,7 @@ extension SimWorld {
         let origin = SimOrigin(sender: receiver.sender.lid, content: [], group: nil)
         for answer in answers {
             let stanza = state.messaging.enqueue(answer, origin: origin, for: context.device, now: context.now)
-            if let deliver = target(of: context.device, in: state) {
+            if !context.holdAnswers, let deliver = target(of: context.device, in: state) {
                 routed.deliveries.append((deliver, stanza))
             }
         }
