@@ -92,7 +92,9 @@ if [ $status -eq 0 ] && [ $# -eq 0 ]; then
     # The 2-minute soak (docs/chaos.md): a fleet of 200 through kills, a second instance, a database
     # partition of one instance, a PostgreSQL restart and an unauthenticated flood, with contacts
     # sending 4 messages a second throughout (every delivered one must be in the inbox exactly
-    # once), on a cluster of its own under $WORK/chaos (the teardown stops it).
+    # once) and the tenants sending 3 a second through POST /messages (every accepted one must
+    # reach its contact exactly once, sent under the device's lease), on a cluster of its own under
+    # $WORK/chaos (the teardown stops it).
     say "soak: pairgate chaos --minutes 2 --devices 200"
     mkdir -p "$WORK/chaos"
     chaos=0

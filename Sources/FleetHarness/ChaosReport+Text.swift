@@ -26,6 +26,13 @@ extension ChaosReport {
                          + "stanzas offered \(messages.offered), answered \(messages.acked), redelivered \(messages.redelivered), retried \(messages.retried), "
                          + "ack-deadline closures \(messages.ackDeadlineClosures)")
         }
+        if let sends {
+            lines.append("  sends: \(sends.requests) POST /messages, \(sends.accepted) accepted, refused "
+                         + (sends.refused.isEmpty ? "none" : sends.refused.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+                         + ", \(sends.unanswered) unanswered (\(sends.lostAnswers) answers lost and asked again); statuses "
+                         + sends.statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                         + "; \(sends.attempts) attempts, \(sends.arrivals) copies read (\(sends.redelivered) an id again), \(sends.relayed) relayed to siblings")
+        }
         for gateway in gateways {
             lines.append("  gateway \(gateway.instance): RSS \(gateway.residentMiB.map { "\($0) MiB" } ?? "–"), CPU \(gateway.cpuSeconds.map { "\($0) s" } ?? "–")")
         }

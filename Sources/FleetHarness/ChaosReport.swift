@@ -52,6 +52,27 @@ public struct ChaosReport: Codable, Sendable {
         public var ackDeadlineClosures: Int
     }
 
+    /// The send load (`POST /messages`) and what became of it.
+    public var sends: Sends? = nil
+
+    public struct Sends: Codable, Sendable {
+        public var requests: Int
+        /// Answered 202; refused with a problem+json answer (by status and code); without a clear
+        /// answer after every try; answers lost and asked again with the same key.
+        public var accepted: Int
+        public var refused: [String: Int]
+        public var unanswered: Int
+        public var lostAnswers: Int
+        /// The accepted messages' statuses at the end.
+        public var statuses: [String: Int]
+        /// Rows of the send log, copies the simulated phones read (and of those, ids they had), and
+        /// copies relayed to the sender's sibling devices.
+        public var attempts: Int
+        public var arrivals: Int
+        public var redelivered: Int
+        public var relayed: Int
+    }
+
     /// What the webhook receiver saw.
     public struct Webhooks: Codable, Sendable {
         /// Events committed to the outbox.

@@ -26,6 +26,8 @@ public final class ChaosRun: Sendable {
         public var gatewayLogLevel = "warning"
         /// The message load: sends per second by simulated contacts through the fault phase (0: none).
         public var messagesPerSecond = 4.0
+        /// The send load: `POST /messages` per second from the tenants through the fault phase (0: none).
+        public var sendsPerSecond = 3.0
         /// Run the scale-out scenario (`ChaosRun+ScaleOut.swift`) instead of the fault schedule.
         public var scaleOut = false
         /// The scale-out scenario's rebalancing pace (`pool.handovers_per_minute`).
@@ -155,13 +157,28 @@ public final class ChaosRun: Sendable {
             event(String(format: "message load: %.1f messages a second from %d contacts, 1:1 by LID and by phone number and in a group per account",
                          options.messagesPerSecond, ChaosMessageLoad.contactCount))
         }
+        // And the tenants sending through POST /messages throughout.
+        let sends = options.sendsPerSecond > 0
+            ? try ChaosSendLoad(simulator: simulator, senders: pairings.map { .init(tenant: $0.tenant, deviceID: $0.deviceID, jid: $0.jid) })
+            : nil
+        let sendTask = Task { [options] in
+            var sendRandom = SeededRandom(seed: options.seed &+ 2)
+            await sends?.run(fleet: fleet, perSecond: options.sendsPerSecond, random: &sendRandom)
+        }
+        defer { sendTask.cancel() }
+        if sends != nil {
+            event(String(format: "send load: %.1f POST /messages a second from random devices to %d contacts by phone number",
+                         options.sendsPerSecond, ChaosSendLoad.contactCount))
+        }
         let tenantOf = Dictionary(uniqueKeysWithValues: pairings.map { ($0.deviceID, $0.tenant) })
         let faults = try await faultPhase(
             fleet: fleet, cluster: cluster, simulator: simulator, pool: pool, aDatabaseURL: aDatabaseURL,
             record: &record, tenantOf: tenantOf, random: &random
         )
         loadTask.cancel()
+        sendTask.cancel()
         await loadTask.value
+        await sendTask.value
 
         // Settle, then check.
         simulator.faults.clear()
@@ -198,14 +215,37 @@ public final class ChaosRun: Sendable {
         var checks = try await FleetInvariants.check(pool: pool, simulator: view, run: record) + [floodCheck]
             + FleetInvariants.webhookChecks(committed: committed, received: received, paths: receiver.paths, changes: try await FleetInvariants.changes(pool))
         var messages: ChaosReport.Messages?
+        let relayed = simulator.stats.relayedCopies().map { FleetInvariants.RelayedCopy(id: $0.id, device: $0.sibling) }
         if let load {
             let delivery = Self.deliveryView(snapshot)
             let sent = load.sent, stored = try await FleetInvariants.storedMessages(pool)
-            checks += FleetInvariants.messageChecks(sent: sent, stored: stored, delivery: delivery, run: record)
+            checks += FleetInvariants.messageChecks(sent: sent, stored: stored, delivery: delivery, run: record, relayed: relayed)
             messages = .init(
                 sent: sent.count, sendFailures: load.failures, copies: sent.reduce(0) { $0 + $1.devices.count },
                 stored: stored.reduce(0) { $0 + $1.rows }, offered: delivery.offered, acked: delivery.acked,
                 redelivered: delivery.redelivered, retried: delivery.retried, ackDeadlineClosures: delivery.ackDeadlineClosures
+            )
+        }
+
+        var sent: ChaosReport.Sends?
+        if let sends {
+            let figures = sends.figures
+            let view = FleetInvariants.SendLoadView(
+                requests: figures.requests, accepted: figures.accepted, refused: figures.refused, unclear: figures.unclear,
+                queuedByKey: try await sends.queuedByKey(pool)
+            )
+            let outbound = try await FleetInvariants.outboundRows(pool)
+            let arrivals = simulator.stats.arrivals()
+            let attempts = try await FleetInvariants.sendAttempts(pool)
+            checks += FleetInvariants.sendChecks(
+                load: view, outbound: outbound, arrivals: arrivals, attempts: attempts, holders: try await FleetInvariants.epochHolders(pool), run: record
+            )
+            var statuses: [String: Int] = [:]
+            for message in view.messages { statuses[outbound[message.waID]?.status ?? "missing", default: 0] += 1 }
+            sent = .init(
+                requests: figures.requests, accepted: figures.accepted.count, refused: figures.refused, unanswered: figures.unclear.count,
+                lostAnswers: figures.lostAnswers, statuses: statuses, attempts: attempts.count, arrivals: arrivals.count,
+                redelivered: arrivals.filter { $0.outcome == .duplicate }.count, relayed: relayed.count
             )
         }
 
@@ -218,7 +258,7 @@ public final class ChaosRun: Sendable {
                 cpuSeconds: usage.map { Self.tenths($0.cpuSeconds) }
             ))
         }
-        let report = ChaosReport(
+        var report = ChaosReport(
             seed: options.seed, minutes: options.minutes, devices: options.devices, tenants: tenantCount,
             pairingSeconds: Self.tenths(pairingSeconds), pairingP50Milliseconds: latency.p50.rounded(),
             pairingP99Milliseconds: latency.p99.rounded(), allOnlineAfterPairingSeconds: Self.tenths(allOnline),
@@ -230,6 +270,7 @@ public final class ChaosRun: Sendable {
             webhooks: .init(events: committed.count, requests: received.count, accepted: received.filter(\.accepted).count, moods: receiver.moodsPlayed),
             messages: messages, partition: faults.partition, flood: flood
         )
+        report.sends = sent
         FileHandle.standardOutput.write(Data((([""] + report.lines).joined(separator: "\n") + "\n").utf8))
         return report
     }
@@ -351,9 +392,11 @@ public final class ChaosRun: Sendable {
         let undelivered = try await pool.query(
             "SELECT count(*)::bigint FROM webhook_deliveries WHERE status IN ('pending', 'delivering')"
         )[0].decode(0, as: Int64.self)
+        // The send load is drained: every accepted message is past `queued` (sent or failed).
+        let queued = try await pool.query("SELECT count(*)::bigint FROM messages WHERE status = 'queued'")[0].decode(0, as: Int64.self)
         // The message load is answered: no kept device has a stanza waiting in the simulator.
         let pending = Dictionary((simulator.statsSnapshot(includeDevices: true).devices ?? []).map { ($0.jid, $0.pending) }, uniquingKeysWith: max)
-        return open == 0 && undelivered == 0
+        return open == 0 && undelivered == 0 && queued == 0
             && record.kept.allSatisfy { states[$0.deviceID] == "online" && simulator.stats.isOnline($0.jid) && pending[$0.jid, default: 0] == 0 }
             && record.removed.allSatisfy { states[$0.deviceID] == "logged_out" }
     }

@@ -47,11 +47,13 @@ public struct GatewayClient: Sendable {
     }
 
     public func request(
-        _ method: HTTPMethod, _ path: String, host: String, token: String?, json: String? = nil, timeout: Duration = .seconds(30)
+        _ method: HTTPMethod, _ path: String, host: String, token: String?, json: String? = nil, headers: [String: String] = [:],
+        timeout: Duration = .seconds(30)
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.replaceOrAdd(name: "Host", value: host)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let json {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -107,6 +109,18 @@ public struct GatewayClient: Sendable {
         guard reply.status == 200 else { throw FleetHarnessError("POST /reset answered \(reply.status): \(reply.body)") }
         let results = reply.json["results"] as? [[String: any Sendable]]
         return results?.first?["result"] as? String ?? reply.body
+    }
+
+    /// POST /messages: queues `text` from the device to `to` (`+<digits>` or a JID), with
+    /// `idempotencyKey` as its `Idempotency-Key`; the answer as it came (202 or a problem).
+    public func sendMessage(
+        _ tenant: Tenant, deviceID: UUID, to: String, text: String, idempotencyKey: String? = nil, timeout: Duration = .seconds(30)
+    ) async throws -> Reply {
+        let body = try jsonText(["device_id": deviceID.uuidString.lowercased(), "to": to, "text": text])
+        return try await request(
+            .POST, "/messages", host: tenant.host, token: tenant.token, json: body,
+            headers: idempotencyKey.map { ["Idempotency-Key": $0] } ?? [:], timeout: timeout
+        )
     }
 
     /// POST /webhooks: registers `url` for `events`; the endpoint's id and its secret.

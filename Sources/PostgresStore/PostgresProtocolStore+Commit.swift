@@ -19,7 +19,7 @@ extension PostgresProtocolStore {
             guard !owned.isEmpty else {
                 return nil
             }
-            return try Self.write(changes, sealed: sealed, deviceID: lease.deviceID, tenantID: tenantID, on: connection)
+            return try Self.write(changes, sealed: sealed, lease: lease, tenantID: tenantID, on: connection)
         }
         guard let receipt else {
             throw LeaseLost(deviceID: lease.deviceID)
@@ -51,8 +51,9 @@ extension PostgresProtocolStore {
     }
 
     private static func write(
-        _ changes: ProtocolChanges, sealed: Sealed, deviceID: UUID, tenantID: UUID, on connection: PostgresConnection
+        _ changes: ProtocolChanges, sealed: Sealed, lease: Lease, tenantID: UUID, on connection: PostgresConnection
     ) throws -> CommitReceipt {
+        let deviceID = lease.deviceID
         try deleteRows(changes, deviceID: deviceID, on: connection)
         if !sealed.sessions.isEmpty {
             try connection.query("""
@@ -126,7 +127,7 @@ extension PostgresProtocolStore {
                 try emitMessageReceived(row, fromMe: message.fromMe, tenantID: tenantID, deviceID: deviceID, on: connection)
             }
         }
-        try writeOutbound(changes, deviceID: deviceID, tenantID: tenantID, on: connection)
+        try writeOutbound(changes, lease: lease, tenantID: tenantID, on: connection)
         guard changes.reservesRetryPreKey else {
             return CommitReceipt()
         }

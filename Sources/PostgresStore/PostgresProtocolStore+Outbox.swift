@@ -6,14 +6,23 @@ import Webhooks
 import WAWire
 
 extension PostgresProtocolStore: OutboxStore {
-    /// The outbound part of a commit: the attempt of the message being sent, status changes (each
-    /// one that moves a status emits `message.status` in this transaction), dropped device lists.
-    static func writeOutbound(_ changes: ProtocolChanges, deviceID: UUID, tenantID: UUID, on connection: PostgresConnection) throws {
+    /// The outbound part of a commit: the attempt of the message being sent (counted, and logged in
+    /// `message_attempts` with the lease that fences this transaction and the connection it goes
+    /// on), status changes (each one that moves a status emits `message.status` in this
+    /// transaction), dropped device lists.
+    static func writeOutbound(_ changes: ProtocolChanges, lease: Lease, tenantID: UUID, on connection: PostgresConnection) throws {
+        let deviceID = lease.deviceID
         if let sending = changes.sendingMessage {
+            // The lease's expiry is read here, under the fence's lock on the device row.
             try connection.query("""
-                UPDATE messages SET attempts = attempts + 1
-                WHERE device_id = $1 AND direction = 'out' AND wa_id = $2
-                """, [deviceID, sending])
+                WITH sent AS (
+                    UPDATE messages SET attempts = attempts + 1
+                    WHERE device_id = $1 AND direction = 'out' AND wa_id = $2
+                    RETURNING id, attempts
+                )
+                INSERT INTO message_attempts (message_id, attempt, instance, lease_epoch, lease_expires_at, connection)
+                SELECT sent.id, sent.attempts, $3, $4, d.lease_expires_at, $5 FROM sent JOIN devices d ON d.id = $1
+                """, [deviceID, sending, lease.owner, lease.epoch, changes.sendingConnection])
         }
         for change in changes.outboundStatuses {
             try applyStatus(change, deviceID: deviceID, tenantID: tenantID, on: connection)

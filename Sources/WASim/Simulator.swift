@@ -222,6 +222,13 @@ public final class Simulator: Sendable {
             waiters.paired(device)
         case .unlinked, .preKeysChanged:
             persistAfterChange()
+        case .messageRead(let device, let contact, let outcome, let id, let connection, let at):
+            stats.arrived(SimArrival(
+                id: id, contact: contact, device: device.description, outcome: outcome, connection: connection.rawValue,
+                peer: world.peer(of: connection), at: at
+            ))
+        case .messageRelayed(let device, let sibling, let id):
+            stats.relayed(SimRelayedCopy(id: id, device: device.description, sibling: sibling.description))
         case .violation(let violation):
             if let phone = violation.device, !phone.contains("@") {
                 waiters.violation(phone: phone, detail: "\(violation.kind): \(violation.detail)")

@@ -90,8 +90,8 @@ struct SimControlMessagingTests {
                 #expect(contact.readReceipts == true)
             }
             #expect(simulator.world.contact(phoneNumber: "15557000001")?.readsMessages == true)
-            simulator.stats.record(.messageRead(device: Self.device, contact: "15557000001", outcome: .received))
-            simulator.stats.record(.messageRead(device: Self.device, contact: "15557000001", outcome: .duplicate))
+            simulator.stats.record(.messageRead(device: Self.device, contact: "15557000001", outcome: .received, id: "3EB0A1", connection: SimConnectionID(1), at: Date()))
+            simulator.stats.record(.messageRead(device: Self.device, contact: "15557000001", outcome: .duplicate, id: "3EB0A1", connection: SimConnectionID(1), at: Date()))
             try await client.execute(uri: "/contacts", method: .get) { response in
                 struct Contacts: Decodable { var contacts: [Contact] }
                 let contact = try #require(try Self.json(Contacts.self, response).contacts.first)

@@ -122,7 +122,7 @@ struct SimReceivingTests {
         #expect(setup.world.violations.isEmpty)
 
         let outcomes = events.events.compactMap { event -> SimReceiveOutcome? in
-            if case .messageRead(_, let contact, let outcome) = event, contact == MessagingWorld.alice { outcome } else { nil }
+            if case .messageRead(_, let contact, let outcome, _, _, _) = event, contact == MessagingWorld.alice { outcome } else { nil }
         }
         #expect(outcomes == [.received])
     }

@@ -95,6 +95,8 @@ actor DeviceConnection {
     /// The send path, built like the receive path.
     private var sender: DeviceSender?
     private var inFlight: InFlight?
+    /// The current connection's local address (`ip:port`), recorded with each send attempt.
+    private var connectionAddress: String?
     private var pacer: SendPacer
     /// A paced drain is scheduled.
     private var outboxWakeScheduled = false
@@ -375,6 +377,7 @@ actor DeviceConnection {
             break
         case .online(let info):
             context.metrics.connectionResult("online")
+            connectionAddress = info.localAddress
             if let started = connectStartedAt {
                 context.metrics.handshakeDurations.recordNanoseconds(started.duration(to: .now).nanoseconds)
                 connectStartedAt = nil
@@ -459,7 +462,12 @@ actor DeviceConnection {
             outbox: context.store.outboxStore(lease, tenantID: tenantID, sealer: context.sealer)
         ) else { return }
         do {
-            guard let (stanza, changes) = try await sender.resend(request, session: session) else { return }
+            guard let (stanza, encrypted) = try await sender.resend(request, session: session) else { return }
+            // A resend is an attempt too: recorded with its lease and connection before it is written.
+            var attempt = encrypted
+            attempt.sendingMessage = request.messageID
+            attempt.sendingConnection = connectionAddress
+            let changes = attempt
             guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
             try await session.send([stanza])
         } catch {
@@ -515,7 +523,10 @@ actor DeviceConnection {
                 logger.notice("a queued message failed", metadata: [
                     "id": "\(next.messageID)", "reason": "\(changes.outboundStatuses.first?.failureReason ?? "-")",
                 ])
-            case .send(let stanza, let changes, let sent):
+            case .send(let stanza, let encrypted, let sent):
+                var attempt = encrypted
+                attempt.sendingConnection = connectionAddress
+                let changes = attempt
                 // The ratchet and sender-key state first: a resend after a crash never reuses a message key.
                 guard await fenced({ _ in try await sender.protocolStore.commit(changes) }) != nil else { return }
                 inFlight = InFlight(

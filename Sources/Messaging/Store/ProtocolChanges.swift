@@ -47,8 +47,10 @@ public struct ProtocolChanges: Sendable {
     /// Messages we sent that moved on (acks, receipts, failures).
     public var outboundStatuses: [OutboundStatusChange] = []
     /// The WhatsApp id of our message whose stanza is about to be written: its attempt is counted
-    /// with the sessions its encryption advanced.
+    /// (and logged with the lease that fenced it) with the sessions its encryption advanced.
     public var sendingMessage: String?
+    /// The local address (`ip:port`) of the connection that stanza is written on, for the attempt's log.
+    public var sendingConnection: String?
     /// Cached device lists to drop (user JIDs as strings): a `devices` or `account_sync` notification
     /// changed them. Dropping instead of patching by `device_hash` costs one usync on the next send.
     public var forgottenDeviceLists: Set<String> = []

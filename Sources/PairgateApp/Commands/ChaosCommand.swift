@@ -52,6 +52,9 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(name: .customLong("messages-per-second"), help: "Messages simulated contacts send through the fault phase, per second (0: no message load).")
     var messagesPerSecond = 4.0
 
+    @Option(name: .customLong("sends-per-second"), help: "POST /messages the tenants send through the fault phase, per second (0: no send load).")
+    var sendsPerSecond = 3.0
+
     @Flag(name: .customLong("scale-out"), help: "Run the scale-out scenario (add two instances, then drain one) instead of the fault schedule.")
     var scaleOut = false
 
@@ -67,6 +70,7 @@ struct ChaosCommand: AsyncParsableCommand {
         guard pgData == nil || databaseURL != nil else { throw ValidationError("--pg-data needs --database-url") }
         guard Logger.Level(rawValue: gatewayLogLevel) != nil else { throw ValidationError("unknown --gateway-log-level \(gatewayLogLevel)") }
         guard (0...1_000).contains(messagesPerSecond) else { throw ValidationError("--messages-per-second must be 0…1000") }
+        guard (0...1_000).contains(sendsPerSecond) else { throw ValidationError("--sends-per-second must be 0…1000") }
         guard (1...1_000_000).contains(handoversPerMinute) else { throw ValidationError("--handovers-per-minute must be 1…1000000") }
         guard offlineBoundSeconds > 0 else { throw ValidationError("--offline-bound-seconds must be more than 0") }
     }
@@ -83,6 +87,7 @@ struct ChaosCommand: AsyncParsableCommand {
         options.binaries = pgbin
         options.gatewayLogLevel = gatewayLogLevel
         options.messagesPerSecond = messagesPerSecond
+        options.sendsPerSecond = sendsPerSecond
         options.scaleOut = scaleOut
         options.handoversPerMinute = handoversPerMinute
         options.offlineBoundSeconds = offlineBoundSeconds

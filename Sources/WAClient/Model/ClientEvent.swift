@@ -54,10 +54,14 @@ public struct OnlineInfo: Sendable, Hashable {
     public var lid: String?
     /// Server time minus local time when `<success t=…>` arrived.
     public var serverTimeOffset: Duration
+    /// This end of the connection's socket (`ip:port`; the proxy's side when one is used): which
+    /// connection a stanza was written on, as the send log records it.
+    public var localAddress: String?
 
-    public init(jid: String, lid: String?, serverTimeOffset: Duration) {
+    public init(jid: String, lid: String?, serverTimeOffset: Duration, localAddress: String? = nil) {
         self.jid = jid
         self.lid = lid
         self.serverTimeOffset = serverTimeOffset
+        self.localAddress = localAddress
     }
 }

@@ -141,6 +141,11 @@ final class ClientSessionHandler: ChannelDuplexHandler, TimerWheelOwner {
                 }
                 context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
                 wrote = true
+            case .emit(.online(var info)):
+                info.localAddress = context?.channel.localAddress.flatMap { address in
+                    address.ipAddress.map { "\($0):\(address.port ?? 0)" }
+                }
+                events.yield(.online(info))
             case .emit(let event):
                 events.yield(event)
             case .confirmPairing(let credentials):

@@ -138,7 +138,7 @@ enum ControlPage {
     const $ = (id) => document.getElementById(id);
     const kinds = ["refuse_connection", "drop_handshake", "delay_handshake", "stream_error_515", "stream_error_503",
                    "conflict_replaced", "device_removed", "failure_405", "unlink", "slow_keepalive", "missing_keepalive",
-                   "undecryptable_message", "retry_receipt", "rate_overlimit"];
+                   "undecryptable_message", "retry_receipt", "rate_overlimit", "withhold_ack"];
     for (const kind of kinds) { const o = document.createElement("option"); o.value = o.textContent = kind; $("fault-kind").append(o); }
 
     async function call(method, path, body) {

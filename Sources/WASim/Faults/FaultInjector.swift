@@ -152,17 +152,22 @@ public final class FaultInjector: Sendable {
         }
     }
 
-    /// What happens to the next message `device` sends: the first armed `rate_overlimit` or
-    /// `retry_receipt` for it, in the order armed; else the schedule's draws for the next message
-    /// number (`rate_overlimit` first).
+    /// What happens to the next message `device` sends: the first armed `rate_overlimit`,
+    /// `retry_receipt` or `withhold_ack` for it, in the order armed; else the schedule's draws for the
+    /// next message number (in that order).
     public func planSend(device: String) -> SimSendFault? {
         state.withLock { state in
             state.messages += 1
             let number = SimConnectionID(state.messages)
-            let armed = state.armed.first { [.rateOverlimit, .retryReceipt].contains($0.kind) && ($0.device == nil || $0.device == device) }
-            for kind in armed.map({ [$0.kind] }) ?? [.rateOverlimit, .retryReceipt] {
+            let kinds: [FaultKind] = [.rateOverlimit, .retryReceipt, .withholdAck]
+            let armed = state.armed.first { kinds.contains($0.kind) && ($0.device == nil || $0.device == device) }
+            for kind in armed.map({ [$0.kind] }) ?? kinds {
                 if Self.take(kind, device: device, connection: number, from: &state) != nil {
-                    return kind == .rateOverlimit ? .rateOverlimit : .askRetry
+                    switch kind {
+                    case .rateOverlimit: return .rateOverlimit
+                    case .withholdAck: return .withholdAck
+                    default: return .askRetry
+                    }
                 }
             }
             return nil

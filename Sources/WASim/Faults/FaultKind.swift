@@ -31,6 +31,11 @@ public enum FaultKind: String, Sendable, Hashable, Codable, CaseIterable, Coding
     /// The contact the device's next message reaches asks for it again once (a retry receipt); the
     /// device's re-encrypted copy is accepted.
     case retryReceipt = "retry_receipt"
+    /// The server routes the device's next message to its recipients as usual but never acks it, and
+    /// holds the recipients' receipts for the device's next login: the device's send stays in flight
+    /// until its connection ends (the window between the write
+    /// and the server's ack, in which a crash must not cost the message nor send it twice).
+    case withholdAck = "withhold_ack"
 
     /// The kind of a fault the connection machine reports as applied (`SimWorldEvent.faultApplied`).
     init?(appliedLabel label: String) {
@@ -54,7 +59,7 @@ public enum FaultKind: String, Sendable, Hashable, Codable, CaseIterable, Coding
         switch self {
         case .refuseConnection, .dropHandshake, .delayHandshake, .failure405: .connect
         case .streamError515, .streamError503, .conflictReplaced, .deviceRemoved, .unlink, .slowKeepalive, .missingKeepalive: .login
-        case .undecryptableMessage, .rateOverlimit, .retryReceipt: .message
+        case .undecryptableMessage, .rateOverlimit, .retryReceipt, .withholdAck: .message
         }
     }
 }

@@ -47,9 +47,13 @@ extension SimConnectionMachine {
         return ask(.deviceMessage(session.device, node, now: now), then: .messageAck)
     }
 
-    /// The server's `<ack class="message">`; the read receipts timer follows the next one due.
+    /// The server's `<ack class="message">` (none when it is withheld); the read receipts timer follows the next one due.
     mutating func messageAnswered(_ answer: SimWorld.MessageAnswer, now: Date) -> [Action] {
-        send(answer.ack) + scheduleReadReceipts(answer.nextReadReceipt, now: now)
+        var actions: [Action] = []
+        if let ack = answer.ack {
+            actions = send(ack)
+        }
+        return actions + scheduleReadReceipts(answer.nextReadReceipt, now: now)
     }
 
     /// The contacts' read receipts for this device are due: the world queues them; the timer follows the next.

@@ -9,6 +9,9 @@ public enum SimSendFault: Sendable, Hashable {
     case rateOverlimit
     /// The first simulated phone the message reaches pretends it could not decrypt it and asks for a retry.
     case askRetry
+    /// The server routes the message as usual, never sends its ack, and holds the phones' answers to
+    /// it (receipts) for the device's next login: as if the connection stalled right after the write.
+    case withholdAck
 }
 
 /// What a simulated phone made of a linked device's copy, for statistics.
@@ -27,7 +30,8 @@ extension SimWorld {
     /// The server's answer to a linked device's `<message>`, and when the device's next read receipt is due
     /// (the connection times its `.readReceipts` timer by it).
     public struct MessageAnswer: Sendable, Hashable {
-        public let ack: Node
+        /// Nil when the ack is withheld (the `withhold_ack` fault).
+        public let ack: Node?
         public let nextReadReceipt: Date?
     }
 
@@ -61,7 +65,10 @@ extension SimWorld {
         }
         return sending.withLock { _ in
             let result = state.withLock { state in
-                Self.route(message, from: device, askRetry: fault == .askRetry, delay: readReceiptDelay, now: now, in: &state)
+                Self.route(
+                    message, from: device, askRetry: fault == .askRetry, holdAnswers: fault == .withholdAck, delay: readReceiptDelay, now: now,
+                    in: &state
+                )
             }
             for (kind, detail) in result.violations {
                 record(SimViolation(connection: connection, device: device.description, kind: kind, detail: detail, at: now))
@@ -71,9 +78,16 @@ extension SimWorld {
             }
             observer(.messageAccepted(device: device))
             for (contact, outcome) in result.outcomes {
-                observer(.messageRead(device: device, contact: contact, outcome: outcome))
+                observer(.messageRead(device: device, contact: contact, outcome: outcome, id: message.id, connection: connection, at: now))
+            }
+            for sibling in result.relayed {
+                observer(.messageRelayed(device: device, to: sibling, id: message.id))
             }
             finish(result.deliveries, result.effects)
+            if fault == .withholdAck {
+                observer(.faultApplied(connection, FaultKind.withholdAck.rawValue))
+                return MessageAnswer(ack: nil, nextReadReceipt: result.nextRead)
+            }
             return MessageAnswer(ack: Self.serverAck(node, phash: result.phash, error: nil, now: now), nextReadReceipt: result.nextRead)
         }
     }
@@ -99,11 +113,13 @@ extension SimWorld {
         var effects = PreKeyEffects()
         var faultApplied = false
         var nextRead: Date?
+        /// The account's other linked devices a copy was relayed to.
+        var relayed: [JID] = []
     }
 
     /// Routes every copy to its phone (see `receive`).
     private static func route(
-        _ message: SimDeviceMessage, from device: JID, askRetry: Bool, delay: TimeInterval, now: Date, in state: inout State
+        _ message: SimDeviceMessage, from device: JID, askRetry: Bool, holdAnswers: Bool, delay: TimeInterval, now: Date, in state: inout State
     ) -> Routed {
         var routed = Routed()
         guard let linked = state.devices[device], let account = state.accounts[linked.phoneNumber] else {
@@ -118,7 +134,7 @@ extension SimWorld {
         }
         var context = Context(
             message: message, device: device, identity: linked.identityPublicKey, identityProblem: identityProblem, account: account,
-            askRetry: askRetry, delay: delay, now: now
+            askRetry: askRetry, holdAnswers: holdAnswers, delay: delay, now: now
         )
         if message.to.isGroup {
             routeGroup(&context, in: &state, &routed)
@@ -140,6 +156,8 @@ extension SimWorld {
         let account: SimAccount
         /// The retry fault, until a contact's copy takes it.
         var askRetry: Bool
+        /// The phones' answers are queued for the device but not handed to its connection (`withhold_ack`).
+        let holdAnswers: Bool
         let delay: TimeInterval
         let now: Date
 
@@ -290,6 +308,7 @@ extension SimWorld {
         }
         let origin = SimOrigin(sender: from, content: [], group: nil, relayed: true)
         let stanza = state.messaging.enqueue(Node("message", attributes, children), origin: origin, for: sibling, now: context.now)
+        routed.relayed.append(sibling)
         if let deliver = target(of: sibling, in: state) {
             routed.deliveries.append((deliver, stanza))
         }
@@ -377,7 +396,7 @@ extension SimWorld {
         let origin = SimOrigin(sender: receiver.sender.lid, content: [], group: nil)
         for answer in answers {
             let stanza = state.messaging.enqueue(answer, origin: origin, for: context.device, now: context.now)
-            if let deliver = target(of: context.device, in: state) {
+            if !context.holdAnswers, let deliver = target(of: context.device, in: state) {
                 routed.deliveries.append((deliver, stanza))
             }
         }

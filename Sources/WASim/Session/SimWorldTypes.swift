@@ -169,9 +169,11 @@ public enum SimWorldEvent: Sendable {
     case messageAccepted(device: JID)
     /// The server refused a `<message>` the device sent with this error (429 rate-overlimit, 479 unreadable).
     case messageRefused(device: JID, code: Int)
-    /// A simulated phone handled its copy of the device's message: a contact's (by phone number), or
-    /// with `contact` nil the account's own phone.
-    case messageRead(device: JID, contact: String?, outcome: SimReceiveOutcome)
+    /// A simulated phone handled its copy of the device's message `id`, which came on `connection` at
+    /// `at`: a contact's (by phone number), or with `contact` nil the account's own phone.
+    case messageRead(device: JID, contact: String?, outcome: SimReceiveOutcome, id: String, connection: SimConnectionID, at: Date)
+    /// A copy of the device's 1:1 message `id` was queued for another linked device of its account.
+    case messageRelayed(device: JID, to: JID, id: String)
 }
 
 /// Why the phone's action could not happen.

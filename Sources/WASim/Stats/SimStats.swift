@@ -9,6 +9,8 @@ import WAWire
 public final class SimStats: Sendable {
     /// How many violations are kept with their detail; the count keeps going past it.
     public static let keptViolations = 200
+    /// How many arrivals and relayed copies are kept (the first ones); the counters keep going past it.
+    public static let keptArrivals = 200_000
 
     private let state = Mutex(State())
 
@@ -94,7 +96,9 @@ public final class SimStats: Sendable {
                 } else {
                     state.fromDevices.rejected += 1
                 }
-            case .messageRead(_, let contact, let outcome):
+            case .messageRelayed:
+                break
+            case .messageRead(_, let contact, let outcome, _, _, _):
                 switch outcome {
                 case .received:
                     state.fromDevices.received += 1
@@ -109,6 +113,30 @@ public final class SimStats: Sendable {
                 }
             }
         }
+    }
+
+    /// Keeps one copy a simulated phone read, with the address of the connection it came on.
+    func arrived(_ arrival: SimArrival) {
+        state.withLock { state in
+            if state.arrivals.count < Self.keptArrivals { state.arrivals.append(arrival) }
+        }
+    }
+
+    /// Keeps one copy relayed to another linked device of the sender's account.
+    func relayed(_ copy: SimRelayedCopy) {
+        state.withLock { state in
+            if state.relayed.count < Self.keptArrivals { state.relayed.append(copy) }
+        }
+    }
+
+    /// Every copy of a linked device's message a simulated phone read, in order (the first `keptArrivals`).
+    public func arrivals() -> [SimArrival] {
+        state.withLock { $0.arrivals }
+    }
+
+    /// Every copy of a linked device's 1:1 message relayed to a sibling device (the first `keptArrivals`).
+    public func relayedCopies() -> [SimRelayedCopy] {
+        state.withLock { $0.relayed }
     }
 
     /// A fault the simulator applied itself rather than through a connection (an unlink).
@@ -248,7 +276,44 @@ public final class SimStats: Sendable {
         var fromDevices = FromDevices()
         var receivedByContact: [String: Int] = [:]
         var duplicatesByContact: [String: Int] = [:]
+        var arrivals: [SimArrival] = []
+        var relayed: [SimRelayedCopy] = []
     }
+}
+
+/// One copy of a linked device's message that a simulated phone read: what the phone made of it,
+/// and the connection it came on (the chaos run's send invariants match it to the gateway's attempt).
+public struct SimArrival: Sendable, Hashable, Codable {
+    /// The message's WhatsApp id.
+    public var id: String
+    /// The reading contact's phone number; nil for the account's own phone.
+    public var contact: String?
+    /// The sending device's JID.
+    public var device: String
+    public var outcome: SimReceiveOutcome
+    public var connection: UInt64
+    /// The connection's client address (`ip:port`), when the socket knew it.
+    public var peer: String?
+    /// When the server read the stanza.
+    public var at: Date
+
+    public init(id: String, contact: String?, device: String, outcome: SimReceiveOutcome, connection: UInt64, peer: String?, at: Date) {
+        self.id = id
+        self.contact = contact
+        self.device = device
+        self.outcome = outcome
+        self.connection = connection
+        self.peer = peer
+        self.at = at
+    }
+}
+
+/// A copy of a linked device's 1:1 message the server queued for another device of its account.
+public struct SimRelayedCopy: Sendable, Hashable, Codable {
+    public var id: String
+    /// The sending device and the sibling the copy is for (JIDs).
+    public var device: String
+    public var sibling: String
 }
 
 /// The simulator's counters at one instant, as `GET /stats` returns them.
