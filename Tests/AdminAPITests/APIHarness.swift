@@ -110,9 +110,27 @@ struct APIHarness: Sendable {
                 gatewayClock = clock
                 gatewayNow = { clock.date }
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            // The gateways run in tasks of their own, not a task group: a teardown that does not
+            // finish (a device awaiting an upstream that never answers, on a starved machine) then
+            // fails its test after a bound instead of hanging the whole suite.
+            var running: [Task<Void, any Error>] = []
+            var groups: [ServiceGroup] = []
+            // Time passes while the gateways shut down: a device write that failed under load
+            // retries after a backoff on the gateways' clock, and the shutdown bound is on it
+            // too; with the manual clock standing still, either would hold the teardown forever.
+            func shutDown() async throws {
+                let passTime = realClock ? nil : Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(20))
+                        clock.advance(by: .seconds(1))
+                    }
+                }
+                defer { passTime?.cancel() }
+                for services in groups { await services.triggerGracefulShutdown() }
+                try await Self.awaitAll(running, within: .seconds(120))
+            }
+            do {
                 var nodes: [GatewayNode] = []
-                var groups: [ServiceGroup] = []
                 for name in instances {
                     let upstream = ScriptedUpstream()
                     var poolConfiguration = PoolConfiguration(instanceID: name, webVersion: "2.3000.1045649367")
@@ -135,7 +153,7 @@ struct APIHarness: Sendable {
                     await gateway.clientVersions.prepare()
                     let services = ServiceGroup(configuration: .init(services: [gateway.application], logger: TestDatabase.logger))
                     groups.append(services)
-                    group.addTask { try await services.run() }
+                    running.append(Task { try await services.run() })
                     var iterator = ports.makeAsyncIterator()
                     let port = try #require(await iterator.next())
                     await gateway.fleet.listening()
@@ -149,34 +167,42 @@ struct APIHarness: Sendable {
                     beta: TenantFixture(id: beta.tenant.id, host: "beta.example", token: beta.token.value),
                     clock: clock, nodes: nodes
                 )
-                // Time passes while the gateways shut down: a device write that failed under load
-                // retries after a backoff on the gateways' clock, and the shutdown bound is on it
-                // too; with the manual clock standing still, either would hold the teardown forever.
-                func shutDown() async throws {
-                    let passTime = realClock ? nil : Task {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: .milliseconds(20))
-                            clock.advance(by: .seconds(1))
-                        }
-                    }
-                    defer { passTime?.cancel() }
-                    for services in groups { await services.triggerGracefulShutdown() }
-                    try await group.waitForAll()
-                }
-                do {
-                    try await body(harness)
-                } catch {
-                    try? await shutDown()
-                    throw error
-                }
-                try await shutDown()
+                try await body(harness)
+            } catch {
+                try? await shutDown()
+                throw error
             }
+            try await shutDown()
             if let proxy {
                 await gatewayPool.close()
                 await proxy.stop()
             }
             await pool.close()
         }
+    }
+
+    /// Waits for the gateways' tasks and rethrows the first error; after `limit`, records an issue
+    /// (the test fails, naming the hang) and leaves them cancelled and running, so one stuck
+    /// teardown costs its test and not the suite.
+    static func awaitAll(_ tasks: [Task<Void, any Error>], within limit: Duration) async throws {
+        let (outcomes, sink) = AsyncStream.makeStream(of: Bool.self)
+        Task {
+            for task in tasks { _ = try? await task.value }
+            sink.yield(true)
+        }
+        let timer = Task {
+            try? await Task.sleep(for: limit)
+            sink.yield(false)
+        }
+        var iterator = outcomes.makeAsyncIterator()
+        let finished = await iterator.next() ?? false
+        timer.cancel()
+        guard finished else {
+            tasks.forEach { $0.cancel() }
+            Issue.record("the gateways did not shut down within \(limit); left running so that the suite goes on")
+            return
+        }
+        for task in tasks { try await task.value }
     }
 
     // MARK: Requests

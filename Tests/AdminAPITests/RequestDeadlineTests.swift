@@ -25,6 +25,8 @@ struct RequestDeadlineTests {
             let (deviceID, session) = try await h.connectedDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             // The upstream never answers the logout, and the device waits for it without a bound.
             session.holdLogout()
+            // Released also when a request below throws: a logout held forever would hold the teardown.
+            defer { session.releaseLogout() }
             let clock = ContinuousClock()
             let started = clock.now
             let reply = try await h.request(.POST, "/reset", host: h.acme.host, token: h.acme.token,
@@ -34,7 +36,6 @@ struct RequestDeadlineTests {
             #expect(reply.header("Retry-After") != nil)
             // Answered at the 8 s deadline, not never: the bound leaves room for a loaded machine.
             #expect(clock.now - started < .seconds(30))
-            session.releaseLogout()
         }
     }
 
