@@ -69,6 +69,9 @@ public enum SendBenchmark {
         /// Closed-loop phase: messages, and `sent` per second from the first POST to the last `sent`.
         public var saturationMessages: Int
         public var saturationSentPerSecond: Double
+        /// Prekey bundles the simulator handed out during the steady phase: new sessions (X3DH) on
+        /// the send path. After the warm-up every device has its sessions, so this stays 0.
+        public var steadyPreKeyBundles: Int
         /// What the simulator's contacts made of it all (warm-up included): distinct ids, duplicates.
         public var contactsReceived: Int
         public var contactsDuplicates: Int
@@ -91,6 +94,7 @@ public enum SendBenchmark {
               POST /messages → 202:  \(post)
               POST /messages → sent: \(toSent) (seen by a poll every \(pollMilliseconds) ms)
               budget p99 ≤ \(Int(budgetP99Milliseconds)) ms at \(Int(budgetRate)) messages/s over \(budgetDevices) devices: \(budget)
+              new sessions in the steady phase: \(steadyPreKeyBundles) prekey bundles fetched (0 after the warm-up)
               closed loop: \(saturationMessages) messages, \(Int(saturationSentPerSecond)) sent/s
               contacts received \(contactsReceived) distinct ids, \(contactsDuplicates) duplicates; simulator violations \(violations)
             """
@@ -169,6 +173,7 @@ public enum SendBenchmark {
 
         // 3. The steady rate, open loop.
         let total = Int(options.rate * options.seconds)
+        let bundlesBefore = simulator.statsSnapshot().preKeyBundlesServed
         print("measuring: \(total) messages at \(Int(options.rate))/s")
         let waiting = Waiting()
         let steadyStart = ContinuousClock.now
@@ -198,6 +203,7 @@ public enum SendBenchmark {
         poller.cancel()
         let seen = waiting.seen
         let lastSent = seen.map(\.at).max() ?? steadyStart
+        let steadyBundles = simulator.statsSnapshot().preKeyBundlesServed - bundlesBefore
         let steadySent = seen.filter { $0.status != "failed" }
 
         // 4. Closed loop: as fast as the API takes them.
@@ -220,7 +226,7 @@ public enum SendBenchmark {
             accepted: accepted, sent: steadySent.count, failed: seen.count - steadySent.count,
             postedPerSecond: Double(accepted) / postedSeconds, sentPerSecond: Double(steadySent.count) / (lastSent - steadyStart).seconds,
             post: LatencySummary(milliseconds: answers.map(\.0)), toSent: LatencySummary(milliseconds: steadySent.map(\.milliseconds)),
-            saturationMessages: options.saturationMessages, saturationSentPerSecond: saturationRate,
+            saturationMessages: options.saturationMessages, saturationSentPerSecond: saturationRate, steadyPreKeyBundles: steadyBundles,
             contactsReceived: stats.receivedByContact.values.reduce(0, +), contactsDuplicates: stats.duplicatesByContact.values.reduce(0, +),
             violations: stats.violationCount, budgetP99Milliseconds: 50, budgetRate: 500, budgetDevices: 1000
         )

@@ -75,7 +75,7 @@ struct SimSessionWorldTests {
                 case .violation(let violation): "violation \(violation.kind)"
                 case .preKeysChanged(let devices): "prekeys \(devices.count)"
                 case .messageSent, .stanzasOffered, .stanzaAnswered, .stanzaRefused, .retryAnswered, .ackDeadlineMissed, .messageAccepted,
-                     .messageRefused, .messageRead, .messageRelayed:
+                     .messageRefused, .messageRead, .messageRelayed, .preKeyBundlesServed:
                     "messaging"
                 }
                 seen.withLock { $0.append(name) }

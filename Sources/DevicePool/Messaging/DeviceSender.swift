@@ -64,7 +64,8 @@ public struct DeviceSender: Sendable {
             chat: chat, peerRecipientPN: peerRecipientPN, recipientDevices: lists[recipient] ?? [], ownDevices: lists[own] ?? []
         )
         let targets = encryptor.targets(of: fanOut)
-        let state = try await protocolStore.load(encryptor.requirements(for: targets))
+        var state = try await protocolStore.load(encryptor.requirements(for: targets))
+        try await loadLIDAddresses(of: targets, into: &state)
         let needing = encryptor.devicesNeedingBundles(targets, state: state)
         var bundles: [JID: KeyBundle] = [:]
         if !needing.isEmpty {
@@ -97,7 +98,8 @@ public struct DeviceSender: Sendable {
         else {
             return nil
         }
-        let state = try await protocolStore.load(encryptor.requirements(forResendIn: original.chat, to: requester))
+        var state = try await protocolStore.load(encryptor.requirements(forResendIn: original.chat, to: requester))
+        try await loadLIDAddresses(of: [requester], into: &state)
         var fetched: KeyBundle?
         if encryptor.resendNeedsBundle(request, state: state) {
             fetched = try? PreKeyFetch.parse(try await session.query(PreKeyFetch.query(for: [requester])))[requester]?.get()
@@ -167,6 +169,7 @@ public struct DeviceSender: Sendable {
         if !more.isEmpty {
             state.merge(try await protocolStore.load(more), answering: more)
         }
+        try await loadLIDAddresses(of: distributing, into: &state, using: encryptor)
         let needing = encryptor.devicesNeedingBundles(distributing, state: state)
         var bundles: [JID: KeyBundle] = [:]
         if !needing.isEmpty {
@@ -188,6 +191,16 @@ public struct DeviceSender: Sendable {
             return .send(stanza: encryption.stanza, changes: changes, sent: sent)
         } catch {
             return .failed(Self.failure(message, error.code, now: now))
+        }
+    }
+
+    /// Adds to `state` the sessions of `devices` under the LID addresses its mappings name (the
+    /// encryption address of a phone-number device with a stored LID, messaging.md §1.3), which the
+    /// first load could not know to ask for.
+    private func loadLIDAddresses(of devices: [JID], into state: inout ProtocolState, using encryptor: OutboundEncryptor? = nil) async throws {
+        let more = (encryptor ?? self.encryptor).requirements(for: devices, given: state).subtracting(state.covered)
+        if !more.isEmpty {
+            state.merge(try await protocolStore.load(more), answering: more)
         }
     }
 

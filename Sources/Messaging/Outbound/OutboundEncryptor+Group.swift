@@ -71,7 +71,7 @@ extension OutboundEncryptor {
         carrier.senderKeyDistributionMessage.axolotlSenderKeyDistributionMessage = Data(distribution.message.serialized)
         let skdm = try Self.serialize(carrier)
 
-        var working = Working(state: state, local: device.identity)
+        var working = Working(state: state, local: device.identity, encryptor: self)
         var ciphertexts: [MessageStanza.DeviceCiphertext] = []
         var failures: [JID: SignalError.Code] = [:]
         let targets = targets(of: fanOut)

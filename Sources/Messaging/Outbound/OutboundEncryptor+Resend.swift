@@ -26,7 +26,7 @@ extension OutboundEncryptor {
         guard request.keys == nil, let requester = Self.requester(of: request) else {
             return false
         }
-        return Self.session(for: SignalAddress(requester), in: state)?.current == nil
+        return Self.session(for: requester, as: encryptionDevice(of: requester, in: state), in: state)?.current == nil
     }
 
     /// Our message `message` to `chat` encrypted again for the requesting device only (messaging.md
@@ -53,9 +53,9 @@ extension OutboundEncryptor {
             plaintext = device.account.owns(requester) ? Self.deviceSent(message, to: chat) : message
         }
         let padded = MessagePadding.pad(try Self.serialize(plaintext), using: &generator)
-        var working = Working(state: state, local: device.identity)
+        var working = Working(state: state, local: device.identity, encryptor: self)
         let bundle = request.keys ?? fetched
-        if bundle == nil, Self.session(for: SignalAddress(requester), in: state)?.current == nil {
+        if bundle == nil, Self.session(for: requester, as: encryptionDevice(of: requester, in: state), in: state)?.current == nil {
             throw SendError(.noSession)
         }
         let encrypted: MessageStanza.DeviceCiphertext

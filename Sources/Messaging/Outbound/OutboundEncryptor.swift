@@ -31,16 +31,47 @@ public struct OutboundEncryptor: Sendable {
         return (fanOut.recipientDevices + fanOut.ownDevices).filter { !isOwnDevice($0) && seen.insert($0).inserted }
     }
 
-    /// The sessions and identities of `devices`.
+    /// The device whose Signal address encrypts for `jid` (messaging.md §1.3, §8.2): its LID form
+    /// whenever the mapping is known — our own account's LID, or a pair in `state` — because the
+    /// receive path decrypts under the LID and moves phone-number state there. The wire keeps `jid`.
+    public func encryptionDevice(of jid: JID, in state: ProtocolState) -> JID {
+        guard jid.server == .whatsApp else {
+            return jid
+        }
+        guard let lid = device.ownLID(forPhoneNumber: jid.user)?.user ?? state.lidByPhoneNumber[jid.user] else {
+            return jid
+        }
+        return JID(user: lid, device: jid.device, server: .lid)
+    }
+
+    /// The sessions and identities of `devices`, under the address each is listed by and its LID
+    /// form when that is ours; the stored LIDs of the other phone numbers, whose addresses
+    /// `requirements(for:given:)` then names.
     public func requirements(for devices: [JID]) -> StateRequest {
         var request = StateRequest()
-        request.addresses = Set(devices.map(SignalAddress.init))
+        for jid in devices {
+            let encryption = encryptionDevice(of: jid, in: ProtocolState())
+            request.addresses.insert(SignalAddress(jid))
+            request.addresses.insert(SignalAddress(encryption))
+            if encryption.server == .whatsApp {
+                request.phoneNumbers.insert(jid.user)
+            }
+        }
         return request
     }
 
-    /// The devices without a usable session in `state`: their bundles are fetched before encrypting.
+    /// The LID addresses of `devices` that `state`'s mappings name and `requirements(for:)` could not:
+    /// load them too (one more round trip, only for phone numbers with a LID stored).
+    public func requirements(for devices: [JID], given state: ProtocolState) -> StateRequest {
+        var request = StateRequest()
+        request.addresses = Set(devices.map { SignalAddress(encryptionDevice(of: $0, in: state)) })
+        return request.subtracting(requirements(for: devices))
+    }
+
+    /// The devices without a usable session in `state` (under their LID address, or still under the
+    /// phone number's, which the send moves): their bundles are fetched before encrypting.
     public func devicesNeedingBundles(_ devices: [JID], state: ProtocolState) -> [JID] {
-        devices.filter { Self.session(for: SignalAddress($0), in: state)?.current == nil }
+        devices.filter { Self.session(for: $0, as: encryptionDevice(of: $0, in: state), in: state)?.current == nil }
     }
 
     /// Encrypts `message` (already given its id) for every target of `fanOut`: the message itself for
@@ -61,7 +92,7 @@ public struct OutboundEncryptor: Sendable {
         let plaintext = try Self.serialize(message)
         let sent = try Self.serialize(Self.deviceSent(message, to: fanOut.chat))
         let recipients = Set(fanOut.recipientDevices)
-        var working = Working(state: state, local: device.identity)
+        var working = Working(state: state, local: device.identity, encryptor: self)
         var ciphertexts: [MessageStanza.DeviceCiphertext] = []
         var failures: [JID: SignalError.Code] = [:]
         for target in targets(of: fanOut) {
@@ -111,26 +142,40 @@ public struct OutboundEncryptor: Sendable {
     static func session(for address: SignalAddress, in state: ProtocolState) -> SessionRecord? {
         state.sessions[address].flatMap { try? SessionRecord(serialized: $0) }
     }
+
+    /// The session of `jid` encrypted for as `encryption`: the LID address's, else the one still
+    /// stored under the phone number (`Working.encrypt` moves it).
+    static func session(for jid: JID, as encryption: JID, in state: ProtocolState) -> SessionRecord? {
+        session(for: SignalAddress(encryption), in: state) ?? (encryption == jid ? nil : session(for: SignalAddress(jid), in: state))
+    }
 }
 
 /// The sessions and identities one send advances, and the changes to commit.
 struct Working {
     var state: ProtocolState
     let local: LocalIdentity
+    let encryptor: OutboundEncryptor
     var changes = ProtocolChanges()
 
-    init(state: ProtocolState, local: LocalIdentity) {
+    init(state: ProtocolState, local: LocalIdentity, encryptor: OutboundEncryptor) {
         self.state = state
         self.local = local
+        self.encryptor = encryptor
     }
 
     /// One device's ciphertext: on its stored session, or on a new one from `bundle` (which wins when
-    /// given, as a retry receipt's `<keys>` asks for a fresh session).
+    /// given, as a retry receipt's `<keys>` asks for a fresh session). The session is the one of the
+    /// device's LID address when the mapping is known (`OutboundEncryptor.encryptionDevice`); state
+    /// still under its phone number moves there first, as the receive path moves it.
     mutating func encrypt(
         _ padded: [UInt8], for device: JID, bundle: KeyBundle?, preferBundle: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) throws(SignalError) -> MessageStanza.DeviceCiphertext {
-        let address = SignalAddress(device)
+        let encryptedAs = encryptor.encryptionDevice(of: device, in: state)
+        let address = SignalAddress(encryptedAs)
+        if encryptedAs != device {
+            moveToLID(from: SignalAddress(device), to: address)
+        }
         var record = OutboundEncryptor.session(for: address, in: state) ?? SessionRecord()
         if let bundle, preferBundle || record.current == nil {
             record = try SessionCipher.initiate(record: record, bundle: PreKeyBundle(bundle), local: local, using: &generator)
@@ -143,6 +188,26 @@ struct Working {
         return MessageStanza.DeviceCiphertext(
             device: device, type: encryption.type == .pkmsg ? .preKeyMessage : .message, ciphertext: encryption.serialized
         )
+    }
+
+    /// messaging.md §1.3: a session and identity still under the phone number's address move to the
+    /// LID's (where the LID has none: it is the one the receive path reads), and the phone number's
+    /// rows are deleted.
+    private mutating func moveToLID(from pn: SignalAddress, to lid: SignalAddress) {
+        if let session = state.sessions.removeValue(forKey: pn) {
+            changes.deletedSessions.insert(pn)
+            if state.sessions[lid] == nil {
+                state.sessions[lid] = session
+                changes.sessions[lid] = session
+            }
+        }
+        if let identity = state.identities.removeValue(forKey: pn) {
+            changes.deletedIdentities.insert(pn)
+            if state.identities[lid] == nil {
+                state.identities[lid] = identity
+                changes.identities[lid] = identity
+            }
+        }
     }
 
     /// Trust on first use; a different key than the one on record is recorded as a change (the peer

@@ -285,6 +285,7 @@ extension SimWorld {
                 return (bundles, effects)
             }
             finish([], effects)
+            observer(.preKeyBundlesServed(count: bundles.count))
             return bundles
         }
     }

@@ -174,6 +174,8 @@ public enum SimWorldEvent: Sendable {
     case messageRead(device: JID, contact: String?, outcome: SimReceiveOutcome, id: String, connection: SimConnectionID, at: Date)
     /// A copy of the device's 1:1 message `id` was queued for another linked device of its account.
     case messageRelayed(device: JID, to: JID, id: String)
+    /// A prekey fetch handed out `count` bundles: each sets up a new session (X3DH) on the sender.
+    case preKeyBundlesServed(count: Int)
 }
 
 /// Why the phone's action could not happen.

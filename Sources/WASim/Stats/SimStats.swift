@@ -98,6 +98,8 @@ public final class SimStats: Sendable {
                 }
             case .messageRelayed:
                 break
+            case .preKeyBundlesServed(let count):
+                state.preKeyBundlesServed += count
             case .messageRead(_, let contact, let outcome, _, _, _):
                 switch outcome {
                 case .received:
@@ -203,6 +205,7 @@ public final class SimStats: Sendable {
                 duplicatesReceived: state.fromDevices.duplicates,
                 retriesRequested: state.fromDevices.retriesRequested,
                 undecryptableReceived: state.fromDevices.undecryptable,
+                preKeyBundlesServed: state.preKeyBundlesServed,
                 receivedByContact: state.receivedByContact,
                 duplicatesByContact: state.duplicatesByContact,
                 devices: includeDevices
@@ -278,6 +281,7 @@ public final class SimStats: Sendable {
         var duplicatesByContact: [String: Int] = [:]
         var arrivals: [SimArrival] = []
         var relayed: [SimRelayedCopy] = []
+        var preKeyBundlesServed = 0
     }
 }
 
@@ -417,6 +421,8 @@ public struct SimStatsSnapshot: Sendable, Hashable, Codable {
     public var duplicatesReceived: Int
     public var retriesRequested: Int
     public var undecryptableReceived: Int
+    /// Prekey bundles handed out to linked devices: one new outgoing session (X3DH) each.
+    public var preKeyBundlesServed: Int
     /// Messages received and duplicates, by contact phone number.
     public var receivedByContact: [String: Int]
     public var duplicatesByContact: [String: Int]
