@@ -757,7 +757,7 @@ paths:
         '401': {$ref: '#/components/responses/Unauthorized'}
         '403': {$ref: '#/components/responses/TenantDisabled'}
         '404':
-          description: '`unknown_host` or `webhook_not_found`.'
+          description: '`unknown_host`, `webhook_not_found` or `event_not_found`.'
           content:
             application/problem+json:
               schema: {$ref: '#/components/schemas/Problem'}
@@ -768,11 +768,7 @@ paths:
               schema: {$ref: '#/components/schemas/Problem'}
         '413': {$ref: '#/components/responses/TooLarge'}
         '415': {$ref: '#/components/responses/UnsupportedMediaType'}
-        '422':
-          description: '`validation_failed`, or `event_not_found`: `after_event` names no event of this tenant.'
-          content:
-            application/problem+json:
-              schema: {$ref: '#/components/schemas/Problem'}
+        '422': {$ref: '#/components/responses/ValidationFailed'}
   /admin/tenants:
     get:
       tags: [admin]

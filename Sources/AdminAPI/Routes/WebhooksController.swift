@@ -305,8 +305,7 @@ struct WebhooksController: Sendable {
         case .endpointDisabled:
             throw APIError(.conflict, .webhookDisabled, "The webhook endpoint is disabled", detail: "enable it with PATCH {\"enabled\": true} first")
         case .eventNotFound:
-            // The endpoint in the path exists; what is missing is the event the body names: 422, not 404.
-            throw APIError(.unprocessableContent, .eventNotFound, "No such event", detail: "after_event names no event of this tenant")
+            throw APIError.notFound(.eventNotFound, "No such event")
         }
     }
 
