@@ -94,6 +94,13 @@ bearer = "\${TENANT_TOKEN}"
 
 [auth.openapi.adminToken]
 bearer = "\${PAIRGATE_ADMIN_TOKEN}"
+
+# A replay after an event id that names no event is 404 event_not_found while its endpoint exists;
+# the stateful phase replays a just-created endpoint with a random event id and reads any 404 as
+# "created resource not found" (seen once in five runs). Every other check still runs on it.
+[[operations]]
+include-path = "/webhooks/{id}/replay"
+checks.ensure_resource_availability.enabled = false
 TOML
 }
 
