@@ -126,9 +126,9 @@ struct FleetPageTests {
     /// Headless Chromium opens the page link, reads the server-rendered numbers, then sees them
     /// change when a device is stopped — over the event stream, without a reload. Needs
     /// chromium, chromium-driver and selenium (ops/test.sh installs them).
-    @Test(.enabled(if: BrowserTools.available || TestEnvironment.requiresTools, "needs chromium, chromedriver and selenium"))
+    @Test(.enabled("needs chromium, chromedriver and selenium") { if TestEnvironment.requiresTools { true } else { await BrowserTools.available } })
     func theFleetPageInTheBrowserShowsTheNumbersAndFollowsAStop() async throws {
-        try #require(BrowserTools.available, "install chromium, chromium-driver, zbar-tools and selenium (pip)")
+        try #require(await BrowserTools.available, "install chromium, chromium-driver, zbar-tools and selenium (pip)")
         try await APIHarness.run(configure: { $0.adminPageRefresh = .milliseconds(200) }, realClock: true) { h in
             let id = try await h.onlineDevice(h.acme, jid: "15551234567:4@s.whatsapp.net")
             _ = try await h.onlineDevice(h.acme, jid: "15557654321:2@s.whatsapp.net")

@@ -44,9 +44,15 @@ public final class TemporaryCluster: Sendable {
         return cluster
     }
 
+    /// Stops the server and removes its files on the test thread pool, without waiting: the last
+    /// reference usually goes away on one of Swift's two cooperative threads, and pg_ctl waiting
+    /// there for the shutdown stalled every other test in the process.
     deinit {
-        try? run(binaries + "/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "stop"])
-        try? FileManager.default.removeItem(atPath: dataDirectory)
+        let (binaries, dataDirectory, osUser) = (binaries, dataDirectory, osUser)
+        TestDatabase.threadPool.submit { _ in
+            try? Self.run(binaries + "/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "stop"], osUser: osUser)
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+        }
     }
 
     public func start() async throws {
@@ -73,8 +79,13 @@ public final class TemporaryCluster: Sendable {
     }
 
     private func run(_ tool: String, _ arguments: [String], asPostgres: Bool = true) throws {
-        let argv = (asPostgres && osUser != nil) ? ["-u", osUser!, "--", tool] + arguments : arguments
-        let result = try ChildProcess.runBlocking((asPostgres && osUser != nil) ? "/usr/sbin/runuser" : tool, argv)
+        try Self.run(tool, arguments, osUser: asPostgres ? osUser : nil)
+    }
+
+    /// Runs `tool` to completion, as `osUser` when given (blocking: call it on the test thread pool).
+    private static func run(_ tool: String, _ arguments: [String], osUser: String?) throws {
+        let argv = osUser.map { ["-u", $0, "--", tool] + arguments } ?? arguments
+        let result = try ChildProcess.runBlocking(osUser != nil ? "/usr/sbin/runuser" : tool, argv)
         guard result.status == 0 else {
             throw ClusterError(message: "\(tool) \(arguments.joined(separator: " ")) failed (status \(result.status)): \(result.outputText)\(result.errorText)")
         }
