@@ -65,18 +65,44 @@ export PAIRGATE_REQUIRE_TOOLS=1
 
 say "building"
 swift build --build-tests
+# Swift Testing starts every test at once unless told otherwise: 1,000+ tests opening pools,
+# sockets, child processes and databases together on two cores made PostgreSQL connections time
+# out and timers fire late by tens of seconds. At most this many run at a time (README, "Running
+# the tests"); PAIRGATE_TEST_WIDTH overrides it. Measured side by side on two cores (2026-12-07,
+# everything but the fuzz suites): all at once 109 s with 7 tests failing, 32 at a time 99 s with
+# 1, 16 at a time 108 and 118 s with 1 each, 8 at a time 104 s with none. The run's length is
+# its longest tests', not its width.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${PAIRGATE_TEST_WIDTH:-8}
+
+# test_names PATTERN LOG: the function names of the tests whose line in LOG matches PATTERN (a
+# sed expression capturing what follows "Test "), without their parameter lists.
+test_names() {
+    sed -n "$1" "$2" | sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)(.*/\1/p' | sort -u
+}
+
 # run_tests LOG ARGS…: `swift test` with ARGS, its output also in LOG; a test that failed is run
 # once more on its own: 1,000+ tests share two cores, and some check real-time bounds (sockets,
 # timers, deadlines). One that fails again fails the run; one that passes is reported as flaky,
-# by name, at the end (README, "Running the tests"). A hung test fails the run with a message
-# instead of eating CI's whole time budget. Returns the tests' status.
+# by name, at the end (README, "Running the tests"). A run that does not finish within
+# $SUITE_MINUTES minutes is stopped and the tests still running are named (a hung test must not
+# eat CI's whole time budget); they are run again on their own like the failed ones, and fail
+# the run if they hang or fail again. Returns the tests' status.
+SUITE_MINUTES=${PAIRGATE_SUITE_MINUTES:-8}
 run_tests() {
-    local log=$1 result=0 failed
+    local log=$1 result=0 failed unfinished
     shift
-    timeout --kill-after=30 15m swift test --skip-build "$@" 2>&1 | tee "$log" || result=$?
-    [ $result -eq 124 ] && say "the tests did not finish within 15 minutes (a test hangs)"
+    timeout --kill-after=30 "${SUITE_MINUTES}m" swift test --skip-build "$@" 2>&1 | tee "$log" || result=$?
+    failed=$(test_names 's/^✘ Test \(.*\) failed after .*/\1/p' "$log")
+    if [ $result -eq 124 ] || [ $result -eq 137 ]; then
+        unfinished=$(comm -23 <(test_names 's/^◇ Test \(.*\) started\.$/\1/p' "$log") \
+            <(test_names 's/^[✔✘] Test \(.*\) \(passed\|failed\) after .*/\1/p' "$log"))
+        say "the tests did not finish within $SUITE_MINUTES minutes; still running: $(echo $unfinished)"
+        # timeout stops `swift test`, not the test process it started.
+        pkill -KILL -f "$(swift build --show-bin-path)/pairgatePackageTests.xctest" || true
+        failed=$(printf '%s\n%s\n' "$failed" "$unfinished" | sed '/^$/d' | sort -u)
+        result=1
+    fi
     if [ $result -eq 1 ]; then
-        failed=$(sed -n 's/^✘ Test \([A-Za-z0-9_]*\)(.*failed after.*/\1/p' "$log" | sort -u)
         if [ -n "$failed" ] && [ "$(echo "$failed" | wc -l)" -le 25 ]; then
             say "running the failed tests again on their own: $(echo $failed)"
             if timeout --kill-after=30 5m swift test --skip-build --filter "$(echo "$failed" | paste -sd '|')"; then
