@@ -9,9 +9,14 @@ public struct TestDatabase: Sendable {
     public let url: String
     public let name: String
 
-    /// Threads for every pool the tests open; one shared pool keeps thread counts bounded.
+    /// Threads for every pool the tests open, and for the tests' child processes. A PostgresPool
+    /// needs a thread for each of its connections, or a call on a blackholed or stopped server
+    /// holds up calls that have nothing to do with it; eight tests at a time (ops/test.sh), each
+    /// with up to three pools of twelve connections plus listeners, initdb and python3 children,
+    /// outgrew 64 threads: two tests then waited minutes for a thread in CI. Idle threads cost
+    /// only address space.
     public static let threadPool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 64)
+        let pool = NIOThreadPool(numberOfThreads: 512)
         pool.start()
         return pool
     }()
