@@ -22,9 +22,15 @@ if ! command -v schemathesis >/dev/null 2>&1; then
     python3 -m pip install --quiet schemathesis || python3 -m pip install --quiet --break-system-packages schemathesis
 fi
 
-say "building pairgate"
-swift build --product pairgate >/dev/null
-BIN="$(swift build --show-bin-path)/pairgate"
+# ops/test.sh passes the binary its `swift build --build-tests` made: building the product alone
+# compiles with other flags (no testability) and took most of a minute again.
+if [ -n "${PAIRGATE_CONTRACT_BINARY:-}" ]; then
+    BIN=$PAIRGATE_CONTRACT_BINARY
+else
+    say "building pairgate"
+    swift build --product pairgate >/dev/null
+    BIN="$(swift build --show-bin-path)/pairgate"
+fi
 
 PGBIN=$(pg_bindir)
 WORK=$(mktemp -d /tmp/pairgate-contract.XXXXXX)
@@ -98,6 +104,7 @@ bearer = "\${PAIRGATE_ADMIN_TOKEN}"
 # A replay after an event id that names no event is 404 event_not_found while its endpoint exists;
 # the stateful phase replays a just-created endpoint with a random event id and reads any 404 as
 # "created resource not found" (seen once in five runs). Every other check still runs on it.
+# (Checked with schemathesis 4.32: this holds only without `--checks` on the command line.)
 [[operations]]
 include-path = "/webhooks/{id}/replay"
 checks.ensure_resource_availability.enabled = false
@@ -109,8 +116,11 @@ run_schemathesis() {
     local name=$1 status=0
     shift
     say "schemathesis ($name) against http://127.0.0.1:$HTTP_PORT"
+    # No `--checks all`: every check is on by default, and naming them on the command line
+    # overrides the per-operation settings of the config file (the replay exception above was
+    # ignored, and its 404 failed a CI run).
     schemathesis --config-file "$WORK/$name.toml" run docs/openapi.yaml \
-        --url "http://127.0.0.1:$HTTP_PORT" --checks all --max-examples "$MAX_EXAMPLES" \
+        --url "http://127.0.0.1:$HTTP_PORT" --max-examples "$MAX_EXAMPLES" \
         --no-color "$@" || status=$?
     if [ $status -ne 0 ]; then
         say "gateway log of the $name run (last 40 lines)"

@@ -133,7 +133,7 @@ fi
 [ $status -eq 0 ] && say "all tests passed" || say "tests failed (exit $status)"
 if [ $status -eq 0 ] && [ $# -eq 0 ]; then
     say "checking the API against docs/openapi.yaml (schemathesis)"
-    ops/api-contract.sh || status=$?
+    PAIRGATE_CONTRACT_BINARY="$(swift build --show-bin-path)/pairgate" ops/api-contract.sh || status=$?
 fi
 if [ $status -eq 0 ] && [ $# -eq 0 ]; then
     # The 2-minute soak (docs/chaos.md): a fleet of 200 through kills, a second instance, a database
