@@ -153,10 +153,10 @@ actor DeviceConnection {
     /// Runs until the device leaves this process (logged out, unpaired, shutdown, lease lost).
     func run() async {
         await withDiscardingTaskGroup { group in
-            await start(group: &group)
+            await step(starting: &group) { connection, timers in await connection.start(timers: &timers) }
             if !finished {
                 for await input in inputs {
-                    await handle(input, group: &group)
+                    await step(starting: &group) { connection, timers in await connection.handle(input, timers: &timers) }
                     if finished { break }
                 }
             }
@@ -182,15 +182,46 @@ actor DeviceConnection {
         }
     }
 
+    /// Runs one step of the device (its start, or one input) in a task of its own, waits for it,
+    /// and starts the timers it asked for in `group`, the device's task group. Swift's task
+    /// allocator keeps a task's async frames (its slabs) until the task ends, and this actor's own
+    /// task lives as long as the device is here: a stanza's way through the Signal pipeline into
+    /// PostgreSQL, taken in it, stayed allocated for every idle device afterwards (about 40 KiB
+    /// each in a debug build; docs/performance.md, "Fleet"). A step's task ends with the step.
+    private func step(
+        starting group: inout DiscardingTaskGroup,
+        _ body: @escaping @Sendable (isolated DeviceConnection, inout Timers) async -> Void
+    ) async {
+        let task = Task {
+            var timers = Timers()
+            await body(self, &timers)
+            return timers
+        }
+        let timers = await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        for timer in timers.bodies {
+            group.addTask(operation: timer)
+        }
+    }
+
+    /// The timers a step asks for (a wake, a paced drain, an ack deadline): each sleeps, then puts
+    /// an input into the mailbox. They run in the device's task group, so they end with it.
+    struct Timers: Sendable {
+        fileprivate private(set) var bodies: [@Sendable () async -> Void] = []
+
+        mutating func add(_ body: @escaping @Sendable () async -> Void) {
+            bodies.append(body)
+        }
+    }
+
     // MARK: Starting
 
-    private func start(group: inout DiscardingTaskGroup) async {
+    private func start(timers: inout Timers) async {
         if let pairing {
             if let credentials {
                 // Keys of the pairing are stored before the first QR exists.
                 guard await saveCredentials(credentials) else { return }
             }
-            await apply(.pairRequested(pairing.method), group: &group)
+            await apply(.pairRequested(pairing.method), timers: &timers)
             return
         }
         if desiredState == .stopped {
@@ -201,43 +232,43 @@ actor DeviceConnection {
         }
         switch machine.state {
         case .paired, .online, .connecting:
-            guard await loadCredentials() else { return }
-            await apply(.connectRequested, group: &group)
+            guard await loadCredentials(timers: &timers) else { return }
+            await apply(.connectRequested, timers: &timers)
         case .backoff(let until, _, _):
-            guard await loadCredentials() else { return }
+            guard await loadCredentials(timers: &timers) else { return }
             if until <= context.now() {
-                await apply(.connectRequested, group: &group)
+                await apply(.connectRequested, timers: &timers)
             } else {
-                scheduleWake(at: until, group: &group)
+                scheduleWake(at: until, timers: &timers)
             }
         case .suspended(.clientOutdated(let version)) where version != context.clientVersion.current:
-            guard await loadCredentials() else { return }
+            guard await loadCredentials(timers: &timers) else { return }
             logger.info("the WhatsApp Web version in use changed; retrying a device suspended as client_outdated")
-            await apply(.suspensionLifted, group: &group)
+            await apply(.suspensionLifted, timers: &timers)
         case .suspended(.credentialsUnreadable):
-            guard await loadCredentials() else { return }
+            guard await loadCredentials(timers: &timers) else { return }
             logger.notice("the device's credentials can be read again; resuming it")
-            await apply(.suspensionLifted, group: &group)
+            await apply(.suspensionLifted, timers: &timers)
         case .suspended(.temporaryBan(let until)):
-            guard await loadCredentials() else { return }
+            guard await loadCredentials(timers: &timers) else { return }
             if let until, until > context.now() {
-                scheduleWake(at: until, group: &group)
+                scheduleWake(at: until, timers: &timers)
             } else {
-                await apply(.suspensionLifted, group: &group)
+                await apply(.suspensionLifted, timers: &timers)
             }
         case .suspended:
-            guard await loadCredentials() else { return }
+            guard await loadCredentials(timers: &timers) else { return }
         case .unpaired, .pairing, .loggedOut:
             await finish()
         }
     }
 
-    private func loadCredentials() async -> Bool {
+    private func loadCredentials(timers: inout Timers) async -> Bool {
         do {
             guard let sealed = try await context.store.loadCredentials(deviceID: deviceID, kind: PoolContext.credentialKind) else {
                 logger.error("a paired device has no stored credentials; it must be paired again")
                 let reason = DisconnectReason(stage: .local, category: .loggedOut, detail: "no stored credentials")
-                await applyWithoutGroup(.disconnected(reason))
+                await apply(.disconnected(reason), timers: &timers)
                 return false
             }
             credentials = try context.sealer.tenant(tenantID).open(decoding: DeviceCredentials.self, from: sealed, deviceID: deviceID, kind: PoolContext.credentialKind)
@@ -247,7 +278,7 @@ actor DeviceConnection {
             // not the device's: it stays suspended and held here — not released to be claimed
             // again every claim interval — until an instance that can open it takes it.
             logger.error("cannot read the device's credentials; suspending it", metadata: ["error": "\(error)"])
-            await applyWithoutGroup(.credentialsUnreadable)
+            await apply(.credentialsUnreadable, timers: &timers)
             return false
         } catch {
             logger.warning("could not load the device's credentials; leaving it to a later claim", metadata: ["error": "\(error)"])
@@ -258,7 +289,7 @@ actor DeviceConnection {
 
     // MARK: Inputs
 
-    private func handle(_ input: Input, group: inout DiscardingTaskGroup) async {
+    private func handle(_ input: Input, timers: inout Timers) async {
         if fence.isExpired {
             if case .reset(_, let answer) = input { answer.resume(returning: nil) }
             if !finished {
@@ -280,26 +311,26 @@ actor DeviceConnection {
                 return
             }
             let source = session
-            await handleUpstream(event, group: &group)
+            await handleUpstream(event, timers: &timers)
             // Room for the next event: the connection reads on while its consumer keeps up.
             source?.handled()
         case .wake(let token):
             guard token == wakeToken else { return }
             switch machine.state {
-            case .backoff: await apply(.backoffElapsed, group: &group)
-            case .suspended: await apply(.suspensionLifted, group: &group)
+            case .backoff: await apply(.backoffElapsed, timers: &timers)
+            case .suspended: await apply(.suspensionLifted, timers: &timers)
             default: break
             }
         case .reset(let mode, let answer):
             let before = machine.state
             // Connecting without credentials would log the device out: read them again first.
             if mode == .soft, before == .suspended(.credentialsUnreadable) {
-                guard await loadCredentials() else {
+                guard await loadCredentials(timers: &timers) else {
                     answer.resume(returning: .unchanged(machine.state))
                     return
                 }
             }
-            await apply(.reset(mode), group: &group)
+            await apply(.reset(mode), timers: &timers)
             answer.resume(returning: machine.state == before ? .unchanged(before) : .applied(machine.state))
         case .stop(let answer):
             guard pairing == nil else {
@@ -307,11 +338,11 @@ actor DeviceConnection {
                 answer?.resume(returning: .unchanged(machine.state))
                 return
             }
-            await apply(.stop, group: &group)
+            await apply(.stop, timers: &timers)
             await finish()
             answer?.resume(returning: .applied(machine.state))
         case .shutdown:
-            await apply(.shutdown, group: &group)
+            await apply(.shutdown, timers: &timers)
             await finish()
         case .handOver(let answer):
             guard pairing == nil else {
@@ -319,42 +350,42 @@ actor DeviceConnection {
                 return
             }
             answer.resume(returning: true)
-            await apply(.shutdown, group: &group)
+            await apply(.shutdown, timers: &timers)
             await finish()
         case .leaseLost:
             context.metrics.leasesLost.increment()
             logger.warning("lease lost; closing the connection without further writes")
             await loseLease()
         case .clientVersionChanged:
-            resumeIfOutdated(group: &group)
+            resumeIfOutdated(timers: &timers)
         case .outboxReady:
             outboxWakeScheduled = false
-            await drain(group: &group)
+            await drain(timers: &timers)
         case .ackDeadline:
             ackTimerArmed = false
-            await checkAckDeadline(group: &group)
+            await checkAckDeadline(timers: &timers)
         }
     }
 
     /// A device suspended as outdated whose refused version is no longer the one in use comes
     /// back at the ramp's pace (every device of the fleet may be waiting for this).
-    private func resumeIfOutdated(group: inout DiscardingTaskGroup) {
+    private func resumeIfOutdated(timers: inout Timers) {
         guard case .suspended(.clientOutdated(let refused)) = machine.state, refused != context.clientVersion.current else { return }
         let delay = context.resumeRamp.delay(at: context.uptime())
-        scheduleWake(at: context.now().addingTimeInterval(delay.seconds), group: &group)
+        scheduleWake(at: context.now().addingTimeInterval(delay.seconds), timers: &timers)
     }
 
-    private func handleUpstream(_ event: ClientEvent, group: inout DiscardingTaskGroup) async {
+    private func handleUpstream(_ event: ClientEvent, timers: inout Timers) async {
         switch event {
         case .qr(let code, let validFor):
             context.metrics.qrIssued.increment()
             let expiresAt = context.now().addingTimeInterval(validFor.seconds)
             publish(.qr(code, expiresAt: expiresAt))
-            await issuedCode(expiresAt: expiresAt, group: &group)
+            await issuedCode(expiresAt: expiresAt, timers: &timers)
         case .pairingCode(let code, let validFor):
             let expiresAt = context.now().addingTimeInterval(validFor.seconds)
             publish(.code(code, expiresAt: expiresAt))
-            await issuedCode(expiresAt: expiresAt, group: &group)
+            await issuedCode(expiresAt: expiresAt, timers: &timers)
         case .pairSuccess(let paired, let confirmation):
             // Durable before the phone is told: the reply waits for this confirmation.
             guard await saveCredentials(paired) else {
@@ -372,7 +403,7 @@ actor DeviceConnection {
             if let jid = paired.account?.jid {
                 publish(.paired(jid: jid))
             }
-            await apply(.paired, group: &group)
+            await apply(.paired, timers: &timers)
         case .paired:
             break
         case .online(let info):
@@ -385,21 +416,21 @@ actor DeviceConnection {
             if info.lid != nil, info.lid != credentials?.account?.lid {
                 try? await context.store.saveAccount(lease, jid: nil, lid: info.lid, platform: nil)
             }
-            await apply(.loginSucceeded, group: &group)
-            await drain(group: &group)
+            await apply(.loginSucceeded, timers: &timers)
+            await drain(timers: &timers)
         case .credentialsUpdated(let updated):
             credentials = updated
             _ = await saveCredentials(updated)
         case .stanza(let node) where node.tag == "ack":
-            await acknowledged(node, group: &group)
+            await acknowledged(node, timers: &timers)
         case .stanza(let node):
             await receive(node)
         case .keepaliveLost:
             context.metrics.keepalive("lost")
-            await apply(.keepaliveChanged, group: &group)
+            await apply(.keepaliveChanged, timers: &timers)
         case .keepaliveRestored:
             context.metrics.keepalive("restored")
-            await apply(.keepaliveChanged, group: &group)
+            await apply(.keepaliveChanged, timers: &timers)
         case .disconnected(let reason), .loggedOut(let reason):
             session = nil
             // Not acked: sent again, with the same id, once the device is back.
@@ -409,11 +440,11 @@ actor DeviceConnection {
                 // The server found fault with our answers: the detail names the stanza.
                 logger.warning("the server refused an ack", metadata: ["detail": "\(reason.detail)"])
             }
-            await apply(.disconnected(reason), group: &group)
+            await apply(.disconnected(reason), timers: &timers)
             if case .suspended(.clientOutdated(let refused)) = machine.state {
                 context.clientVersion.reportOutdated(refused)
                 // The version may have changed while this connection was being refused.
-                resumeIfOutdated(group: &group)
+                resumeIfOutdated(timers: &timers)
             }
         }
     }
@@ -482,7 +513,7 @@ actor DeviceConnection {
     /// advanced state committed with its attempt, then written. A message that cannot be sent is
     /// failed and the next one tried; an IQ or store failure leaves it queued for the next trigger
     /// (the next login, ack or queued message).
-    private func drain(group: inout DiscardingTaskGroup) async {
+    private func drain(timers: inout Timers) async {
         while inFlight == nil, machine.state.kind == .online, let session, let credentials, !finished {
             if sender?.credentials != credentials {
                 sender = DeviceSender(
@@ -499,7 +530,7 @@ actor DeviceConnection {
             }
             if let wait = pacer.take(now: now) {
                 context.metrics.pacingWaits.increment()
-                scheduleOutboxWake(after: wait, group: &group)
+                scheduleOutboxWake(after: wait, timers: &timers)
                 return
             }
             let prepared: DeviceSender.Prepared
@@ -511,7 +542,7 @@ actor DeviceConnection {
             } catch let error as ClientRequestError where error.errorCode == Self.rateOverLimit {
                 // The server asks us to slow down: the message waits, nothing is dropped.
                 context.metrics.rateOverLimit.increment()
-                scheduleOutboxWake(after: pacer.overLimit(now: now), group: &group)
+                scheduleOutboxWake(after: pacer.overLimit(now: now), timers: &timers)
                 return
             } catch {
                 logger.notice("a queued message waits: preparing it failed", metadata: ["id": "\(next.messageID)", "error": "\(error)"])
@@ -540,21 +571,21 @@ actor DeviceConnection {
                     inFlight = nil
                     return
                 }
-                armAckTimer(after: context.configuration.sendAckTimeout, group: &group)
+                armAckTimer(after: context.configuration.sendAckTimeout, timers: &timers)
             }
         }
     }
 
     /// The server's `<ack class="message">` (messaging.md §8.5): committed as `sent` (or failed),
     /// then the next queued message goes.
-    private func acknowledged(_ node: Node, group: inout DiscardingTaskGroup) async {
+    private func acknowledged(_ node: Node, timers: inout Timers) async {
         guard let ack = try? ServerAck(node) else { return }
         let matching = inFlight?.messageID == ack.id ? inFlight : nil
         if ack.error == Self.rateOverLimit {
             // Not a failure: the message stays queued and goes again, slower.
             context.metrics.rateOverLimit.increment()
             if matching != nil { inFlight = nil }
-            scheduleOutboxWake(after: pacer.overLimit(now: context.now()), group: &group)
+            scheduleOutboxWake(after: pacer.overLimit(now: context.now()), timers: &timers)
             return
         }
         context.metrics.messageAcked(ack.isSuccess ? "sent" : "failed")
@@ -563,7 +594,7 @@ actor DeviceConnection {
         guard await fenced({ _ in try await store.commit(changes) }) != nil else { return }
         if matching != nil {
             inFlight = nil
-            await drain(group: &group)
+            await drain(timers: &timers)
         }
     }
 
@@ -571,12 +602,12 @@ actor DeviceConnection {
     static let rateOverLimit = 429
 
     /// Rings `after` from now unless the timer already runs (it then rings earlier, and re-arms).
-    private func armAckTimer(after delay: Duration, group: inout DiscardingTaskGroup) {
+    private func armAckTimer(after delay: Duration, timers: inout Timers) {
         guard !ackTimerArmed else { return }
         ackTimerArmed = true
         let sleep = Self.sleeper(on: context.clock, until: delay)
         let mailbox = self.mailbox
-        group.addTask {
+        timers.add {
             do {
                 try await sleep()
                 mailbox.yield(.ackDeadline)
@@ -590,12 +621,12 @@ actor DeviceConnection {
     /// disconnect. The connection is closed with a local `timeout` reason, so the device reconnects
     /// after its backoff and the message goes again with the same WhatsApp id (recipients drop a
     /// repeated id). The close's `.disconnected` clears `inFlight` as any disconnect does.
-    private func checkAckDeadline(group: inout DiscardingTaskGroup) async {
+    private func checkAckDeadline(timers: inout Timers) async {
         guard let inFlight else { return }
         let now = context.uptime()
         guard now >= inFlight.deadline else {
             // Rang for an earlier message that was acked: wait for this one's deadline.
-            armAckTimer(after: inFlight.deadline - now, group: &group)
+            armAckTimer(after: inFlight.deadline - now, timers: &timers)
             return
         }
         guard let session else { return }
@@ -611,12 +642,12 @@ actor DeviceConnection {
     }
 
     /// Drains again after `seconds` (pacing); one wake at a time.
-    private func scheduleOutboxWake(after seconds: TimeInterval, group: inout DiscardingTaskGroup) {
+    private func scheduleOutboxWake(after seconds: TimeInterval, timers: inout Timers) {
         guard !outboxWakeScheduled else { return }
         outboxWakeScheduled = true
         let sleep = Self.sleeper(on: context.clock, until: .milliseconds(Int64((seconds * 1000).rounded(.up))))
         let mailbox = self.mailbox
-        group.addTask {
+        timers.add {
             do {
                 try await sleep()
                 mailbox.yield(.outboxReady)
@@ -624,14 +655,14 @@ actor DeviceConnection {
         }
     }
 
-    private func issuedCode(expiresAt: Date, group: inout DiscardingTaskGroup) async {
+    private func issuedCode(expiresAt: Date, timers: inout Timers) async {
         if let pairing { try? await context.store.noteCodeIssued(pairingID: pairing.id, lease: lease, expiresAt: expiresAt) }
-        await apply(.pairingCodeIssued, group: &group)
+        await apply(.pairingCodeIssued, timers: &timers)
     }
 
     // MARK: Driving the state machine
 
-    private func apply(_ event: DeviceEvent, group: inout DiscardingTaskGroup) async {
+    private func apply(_ event: DeviceEvent, timers: inout Timers) async {
         switch machine.handle(event, now: context.now(), random: &random) {
         case .rejected(let why):
             context.metrics.rejectedEvents.increment()
@@ -640,7 +671,7 @@ actor DeviceConnection {
             break
         case .applied(let actions):
             for action in actions where !finished {
-                await perform(action, group: &group)
+                await perform(action, timers: &timers)
             }
             if !finished, machine.state.kind == .unpaired || machine.state.kind == .loggedOut {
                 await finish()
@@ -648,14 +679,7 @@ actor DeviceConnection {
         }
     }
 
-    /// For the one start-up path that has no task group at hand yet; it never connects.
-    private func applyWithoutGroup(_ event: DeviceEvent) async {
-        await withDiscardingTaskGroup { group in
-            await apply(event, group: &group)
-        }
-    }
-
-    private func perform(_ action: DeviceStateMachine.Action, group: inout DiscardingTaskGroup) async {
+    private func perform(_ action: DeviceStateMachine.Action, timers: inout Timers) async {
         switch action {
         case .persist(let transition):
             await write { try await $0.store.recordTransition(self.lease, transition, instance: $0.configuration.instanceID) }
@@ -673,7 +697,7 @@ actor DeviceConnection {
                 }
             }
         case .scheduleWake(let date):
-            scheduleWake(at: date, group: &group)
+            scheduleWake(at: date, timers: &timers)
         case .cancelWake:
             wakeToken += 1
         case .wipeCredentials:
@@ -734,7 +758,7 @@ actor DeviceConnection {
         await current.close(reason: reason)
     }
 
-    private func scheduleWake(at date: Date, group: inout DiscardingTaskGroup) {
+    private func scheduleWake(at date: Date, timers: inout Timers) {
         wakeToken += 1
         let token = wakeToken
         let delay = Duration.seconds(max(0, date.timeIntervalSince(context.now())))
@@ -742,7 +766,7 @@ actor DeviceConnection {
         // task starts must not push the wake later (a test's manual clock made that visible).
         let sleep = Self.sleeper(on: context.clock, until: delay)
         let mailbox = self.mailbox
-        group.addTask {
+        timers.add {
             do {
                 try await sleep()
                 mailbox.yield(.wake(token: token))
