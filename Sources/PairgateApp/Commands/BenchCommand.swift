@@ -149,6 +149,12 @@ extension BenchCommand {
         @Option(help: "Folder for the throwaway cluster and the gateways' logs (default: a new one under /tmp).")
         var workDirectory: String?
 
+        @Option(help: ArgumentHelp(
+            "The executable run as `<it> serve` for the gateways (default: this pairgate).",
+            discussion: "Another build to compare with this one, or a wrapper such as a heap profiler's."
+        ))
+        var gatewayExecutable: String?
+
         @Option(help: "Also write the figures to this JSON file.")
         var json: String?
 
@@ -171,6 +177,12 @@ extension BenchCommand {
             options.idleSeconds = idleSeconds
             options.rampPerSecond = ramp
             options.messagesPerDevice = messages
+            if let gatewayExecutable {
+                guard FileManager.default.isExecutableFile(atPath: gatewayExecutable) else {
+                    throw ValidationError("--gateway-executable \(gatewayExecutable) is not an executable file")
+                }
+                options.executable = gatewayExecutable
+            }
             print("work directory: \(options.workDirectory)")
             let result = try await FleetBenchmark.run(options, logger: Logger(label: "pairgate.bench"))
             print(result)
