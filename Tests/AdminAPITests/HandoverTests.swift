@@ -82,6 +82,12 @@ struct HandoverTests {
             let before = h.nodes[1].upstream.sessionCount
             // SIGTERM: HTTP, then the pool, then the fleet bus, which announces the last devices.
             await h.node.services.triggerGracefulShutdown()
+            // a plans the drain within 2 s of the manual clock, which bringOnline moves for b's
+            // ramp: on a loaded machine the clock overtook a slow fleet read, the devices went
+            // unannounced, and b (its claim poll never due) never took them. The first handed-over
+            // connection (b's ramp starts it at once) shows the plan was made; only then does the
+            // clock move.
+            try await eventually("the first handed-over connection on b") { h.nodes[1].upstream.sessionCount > before }
             try await h.bringOnline(node: 1, count: 3, beyond: before)
             #expect(try await h.owners().mapValues(\.count) == ["b": 3])
             let handed = try await h.pool.query(
