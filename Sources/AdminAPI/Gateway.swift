@@ -45,7 +45,7 @@ public struct GatewayConfiguration: Sendable {
 public struct Gateway: Sendable {
     /// The Hummingbird application; the pool, the webhook workers, the client version, the
     /// fleet bus and the history sweeper are its services.
-    public let application: Application<GatewayResponder>
+    public var application: Application<GatewayResponder>
     public let supervisor: Supervisor
     public let events: EventBus
     public let fleet: FleetBus

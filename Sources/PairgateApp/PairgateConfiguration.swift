@@ -65,6 +65,8 @@ public struct PairgateConfiguration: Sendable {
     public var closeGraceSeconds = 2
     /// How long devices get to close in good order at shutdown (`pool.shutdown_timeout_seconds`).
     public var shutdownTimeoutSeconds = 10
+    /// How often freed heap pages go back to the kernel (`pool.heap_trim_interval_seconds`; 0: never).
+    public var heapTrimIntervalSeconds = 30
     /// Rebalancing across instances (`pool.max_devices`, `pool.rebalance_interval_seconds`,
     /// `pool.handovers_per_minute`, `pool.handover_max_percent`).
     public var rebalancing = Rebalancing()
@@ -293,6 +295,8 @@ extension PairgateConfiguration {
             ?? configuration.tenantDailyQuota
         try resolveWebhooks(settings, into: &configuration.webhooks)
         configuration.shutdownTimeoutSeconds = try settings.int("pool.shutdown_timeout_seconds", in: 1...600) ?? configuration.shutdownTimeoutSeconds
+        configuration.heapTrimIntervalSeconds = try settings.int("pool.heap_trim_interval_seconds", in: 0...3600)
+            ?? configuration.heapTrimIntervalSeconds
         configuration.rebalancing.maxDevices = try settings.int("pool.max_devices", in: 1...1_000_000) ?? configuration.rebalancing.maxDevices
         configuration.rebalancing.intervalSeconds = try settings.int("pool.rebalance_interval_seconds", in: 1...3600)
             ?? configuration.rebalancing.intervalSeconds

@@ -41,6 +41,15 @@ struct ConfigurationTests {
         #expect(try await PairgateConfiguration.load(file: nil, overrides: [:], environment: [:]).messageRetentionDays == 30)
     }
 
+    @Test func theHeapTrimIntervalDefaultsToHalfAMinuteAndZeroTurnsItOff() async throws {
+        #expect(try await PairgateConfiguration.load(file: nil, overrides: [:], environment: [:]).heapTrimIntervalSeconds == 30)
+        let off = try await PairgateConfiguration.load(file: nil, overrides: [:], environment: ["PAIRGATE_POOL_HEAP_TRIM_INTERVAL_SECONDS": "0"])
+        #expect(off.heapTrimIntervalSeconds == 0)
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await PairgateConfiguration.load(file: nil, overrides: ["pool.heap_trim_interval_seconds": "3601"], environment: [:])
+        }
+    }
+
     @Test func theMaximumQueueAgeDefaultsToADayAndIsBounded() async throws {
         #expect(try await PairgateConfiguration.load(file: nil, overrides: [:], environment: [:]).maxQueueAgeSeconds == 86_400)
         let hour = try await PairgateConfiguration.load(file: nil, overrides: [:], environment: ["PAIRGATE_MESSAGES_MAX_QUEUE_AGE_SECONDS": "3600"])

@@ -56,10 +56,13 @@ extension ServeCommand {
         let sealer = try configuration.requireSealer()
         let gatewayConfiguration = try gatewayConfiguration(configuration, logger: logger)
         try await DatabaseRuntime.with(configuration, label: "pairgate.postgres") { runtime in
-            let gateway = try buildGateway(
+            var gateway = try buildGateway(
                 gatewayConfiguration, database: runtime.pool, fleetDatabase: runtime.fleetPool, connector: connector, sealer: sealer,
                 metrics: metrics, logger: logger
             )
+            if configuration.heapTrimIntervalSeconds > 0 {
+                gateway.application.addServices(HeapTrimmer(interval: .seconds(configuration.heapTrimIntervalSeconds)))
+            }
             // Devices connect with the fleet's version from the start.
             await gateway.clientVersions.prepare()
             logger.info("serving", metadata: [
